@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "pidns-conformance",
+  products: [
+    .executable(name: "conformance-report", targets: ["conformance-report"])
+  ],
+  targets: [
+    // Shipped: the result-log schema, the report renderers and the run comparison.
+    .target(name: "ConformanceResults", path: "Sources/ConformanceResults"),
+    .executableTarget(
+      name: "conformance-report",
+      dependencies: ["ConformanceResults"],
+      path: "Sources/conformance-report"
+    ),
+
+    // Test support: the ABI in C, libcap, the typed Swift layer, and the expectation machinery.
+    .target(name: "CKernelABI", path: "Tests/Support/CKernelABI"),
+    .systemLibrary(
+      name: "CLibcap",
+      path: "Tests/Support/CLibcap",
+      pkgConfig: "libcap",
+      providers: [.apt(["libcap-dev"])]
+    ),
+    .target(
+      name: "KernelABI",
+      dependencies: ["CKernelABI", "CLibcap"],
+      path: "Tests/Support/KernelABI"
+    ),
+    .target(
+      name: "ConformanceSupport",
+      dependencies: ["KernelABI", "ConformanceResults"],
+      path: "Tests/Support/ConformanceSupport"
+    ),
+
+    .testTarget(
+      name: "ConformanceTests",
+      dependencies: ["ConformanceSupport", "KernelABI", "CKernelABI"],
+      path: "Tests/ConformanceTests"
+    ),
+    .testTarget(
+      name: "ConformanceResultsTests",
+      dependencies: ["ConformanceResults"],
+      path: "Tests/ConformanceResultsTests"
+    ),
+  ]
+)

@@ -1,0 +1,83 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kabi_bodies.h"
+#include "kabi_syscalls.h"
+
+/* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
+
+static long reap(long pid, siginfo_t *info)
+{
+	long r;
+
+	do
+		r = syscall(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+static int64_t wait_status_of(const siginfo_t *info)
+{
+	if (info->si_code == CLD_EXITED)
+		return (int64_t)(info->si_status & 0xff) << 8;
+	return info->si_status & 0x7f;	/* killed or dumped: the signal, as in a wait status */
+}
+
+int kabi_body_clone3(const struct kabi_body_context *ctx)
+{
+	const struct kabi_clone3_call *call = ctx->arg;
+	siginfo_t info;
+	long r = syscall(KABI_SYS_CLONE3, (void *)(uintptr_t)call->args, (size_t)call->size);
+	int64_t result = r < 0 ? -errno : r;
+
+	if (r == 0) {
+		kabi_report_self(ctx, KABI_REPORT_CHILD, 0, 0);
+		syscall(SYS_exit_group, 0);
+	}
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, result);
+	if (r > 0) {
+		long w = reap(r, &info);
+
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, w < 0 ? w : wait_status_of(&info));
+	}
+	return 0;
+}
+
+int kabi_body_probe_level(const struct kabi_body_context *ctx)
+{
+	pid_t tids[KABI_MAX_PID_NS_LEVEL + 1];
+	struct kabi_clone_args a;
+	int64_t level = -EINVAL;
+	siginfo_t info;
+
+	/* PID 1 is taken at the innermost level, so no request below can create a process. */
+	for (int i = 0; i <= KABI_MAX_PID_NS_LEVEL; i++)
+		tids[i] = 1;
+	for (int size = 1; size <= KABI_MAX_PID_NS_LEVEL + 1; size++) {
+		long r;
+
+		memset(&a, 0, sizeof(a));
+		a.exit_signal = SIGCHLD;
+		a.set_tid = (uint64_t)(uintptr_t)tids;
+		a.set_tid_size = (uint64_t)size;
+		r = syscall(KABI_SYS_CLONE3, &a, sizeof(a));
+		if (r == 0)
+			syscall(SYS_exit_group, 0);
+		if (r > 0)
+			reap(r, &info);
+		if (r < 0 && errno == EINVAL)
+			break;
+		if (r < 0 && errno != EEXIST && errno != EPERM) {
+			level = -errno;	/* set_tid unsupported (E2BIG before 5.5) or blocked */
+			break;
+		}
+		level = size - 1;
+	}
+	kabi_report_self(ctx, KABI_REPORT_LEVEL, 0, level);
+	return 0;
+}

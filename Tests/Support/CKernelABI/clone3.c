@@ -1,0 +1,33 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "kabi_clone3.h"
+
+#define FIELD_AT(type, field, offset) \
+	_Static_assert(offsetof(type, field) == (offset), #type "." #field " at " #offset)
+
+_Static_assert(sizeof(struct kabi_clone_args_v0) == KABI_CLONE_ARGS_SIZE_VER0, "VER0 is 64 bytes");
+_Static_assert(sizeof(struct kabi_clone_args_v1) == KABI_CLONE_ARGS_SIZE_VER1, "VER1 is 80 bytes");
+_Static_assert(sizeof(struct kabi_clone_args) == KABI_CLONE_ARGS_SIZE_VER2, "VER2 is 88 bytes");
+FIELD_AT(struct kabi_clone_args, flags, 0);
+FIELD_AT(struct kabi_clone_args, pidfd, 8);
+FIELD_AT(struct kabi_clone_args, child_tid, 16);
+FIELD_AT(struct kabi_clone_args, parent_tid, 24);
+FIELD_AT(struct kabi_clone_args, exit_signal, 32);
+FIELD_AT(struct kabi_clone_args, stack, 40);
+FIELD_AT(struct kabi_clone_args, stack_size, 48);
+FIELD_AT(struct kabi_clone_args, tls, 56);
+FIELD_AT(struct kabi_clone_args, set_tid, 64);
+FIELD_AT(struct kabi_clone_args, set_tid_size, 72);
+FIELD_AT(struct kabi_clone_args, cgroup, 80);
+FIELD_AT(struct kabi_clone_args_v1, set_tid, 64);
+FIELD_AT(struct kabi_clone_args_v1, set_tid_size, 72);
+
+long kabi_clone3(void *args, size_t size)
+{
+	long r = syscall(KABI_SYS_CLONE3, args, size);
+
+	return r < 0 ? -errno : r;
+}

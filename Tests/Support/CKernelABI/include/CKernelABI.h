@@ -1,0 +1,11 @@
+/* Umbrella header: SwiftPM's module map includes exactly this file. */
+#ifndef CKERNELABI_H
+#define CKERNELABI_H
+
+#include "kabi_bodies.h"
+#include "kabi_clone3.h"
+#include "kabi_errno.h"
+#include "kabi_sandbox.h"
+#include "kabi_syscalls.h"
+
+#endif

@@ -1,0 +1,29 @@
+/* Sandbox bodies the suites share. Each is C only and reports through its context. */
+#ifndef CKERNELABI_KABI_BODIES_H
+#define CKERNELABI_KABI_BODIES_H
+
+#include <stdint.h>
+
+#include "kabi_sandbox.h"
+
+/* One clone3 call under test: the argument bytes live in the caller's (copied) memory. */
+struct kabi_clone3_call {
+	uint64_t args;	/* address of the clone_args bytes; may be deliberately bad */
+	uint64_t size;
+};
+
+/*
+ * Calls clone3(call->args, call->size) once. Reports CALL with the result; a child it makes
+ * reports CHILD and exits 0; the body then reaps it and reports CHILD_EXIT.
+ */
+int kabi_body_clone3(const struct kabi_body_context *ctx);
+
+/*
+ * Reports LEVEL: the PID-namespace level of the body's namespace. The kernel rejects a
+ * set_tid_size above level + 1 with EINVAL before it looks at capabilities or PIDs, so the
+ * largest set_tid_size that is not EINVAL, minus one, is the level. This works even where
+ * NSpid is cut short by a procfs mounted inside a PID namespace.
+ */
+int kabi_body_probe_level(const struct kabi_body_context *ctx);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * The sandbox: C bodies run inside fresh user + PID namespaces made by raw clone3 from the
+ * (multithreaded) test process. Everything that runs in a sandbox process is async-signal-safe
+ * C: raw syscalls, no malloc, no stdio, _exit. Results travel back as fixed-size records over
+ * a close-on-exec pipe; the parent waits on a pidfd with a timeout, then kills and reaps.
+ */
+#ifndef CKERNELABI_KABI_SANDBOX_H
+#define CKERNELABI_KABI_SANDBOX_H
+
+#include <stdint.h>
+
+#include "kabi_clone3.h"
+
+enum {
+	/* NSpid has one entry per level from the reader's procfs down: at most 33. */
+	KABI_NSPID_MAX = KABI_MAX_PID_NS_LEVEL + 1,
+	KABI_SANDBOX_KEEP_FDS = 4,
+	/* Exit code of a sandbox level whose own setup failed (a SETUP_FAILED record says why). */
+	KABI_SANDBOX_SETUP_EXIT = 125,
+};
+
+enum kabi_report_tag {
+	KABI_REPORT_LEVEL_READY = 1,	/* a sandbox level is set up */
+	KABI_REPORT_SETUP_FAILED = 2,	/* step says which; value is -errno */
+	KABI_REPORT_CALL = 3,		/* the call under test returned value (>= 0, or -errno) */
+	KABI_REPORT_CHILD = 4,		/* a process made by the call under test is running */
+	KABI_REPORT_CHILD_EXIT = 5,	/* value: that child's wait status, or -errno */
+	KABI_REPORT_LEVEL = 6,		/* value: the reporter's PID-namespace level, or -errno */
+};
+
+enum kabi_setup_step {
+	KABI_STEP_SETGROUPS = 1,
+	KABI_STEP_UID_MAP = 2,
+	KABI_STEP_GID_MAP = 3,
+	KABI_STEP_CLONE_LEVEL = 4,
+	KABI_STEP_WAIT_LEVEL = 5,
+};
+
+struct kabi_report {
+	int32_t tag;		/* enum kabi_report_tag */
+	int32_t step;		/* SETUP_FAILED: enum kabi_setup_step; otherwise the body's own step */
+	int32_t level;		/* sandbox level of the writer: 1 is the outermost namespace made */
+	int32_t pid;		/* getpid() of the writer, in its own PID namespace */
+	int64_t value;
+	int32_t uid;		/* getuid() of the writer, in its own user namespace */
+	int32_t nspid_count;	/* entries in nspid, or -errno if /proc/self/status was unreadable */
+	int32_t nspid[KABI_NSPID_MAX];	/* NSpid of the writer, outermost visible level first */
+	int32_t reserved;
+};
+
+/* What a body gets: where to report, how deep it runs, and its argument. */
+struct kabi_body_context {
+	int report_fd;
+	int level;
+	const void *arg;
+};
+
+/* A sandbox body: C only. Its return value becomes the sandbox's exit code. */
+typedef int (*kabi_sandbox_body)(const struct kabi_body_context *ctx);
+
+struct kabi_sandbox_spec {
+	uint32_t levels;		/* nested user + PID namespace pairs, 1 ... 32 */
+	uint32_t leave_unmapped;	/* skip uid_map/gid_map: the body runs as the overflow uid */
+	int32_t timeout_ms;
+	int32_t keep_fds[KABI_SANDBOX_KEEP_FDS];	/* fds the body needs, -1 if unused */
+	/* comm of every sandbox process, so a leak can be found by name; NUL-terminated */
+	char name[16];
+};
+
+struct kabi_sandbox_outcome {
+	int32_t pid;		/* the outermost sandbox process, in the caller's PID namespace */
+	int32_t timed_out;	/* the timeout expired and the sandbox was killed */
+	int32_t wait_code;	/* siginfo si_code: CLD_EXITED, CLD_KILLED, CLD_DUMPED */
+	int32_t wait_status;	/* exit code or signal number */
+	uint32_t report_count;	/* records stored in the caller's array */
+	uint32_t reports_dropped;	/* records that did not fit */
+	uint32_t torn_bytes;	/* bytes of an incomplete trailing record */
+};
+
+/*
+ * Runs body(arg) in spec->levels nested user + PID namespaces and collects its records.
+ * Returns 0 once the sandbox has exited and been reaped, or -errno if it could not start
+ * (the first clone3 failed). Never leaves a process behind.
+ */
+int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body body,
+		     const void *arg, struct kabi_report *reports, uint32_t max_reports,
+		     struct kabi_sandbox_outcome *outcome);
+
+/* Sends one record describing the calling process (pid, uid, NSpid) plus tag, step and value. */
+void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+		      int64_t value);
+
+#endif

@@ -1,0 +1,44 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kabi_syscalls.h"
+
+static long raw(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+long kabi_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return raw(syscall(KABI_SYS_PIDFD_OPEN, pid, flags));
+}
+
+long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned int flags)
+{
+	return raw(syscall(KABI_SYS_PIDFD_SEND_SIGNAL, pidfd, sig, info, flags));
+}
+
+long kabi_waitid(int idtype, int id, siginfo_t *info, int options)
+{
+	return raw(syscall(SYS_waitid, idtype, id, info, options, NULL));
+}
+
+long kabi_ioctl(int fd, unsigned long request, unsigned long arg)
+{
+	return raw(ioctl(fd, request, arg));
+}
+
+long kabi_unshare(int flags)
+{
+	return raw(unshare(flags));
+}
+
+long kabi_setns(int fd, int nstype)
+{
+	return raw(setns(fd, nstype));
+}

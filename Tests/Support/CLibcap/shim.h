@@ -1,0 +1,2 @@
+/* libcap (Debian: libcap-dev) for the capability matrix; never called in a sandbox process. */
+#include <sys/capability.h>

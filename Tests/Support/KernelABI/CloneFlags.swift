@@ -1,0 +1,74 @@
+import CKernelABI
+
+/// `CLONE_*` flags, printed by their kernel names.
+public struct CloneFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
+  public let rawValue: UInt64
+
+  public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+  /// Every flag this suite knows, by its uapi name; the values come from the C target.
+  public static let named: [(name: String, flag: CloneFlags)] = [
+    ("CLONE_NEWTIME", .init(rawValue: KABI_CLONE_NEWTIME)),
+    ("CLONE_VM", .init(rawValue: KABI_CLONE_VM)),
+    ("CLONE_FS", .init(rawValue: KABI_CLONE_FS)),
+    ("CLONE_FILES", .init(rawValue: KABI_CLONE_FILES)),
+    ("CLONE_SIGHAND", .init(rawValue: KABI_CLONE_SIGHAND)),
+    ("CLONE_PIDFD", .init(rawValue: KABI_CLONE_PIDFD)),
+    ("CLONE_PTRACE", .init(rawValue: KABI_CLONE_PTRACE)),
+    ("CLONE_VFORK", .init(rawValue: KABI_CLONE_VFORK)),
+    ("CLONE_PARENT", .init(rawValue: KABI_CLONE_PARENT)),
+    ("CLONE_THREAD", .init(rawValue: KABI_CLONE_THREAD)),
+    ("CLONE_NEWNS", .init(rawValue: KABI_CLONE_NEWNS)),
+    ("CLONE_SYSVSEM", .init(rawValue: KABI_CLONE_SYSVSEM)),
+    ("CLONE_SETTLS", .init(rawValue: KABI_CLONE_SETTLS)),
+    ("CLONE_PARENT_SETTID", .init(rawValue: KABI_CLONE_PARENT_SETTID)),
+    ("CLONE_CHILD_CLEARTID", .init(rawValue: KABI_CLONE_CHILD_CLEARTID)),
+    ("CLONE_DETACHED", .init(rawValue: KABI_CLONE_DETACHED)),
+    ("CLONE_UNTRACED", .init(rawValue: KABI_CLONE_UNTRACED)),
+    ("CLONE_CHILD_SETTID", .init(rawValue: KABI_CLONE_CHILD_SETTID)),
+    ("CLONE_NEWCGROUP", .init(rawValue: KABI_CLONE_NEWCGROUP)),
+    ("CLONE_NEWUTS", .init(rawValue: KABI_CLONE_NEWUTS)),
+    ("CLONE_NEWIPC", .init(rawValue: KABI_CLONE_NEWIPC)),
+    ("CLONE_NEWUSER", .init(rawValue: KABI_CLONE_NEWUSER)),
+    ("CLONE_NEWPID", .init(rawValue: KABI_CLONE_NEWPID)),
+    ("CLONE_NEWNET", .init(rawValue: KABI_CLONE_NEWNET)),
+    ("CLONE_IO", .init(rawValue: KABI_CLONE_IO)),
+    ("CLONE_CLEAR_SIGHAND", .init(rawValue: KABI_CLONE_CLEAR_SIGHAND)),
+    ("CLONE_INTO_CGROUP", .init(rawValue: KABI_CLONE_INTO_CGROUP)),
+  ]
+
+  /// The flag called `name`, or nil for a name this suite does not define.
+  public init?(name: String) {
+    guard let entry = Self.named.first(where: { $0.name == name }) else { return nil }
+    self = entry.flag
+  }
+
+  /// `CLONE_NEWUSER|CLONE_NEWPID`; unnamed bits print in hex.
+  public var description: String {
+    var rest = rawValue
+    var parts: [String] = []
+    for (name, flag) in Self.named where rawValue & flag.rawValue != 0 {
+      parts.append(name)
+      rest &= ~flag.rawValue
+    }
+    if rest != 0 { parts.append("0x" + String(rest, radix: 16)) }
+    return parts.isEmpty ? "0" : parts.joined(separator: "|")
+  }
+}
+
+/// The published sizes of `struct clone_args`.
+public enum CloneArgsLayout: Int, CaseIterable, Sendable {
+  case ver0 = 64
+  case ver1 = 80
+  case ver2 = 88
+
+  /// Byte offsets of the fields, as the uapi header lays them out.
+  public enum Offset {
+    public static let flags = 0
+    public static let pidfd = 8
+    public static let exitSignal = 32
+    public static let setTid = 64
+    public static let setTidSize = 72
+    public static let cgroup = 80
+  }
+}

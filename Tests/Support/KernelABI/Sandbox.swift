@@ -1,0 +1,156 @@
+import CKernelABI
+import Glibc
+
+/// One record a sandbox process sent back.
+public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
+  /// What the record says.
+  public enum Tag: Int32, Sendable {
+    case levelReady = 1
+    case setupFailed = 2
+    case call = 3
+    case child = 4
+    case childExit = 5
+    case level = 6
+  }
+
+  public var tag: Tag?
+  public var step: Int32
+  /// Sandbox level of the writer: 1 is the outermost namespace the sandbox made.
+  public var level: Int32
+  /// `getpid()` of the writer in its own PID namespace.
+  public var pid: Int32
+  public var value: Int64
+  public var uid: Int32
+  /// The writer's NSpid, outermost visible level first; nil if `/proc/self/status` was
+  /// unreadable (then `nspidError` says why).
+  public var nspid: [Int32]?
+  public var nspidError: Errno?
+
+  init(_ raw: kabi_report) {
+    tag = Tag(rawValue: raw.tag)
+    step = raw.step
+    level = raw.level
+    pid = raw.pid
+    value = raw.value
+    uid = raw.uid
+    if raw.nspid_count >= 0 {
+      nspid = withUnsafeBytes(of: raw.nspid) { bytes in
+        Array(bytes.bindMemory(to: Int32.self).prefix(Int(raw.nspid_count)))
+      }
+    } else {
+      nspidError = Errno(rawValue: -raw.nspid_count)
+    }
+  }
+
+  /// The value as a syscall result: the number, or the errno it encodes.
+  public var result: Result<Int64, Errno> {
+    value >= 0 ? .success(value) : .failure(Errno(rawValue: Int32(truncatingIfNeeded: -value)))
+  }
+
+  public var description: String {
+    let nspidText = nspid.map { $0.map(String.init).joined(separator: " ") } ?? "?"
+    return "\(tag.map { "\($0)" } ?? "?") level \(level) pid \(pid) value \(value) NSpid \(nspidText)"
+  }
+}
+
+/// How a sandbox run ended.
+public struct SandboxRun: Sendable {
+  /// The outermost sandbox process, in the caller's PID namespace (now reaped).
+  public var pid: Int32
+  /// The timeout expired and the sandbox was killed.
+  public var timedOut: Bool
+  /// The outermost process's exit code, or nil if a signal ended it.
+  public var exitCode: Int32?
+  /// The signal that ended it, if any.
+  public var signal: Int32?
+  public var reports: [SandboxReport]
+  /// Records that did not fit the buffer, or a trailing partial record: a broken transport.
+  public var lostReports: Int
+
+  /// The records with one tag, in the order they arrived.
+  public func reports(_ tag: SandboxReport.Tag) -> [SandboxReport] {
+    reports.filter { $0.tag == tag }
+  }
+
+  /// Why the sandbox's own setup failed, if it did: the step and its errno.
+  public var setupFailure: (step: Int32, errno: Errno)? {
+    guard let report = reports(.setupFailed).first, case .failure(let errno) = report.result
+    else { return nil }
+    return (report.step, errno)
+  }
+}
+
+/// How to build a sandbox.
+public struct SandboxSpec: Sendable {
+  /// Nested user + PID namespace pairs, 1 ... 32.
+  public var levels: Int = 1
+  /// Write `0 <creator's id> 1` to uid_map and gid_map at each level, so the body is root there.
+  public var mapRoot: Bool = true
+  /// The whole run, setup included; the sandbox is killed when it expires.
+  public var timeoutMilliseconds: Int32 = 10_000
+  /// Descriptors the body uses; every other descriptor above 2 is closed in the sandbox.
+  public var keepDescriptors: [Int32] = []
+  /// `comm` of every sandbox process (at most 15 bytes), so a leak can be found by name.
+  public var processName: String = Sandbox.defaultProcessName
+
+  public init(
+    levels: Int = 1, mapRoot: Bool = true, timeoutMilliseconds: Int32 = 10_000,
+    keepDescriptors: [Int32] = [], processName: String = Sandbox.defaultProcessName
+  ) {
+    self.levels = levels
+    self.mapRoot = mapRoot
+    self.timeoutMilliseconds = timeoutMilliseconds
+    self.keepDescriptors = keepDescriptors
+    self.processName = processName
+  }
+}
+
+/// Runs C bodies in fresh user and PID namespaces; no Swift code ever runs in a sandbox process.
+public enum Sandbox {
+  /// The `comm` sandbox processes carry unless a spec names another.
+  public static let defaultProcessName = "pidns-sandbox"
+
+  /// Runs `body` with a pointer to `argument` (a copy of the caller's memory) in a new sandbox.
+  ///
+  /// - Throws: the errno of the first clone3 when the sandbox cannot start at all (user
+  ///   namespaces disabled, clone3 blocked, ...). Every other outcome is in the result.
+  public static func run<Argument>(
+    _ spec: SandboxSpec = SandboxSpec(), body: kabi_sandbox_body, argument: inout Argument,
+    maxReports: Int = 128
+  ) throws(Errno) -> SandboxRun {
+    precondition(spec.keepDescriptors.count <= Int(KABI_SANDBOX_KEEP_FDS))
+    var raw = kabi_sandbox_spec()
+    raw.levels = UInt32(spec.levels)
+    raw.leave_unmapped = spec.mapRoot ? 0 : 1
+    raw.timeout_ms = spec.timeoutMilliseconds
+    withUnsafeMutableBytes(of: &raw.keep_fds) { bytes in
+      let fds = bytes.bindMemory(to: Int32.self)
+      for index in fds.indices {
+        fds[index] = index < spec.keepDescriptors.count ? spec.keepDescriptors[index] : -1
+      }
+    }
+    withUnsafeMutableBytes(of: &raw.name) { bytes in
+      for (index, byte) in spec.processName.utf8.prefix(bytes.count - 1).enumerated() {
+        bytes[index] = byte
+      }
+    }
+    var records = [kabi_report](repeating: kabi_report(), count: maxReports)
+    var outcome = kabi_sandbox_outcome()
+    let status = withUnsafePointer(to: &argument) { argumentPointer in
+      records.withUnsafeMutableBufferPointer { buffer in
+        kabi_sandbox_run(
+          &raw, body, argumentPointer, buffer.baseAddress, UInt32(buffer.count), &outcome)
+      }
+    }
+    try Errno.check(status)
+    let killed = outcome.wait_code != CLD_EXITED
+    return SandboxRun(
+      pid: outcome.pid,
+      timedOut: outcome.timed_out != 0,
+      exitCode: killed ? nil : outcome.wait_status,
+      signal: killed ? outcome.wait_status : nil,
+      reports: records.prefix(Int(outcome.report_count)).map(SandboxReport.init),
+      lostReports: Int(outcome.reports_dropped) + (outcome.torn_bytes > 0 ? 1 : 0)
+    )
+  }
+}
