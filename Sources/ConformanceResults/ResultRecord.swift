@@ -43,7 +43,7 @@ public enum SkipKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// A documented kernel bug that explains an observed result on some kernels.
-public struct KnownBug: Codable, Sendable, Equatable {
+public struct KnownBug: Codable, Sendable, Hashable {
   /// One line: what the kernel gets wrong.
   public var title: String
   /// The commit that introduced it, or the report (lore link, bugzilla).

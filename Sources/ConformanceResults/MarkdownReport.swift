@@ -1,0 +1,82 @@
+import Foundation
+
+extension ResultLog {
+  /// Renders the human summary: counts, skip reasons, environment limitations, a table per area,
+  /// the failures, and the known kernel bugs.
+  ///
+  /// - Parameter selection: How the run was narrowed, such as `filter: SetTid`; the summary then
+  ///   says that its counts cover only the selected cases.
+  public func markdown(selection: String? = nil) -> String {
+    let title = "# PID-namespace conformance on Linux \(kernel)"
+    let sections = [
+      [title + (environment.map { " (\($0.machine))" } ?? "")],
+      selection.map {
+        ["Selection: \(describe(selection: $0)) — counts cover only the cases that ran"]
+      } ?? [],
+      [tally.countsLine()],
+      markdownSkips(),
+      markdownList(
+        "## Environment limitations", (environment?.limitations ?? []).map(markdownInline)),
+      markdownAreas(),
+      markdownList("## Failures", cases.filter { $0.status == .fail }.map(markdownFailure)),
+      markdownList("## Known kernel bugs", cases.filter { $0.status == .known }.map(markdownKnown)),
+      markdownList("## Notes on the log", notes.map(markdownInline)),
+    ]
+    return sections.filter { !$0.isEmpty }.map { $0.joined(separator: "\n") + "\n" }
+      .joined(separator: "\n")
+  }
+
+  private func markdownSkips() -> [String] {
+    let kinds = tally.skipKinds
+    guard !kinds.isEmpty else { return [] }
+    return ["\(tally.skip) skip: " + kinds.map { "\($0.count) \($0.kind)" }.joined(separator: ", ")]
+      + skipReasons.map { "- \($0.kind): \(markdownInline($0.reason)) (\($0.count))" }
+  }
+
+  private func markdownAreas() -> [String] {
+    ["## Areas", "", "| area | pass | fail | skip | known |", "|---|---:|---:|---:|---:|"]
+      + areas.map { area in
+        let counts = Tally(area.cases)
+        return "| \(markdownInline(area.name)) | \(counts.pass) | \(counts.fail) "
+          + "| \(counts.skip) | \(counts.known) |"
+      }
+  }
+
+  private func markdownFailure(_ result: CaseResult) -> String {
+    let details = [result.mismatch, result.reason].compactMap { $0 }
+    return caseHeading(result)
+      + (details.isEmpty ? "" : " — " + markdownInline(details.joined(separator: "; ")))
+  }
+
+  private func markdownKnown(_ result: CaseResult) -> String {
+    guard let bug = result.knownBug else {
+      return caseHeading(result) + ": " + markdownInline(result.reason ?? "no bug recorded")
+    }
+    let stable = bug.stable.isEmpty ? "" : " (stable: \(bug.stable.joined(separator: ", ")))"
+    let fix = bug.fixedBy.map { "; fixed by \($0)\(stable)" } ?? "; not fixed upstream"
+    return caseHeading(result) + ": " + markdownInline(bug.title) + " — " + bug.report + fix
+  }
+
+  /// A heading and its bullet list, or nothing when the list is empty.
+  private func markdownList(_ heading: String, _ items: [String]) -> [String] {
+    items.isEmpty ? [] : [heading, ""] + items.map { "- " + $0 }
+  }
+}
+
+/// `filter: SetTid` reads as `filter 'SetTid'`; a selection without a colon is quoted whole.
+func describe(selection: String) -> String {
+  guard let colon = selection.firstIndex(of: ":") else { return "'\(selection)'" }
+  let kind = selection[..<colon].trimmingCharacters(in: .whitespaces)
+  let value = selection[selection.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+  return "\(kind) '\(value)'"
+}
+
+/// A case as a list item starts: its id as code, then its title.
+func caseHeading(_ result: CaseResult) -> String {
+  "`\(result.id)` " + markdownInline(result.title)
+}
+
+/// Text for one line of a Markdown table or list: on one line, with table pipes escaped.
+func markdownInline(_ text: String) -> String {
+  oneLine(text).replacingOccurrences(of: "|", with: "\\|")
+}

@@ -1,0 +1,85 @@
+/// A parsed `conformance-report` command line.
+public enum ReportCommand: Sendable, Equatable {
+  /// Write every report for a log into a directory and print the console summary.
+  case render(log: String, outputDirectory: String, selection: String?)
+  /// Print the console summary of a log.
+  case summary(log: String)
+  /// Compare two logs and print the differences.
+  case compare(before: String, after: String)
+  /// Print the usage.
+  case help
+
+  /// The usage text `--help` prints.
+  public static let usage = """
+    usage: conformance-report render --log RESULTS.jsonl --out DIR [--selection TEXT]
+           conformance-report summary --log RESULTS.jsonl
+           conformance-report compare BEFORE.jsonl AFTER.jsonl
+           conformance-report --help
+
+    render   writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md,
+             then prints the console summary. --selection says how the run was narrowed, such as
+             "filter: SetTid"; the summary then notes that its counts cover only those cases.
+    summary  prints only the console summary.
+    compare  prints what changed between two runs, such as before and after a kernel upgrade.
+
+    exit status: 0 no FAIL (compare: no regression); 1 a FAIL (compare: a regression);
+    2 the environment prevented a meaningful run (no case ran to a verdict); 64 usage error or
+    unreadable input; 65 malformed log; 73 a report could not be written.
+    """
+
+  /// Parses the arguments that follow the program name.
+  public static func parse(_ arguments: [String]) throws(UsageError) -> ReportCommand {
+    guard let verb = arguments.first else { throw UsageError("missing command") }
+    if arguments.contains("--help") || arguments.contains("-h") { return .help }
+    let rest = Array(arguments.dropFirst())
+    switch verb {
+    case "render":
+      let options = try options(rest, allowed: ["--log", "--out", "--selection"])
+      return .render(
+        log: try required("--log", options), outputDirectory: try required("--out", options),
+        selection: options["--selection"])
+    case "summary":
+      return .summary(log: try required("--log", try options(rest, allowed: ["--log"])))
+    case "compare":
+      guard rest.count == 2, !rest.contains(where: { $0.hasPrefix("--") }) else {
+        throw UsageError("compare takes exactly two log files, BEFORE and AFTER")
+      }
+      return .compare(before: rest[0], after: rest[1])
+    default:
+      throw UsageError("unknown command '\(verb)'")
+    }
+  }
+
+  private static func options(_ arguments: [String], allowed: Set<String>) throws(UsageError)
+    -> [String: String]
+  {
+    var options: [String: String] = [:]
+    var remaining = arguments[...]
+    while let name = remaining.popFirst() {
+      guard allowed.contains(name) else { throw UsageError("unexpected argument '\(name)'") }
+      guard let value = remaining.popFirst(), !value.hasPrefix("--") else {
+        throw UsageError("\(name) needs a value")
+      }
+      guard options.updateValue(value, forKey: name) == nil else {
+        throw UsageError("\(name) given twice")
+      }
+    }
+    return options
+  }
+
+  private static func required(_ name: String, _ options: [String: String]) throws(UsageError)
+    -> String
+  {
+    guard let value = options[name] else { throw UsageError("missing \(name)") }
+    return value
+  }
+}
+
+/// A command line `conformance-report` cannot run.
+public struct UsageError: Error, Equatable, CustomStringConvertible {
+  /// What is wrong, such as `missing --log`.
+  public var description: String
+
+  /// Creates an error with its message.
+  public init(_ description: String) { self.description = description }
+}

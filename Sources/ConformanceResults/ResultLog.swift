@@ -1,0 +1,150 @@
+import Foundation
+
+/// A parsed result log: the case results in file order and the merged environment.
+public struct ResultLog: Sendable, Equatable {
+  /// Every case, in the order the log wrote them; a repeated id keeps only its last record.
+  public var cases: [CaseResult]
+  /// The environment records merged into one, or nil when the log has none.
+  public var environment: EnvironmentRecord?
+  /// Irregularities found while reading, such as repeated case ids or test processes that
+  /// disagree on the kernel; each is one sentence.
+  public var notes: [String]
+
+  /// Creates a log from records already in memory, merging the environment records.
+  public init(cases: [CaseResult], environments: [EnvironmentRecord] = []) {
+    var notes: [String] = []
+    self.cases = Self.droppingRepeats(cases, notes: &notes)
+    self.environment = Self.merge(environments, notes: &notes)
+    self.notes = notes
+  }
+
+  /// Parses JSON Lines text; blank lines are ignored.
+  public static func parse(_ text: String) throws(ResultLogError) -> ResultLog {
+    var cases: [CaseResult] = []
+    var environments: [EnvironmentRecord] = []
+    let decoder = JSONDecoder()
+    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+    where !line.allSatisfy(\.isWhitespace) {
+      let data = Data(line.utf8)
+      let problem: String
+      do {
+        switch try decoder.decode(RecordKind.self, from: data).record {
+        case "case":
+          cases.append(try decoder.decode(CaseResult.self, from: data))
+          continue
+        case "environment":
+          environments.append(try decoder.decode(EnvironmentRecord.self, from: data))
+          continue
+        case let other:
+          problem = "unknown record kind '\(other)'"
+        }
+      } catch {
+        problem = (error as? DecodingError)?.briefDescription ?? "\(error)"
+      }
+      throw ResultLogError(line: index + 1, problem: problem)
+    }
+    return ResultLog(cases: cases, environments: environments)
+  }
+
+  /// The kernel release the log describes, for titles.
+  public var kernel: String {
+    environment?.kernel ?? cases.first?.kernel ?? "unknown kernel"
+  }
+
+  /// The cases grouped by area, areas in order of first appearance.
+  public var areas: [(name: String, cases: [CaseResult])] {
+    var order: [String] = []
+    var byArea: [String: [CaseResult]] = [:]
+    for result in cases {
+      if byArea[result.area] == nil { order.append(result.area) }
+      byArea[result.area, default: []].append(result)
+    }
+    return order.map { ($0, byArea[$0] ?? []) }
+  }
+
+  private static func droppingRepeats(_ cases: [CaseResult], notes: inout [String]) -> [CaseResult]
+  {
+    var lastIndex: [String: Int] = [:]
+    for (index, result) in cases.enumerated() {
+      if lastIndex[result.id] != nil {
+        notes.append("case \(result.id) appears more than once; the last record is kept")
+      }
+      lastIndex[result.id] = index
+    }
+    return cases.enumerated().filter { lastIndex[$0.element.id] == $0.offset }.map(\.element)
+  }
+
+  /// Merges the records of several test processes: the first record's identity, every feature
+  /// (a feature any process found missing counts as missing) and every limitation once.
+  private static func merge(_ records: [EnvironmentRecord], notes: inout [String])
+    -> EnvironmentRecord?
+  {
+    guard var merged = records.first else { return nil }
+    for record in records.dropFirst() {
+      if record.kernel != merged.kernel || record.machine != merged.machine {
+        notes.append(
+          "test processes disagree on the kernel: \(merged.kernel) (\(merged.machine)) and "
+            + "\(record.kernel) (\(record.machine)); the first is reported")
+      }
+      if record.pidNamespaceLevel != merged.pidNamespaceLevel {
+        notes.append("test processes ran at different PID-namespace levels")
+      }
+      for (name, present) in record.features {
+        if let earlier = merged.features[name], earlier != present {
+          notes.append("test processes disagree on feature \(name); reported as missing")
+        }
+        merged.features[name] = (merged.features[name] ?? true) && present
+      }
+      for limitation in record.limitations where !merged.limitations.contains(limitation) {
+        merged.limitations.append(limitation)
+      }
+    }
+    return merged
+  }
+}
+
+/// A line of the result log that cannot be read.
+public struct ResultLogError: Error, Equatable, CustomStringConvertible {
+  /// The 1-based line number.
+  public var line: Int
+  /// What is wrong with the line.
+  public var problem: String
+
+  /// Creates an error for a line.
+  public init(line: Int, problem: String) {
+    self.line = line
+    self.problem = problem
+  }
+
+  /// The line number and the problem, as in `line 3: missing key 'status'`.
+  public var description: String { "line \(line): \(problem)" }
+}
+
+/// The field every record has, decoded first to pick the record type.
+private struct RecordKind: Decodable {
+  var record: String
+}
+
+extension DecodingError {
+  /// One clause naming the field, without the decoder's internal context dump.
+  fileprivate var briefDescription: String {
+    func path(_ context: Context) -> String {
+      context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+        .joined(separator: ".")
+    }
+    switch self {
+    case .keyNotFound(let key, let context):
+      let parent = path(context)
+      return "missing key '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)'"
+    case .valueNotFound(_, let context): return "missing value for '\(path(context))'"
+    case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+      return "not a JSON object"
+    case .typeMismatch(let type, let context):
+      return "'\(path(context))' is not of type \(type)"
+    case .dataCorrupted(let context) where context.codingPath.isEmpty:
+      return "not valid JSON"
+    case .dataCorrupted(let context): return "invalid value for '\(path(context))'"
+    @unknown default: return "\(self)"
+    }
+  }
+}

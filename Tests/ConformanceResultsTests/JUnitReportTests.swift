@@ -1,0 +1,70 @@
+import ConformanceResults
+import FoundationXML
+import Testing
+
+@Suite struct JUnitReport {
+  private func document(_ log: ResultLog) throws -> XMLDocument {
+    try XMLDocument(xmlString: log.junitXML(), options: [])
+  }
+
+  private func attribute(_ node: XMLNode, _ name: String) -> String? {
+    (node as? XMLElement)?.attribute(forName: name)?.stringValue
+  }
+
+  @Test func `suites carry the counts of their area and the root the totals`() throws {
+    let xml = try document(sampleLog)
+    let root = try #require(xml.rootElement())
+    #expect(root.name == "testsuites")
+    #expect(attribute(root, "tests") == "8")
+    #expect(attribute(root, "failures") == "1")
+    #expect(attribute(root, "skipped") == "4")
+    let suites = try xml.nodes(forXPath: "/testsuites/testsuite")
+    #expect(suites.map { attribute($0, "name") } == ["clone3.size", "clone3.cgroup", "set_tid"])
+    #expect(suites.map { attribute($0, "tests") } == ["3", "2", "3"])
+    #expect(suites.map { attribute($0, "failures") } == ["1", "0", "0"])
+    #expect(suites.map { attribute($0, "skipped") } == ["0", "2", "2"])
+  }
+
+  @Test func `each case is a testcase with its failure or skip`() throws {
+    let xml = try document(sampleLog)
+    let cases = try xml.nodes(forXPath: "//testcase")
+    #expect(cases.count == sampleLog.cases.count)
+    #expect(attribute(cases[0], "classname") == "clone3.size")
+    #expect(attribute(cases[0], "name") == "clone3.size.63: clone3.size.63 behaves")
+    #expect(attribute(cases[0], "time") == "0.250")
+    let failure = try #require(try xml.nodes(forXPath: "//testcase/failure").first)
+    #expect(attribute(failure, "message") == "expected EINVAL, observed E2BIG")
+    #expect(failure.stringValue == "size check moved")
+    let skipped = try xml.nodes(forXPath: "//testcase/skipped").map { attribute($0, "message") }
+    #expect(
+      skipped == [
+        "feature: kernel 6.1 lacks clone3.into_cgroup",
+        "feature: kernel 6.1 lacks clone3.into_cgroup",
+        "environment: user namespaces disabled",
+        "KNOWN: \(levelBug.title) (\(levelBug.report))",
+      ])
+  }
+
+  @Test func `a known case keeps its bug as properties`() throws {
+    let xml = try document(sampleLog)
+    let properties = try xml.nodes(
+      forXPath: "//testcase[@classname='set_tid']/properties/property")
+    #expect(
+      properties.map { "\(attribute($0, "name") ?? "")=\(attribute($0, "value") ?? "")" } == [
+        "known-bug=\(levelBug.title)", "known-bug-report=\(levelBug.report)",
+        "known-bug-fixed-by=0123abcd",
+      ])
+  }
+
+  @Test func `markup, quotes, line breaks and control characters survive escaping`() throws {
+    let title = "a & b < c > d \"e\" 'f'\nnext\tline \u{1}\u{1B}"
+    let log = ResultLog(cases: [
+      sample("x", .fail, area: "<area>", title: title, reason: "</failure>")
+    ])
+    let xml = try document(log)
+    let testcase = try #require(try xml.nodes(forXPath: "//testcase").first)
+    #expect(attribute(testcase, "name") == "x: a & b < c > d \"e\" 'f'\nnext\tline \\u{1}\\u{1B}")
+    #expect(attribute(testcase, "classname") == "<area>")
+    #expect(try xml.nodes(forXPath: "//failure").first?.stringValue == "</failure>")
+  }
+}

@@ -1,0 +1,42 @@
+import ConformanceResults
+import Testing
+
+@Suite struct MarkdownReport {
+  @Test func `the title names the kernel and the counts line follows`() {
+    let lines = sampleLog.markdown().split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.first == "# PID-namespace conformance on Linux 6.1.0 (x86_64)")
+    #expect(lines.contains("8 cases: 3 pass, 1 fail, 3 skip, 1 known"))
+  }
+
+  @Test func `a selection is stated before the counts`() throws {
+    let text = sampleLog.markdown(selection: "filter: SetTid")
+    let note = "Selection: filter 'SetTid' — counts cover only the cases that ran"
+    let noteRange = try #require(text.range(of: note))
+    let countsRange = try #require(text.range(of: "8 cases:"))
+    #expect(noteRange.upperBound < countsRange.lowerBound)
+    #expect(!sampleLog.markdown().contains("Selection:"))
+  }
+
+  @Test func `skip reasons, limitations, areas, failures and known bugs are listed`() {
+    let text = sampleLog.markdown()
+    for expected in [
+      "3 skip: 2 feature, 1 environment",
+      "- feature: kernel 6.1 lacks clone3.into_cgroup (2)",
+      "- environment: user namespaces disabled (1)",
+      "- user namespaces disabled (user.max_user_namespaces = 0)",
+      "| clone3.size | 2 | 1 | 0 | 0 |",
+      "| clone3.cgroup | 0 | 0 | 2 | 0 |",
+      "| set_tid | 1 | 0 | 1 | 1 |",
+      "- `clone3.size.65` clone3.size.65 behaves — expected EINVAL, observed E2BIG; size check moved",
+      "- `set_tid.level` set_tid.level behaves: set_tid ignores the namespace level — "
+        + "https://lore.kernel.org/r/1; fixed by 0123abcd (stable: 6.1.y (6.1.80))",
+    ] {
+      #expect(text.contains(expected), "\(expected)")
+    }
+  }
+
+  @Test func `a pipe in an area name does not break the table`() {
+    let log = ResultLog(cases: [sample("a", .pass, area: "x|y")])
+    #expect(log.markdown().contains("| x\\|y | 1 | 0 | 0 | 0 |"))
+  }
+}

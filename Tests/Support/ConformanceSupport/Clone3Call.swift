@@ -1,0 +1,198 @@
+import CKernelABI
+import Glibc
+import KernelABI
+
+/// A byte count or offset in a fixture: a number, or `PAGE_SIZE`, `PAGE_SIZE+1`, `PAGE_SIZE-1`.
+///
+/// Resolved against the running system's page size, never a constant.
+public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var pages: Int
+  public var bytes: Int
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(Int.self) {
+      (pages, bytes) = (0, number)
+      return
+    }
+    let text = try container.decode(String.self).replacingOccurrences(of: " ", with: "")
+    guard let parsed = Self.parse(text) else {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)"))
+    }
+    (pages, bytes) = parsed
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+
+  private static func parse(_ text: String) -> (Int, Int)? {
+    if let number = Int(text) { return (0, number) }
+    guard text.hasPrefix("PAGE_SIZE") else { return nil }
+    let rest = text.dropFirst("PAGE_SIZE".count)
+    if rest.isEmpty { return (1, 0) }
+    guard let sign = rest.first, sign == "+" || sign == "-", let amount = Int(rest.dropFirst())
+    else { return nil }
+    return (1, sign == "+" ? amount : -amount)
+  }
+
+  /// The number of bytes on the running system.
+  public var resolved: Int { pages * RunningKernel.pageSize + bytes }
+
+  public var description: String {
+    switch (pages, bytes) {
+    case (0, let bytes): "\(bytes)"
+    case (_, 0): "PAGE_SIZE"
+    case (_, let bytes) where bytes > 0: "PAGE_SIZE+\(bytes)"
+    case (_, let bytes): "PAGE_SIZE\(bytes)"
+    }
+  }
+}
+
+/// Where a `struct clone_args` sits in memory for a call.
+public enum ArgsPlacement: String, Codable, Sendable {
+  /// In readable memory, with an inaccessible page right after `max(size, 88) + 8` bytes.
+  case normal
+  /// The last byte of `size` ends right before an inaccessible page: any over-read faults.
+  case endsAtGuardPage
+  /// Only `readableBytes` of the struct are readable; the rest lies in an inaccessible page.
+  case straddlesGuardPage
+  /// The pointer is to an inaccessible page.
+  case inaccessible
+  /// The pointer is NULL.
+  case null
+}
+
+/// One clone3 call as a fixture states it: the bytes of `struct clone_args` and its size.
+public struct Clone3Call: Codable, Hashable, Sendable {
+  /// The `size` argument.
+  public var size: ByteCount
+  /// Flag names, such as `["CLONE_INTO_CGROUP"]`.
+  public var flags: [String]?
+  /// `exit_signal`; SIGCHLD when absent.
+  public var exitSignal: UInt64?
+  /// PIDs for `set_tid`, innermost level first; `set_tid_size` is their count unless given.
+  public var setTid: [Int32]?
+  public var setTidSize: UInt64?
+  public var cgroup: UInt64?
+  /// Offsets (into the bytes passed) set to 0x01.
+  public var nonZeroBytesAt: [ByteCount]?
+  /// Fill every byte from `size` to the end of the buffer with 0xff: a kernel that reads past
+  /// `size` instead of zero-filling would see a huge set_tid_size (EINVAL) or a non-zero tail
+  /// (E2BIG).
+  public var poisonAfterSize: Bool?
+  public var placement: ArgsPlacement?
+  /// For `straddlesGuardPage`: how many bytes are readable.
+  public var readableBytes: Int?
+
+  /// Every flag name the call uses that this suite does not define.
+  public var unknownFlagNames: [String] {
+    (flags ?? []).filter { CloneFlags(name: $0) == nil }
+  }
+
+  public var cloneFlags: CloneFlags {
+    CloneFlags((flags ?? []).compactMap { CloneFlags(name: $0) })
+  }
+}
+
+extension Clone3Call {
+  /// Makes the call from PID 1 of a fresh sandbox and reads back what happened.
+  ///
+  /// Success counts only when the new process reported its own PID and that PID is the one
+  /// clone3 returned.
+  public func observe(levels: Int = 1) throws -> Observation {
+    let size = self.size.resolved
+    let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
+    let memory = try GuardedMemory(capacity: bufferBytes + RunningKernel.pageSize)
+    let tids = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, setTid?.count ?? 0))
+    defer { tids.deallocate() }
+
+    let address: UInt
+    switch placement ?? .normal {
+    case .normal:
+      address = fill(memory.bytesEndingAtGuard(bufferBytes), size: size, tids: tids)
+    case .endsAtGuardPage:
+      address = fill(memory.bytesEndingAtGuard(size), size: size, tids: tids)
+    case .straddlesGuardPage:
+      address = fill(memory.bytesEndingAtGuard(readableBytes ?? 0), size: size, tids: tids)
+    case .inaccessible:
+      address = UInt(bitPattern: memory.guardAddress)
+    case .null:
+      address = 0
+    }
+
+    var call = kabi_clone3_call(args: UInt64(address), size: UInt64(size))
+    let run = try Sandbox.run(SandboxSpec(levels: levels), body: kabi_body_clone3, argument: &call)
+    return Self.observation(of: run)
+  }
+
+  /// Writes the fields that fit into `bytes` and returns its address.
+  private func fill(
+    _ bytes: UnsafeMutableRawBufferPointer, size: Int, tids: UnsafeMutableBufferPointer<Int32>
+  ) -> UInt {
+    func put(_ value: UInt64, at offset: Int) {
+      guard offset + 8 <= bytes.count else { return }
+      bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+    }
+    put(cloneFlags.rawValue, at: CloneArgsLayout.Offset.flags)
+    put(exitSignal ?? UInt64(SIGCHLD), at: CloneArgsLayout.Offset.exitSignal)
+    if let setTid {
+      _ = tids.initialize(from: setTid)
+      put(UInt64(UInt(bitPattern: tids.baseAddress)), at: CloneArgsLayout.Offset.setTid)
+      put(setTidSize ?? UInt64(setTid.count), at: CloneArgsLayout.Offset.setTidSize)
+    } else if let setTidSize {
+      put(setTidSize, at: CloneArgsLayout.Offset.setTidSize)
+    }
+    if let cgroup { put(cgroup, at: CloneArgsLayout.Offset.cgroup) }
+    for offset in nonZeroBytesAt ?? [] where offset.resolved < bytes.count {
+      bytes[offset.resolved] = 0x01
+    }
+    if poisonAfterSize == true, size < bytes.count {
+      for index in size..<bytes.count { bytes[index] = 0xff }
+    }
+    return UInt(bitPattern: bytes.baseAddress)
+  }
+
+  /// Reads a `kabi_body_clone3` run: the call's result and the child's own report.
+  public static func observation(of run: SandboxRun) -> Observation {
+    if run.timedOut { return .broken("the sandbox timed out and was killed") }
+    if let failure = run.setupFailure {
+      return .broken("sandbox setup failed at step \(failure.step): \(failure.errno)")
+    }
+    guard let call = run.reports(.call).first else {
+      return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")
+    }
+    switch call.result {
+    case .failure(let errno):
+      return .failed(errno)
+    case .success(let pid):
+      guard let child = run.reports(.child).first else {
+        return .broken("clone3 returned \(pid) but no process reported back")
+      }
+      guard Int64(child.pid) == pid else {
+        return .broken("clone3 returned \(pid) but the child runs as \(child.pid)")
+      }
+      guard let exit = run.reports(.childExit).first, exit.value == 0 else {
+        return .broken("the child \(pid) did not exit cleanly")
+      }
+      return .succeeded(pid: child.pid, nspid: child.nspid.map { Array($0.suffix(run.levelsMade)) })
+    }
+  }
+}
+
+extension SandboxRun {
+  /// How the outermost process ended, in words.
+  public var exitDescription: String {
+    if let exitCode { return "exit \(exitCode)" }
+    return "signal \(signal ?? 0)"
+  }
+
+  /// How many namespace levels the sandbox made (its deepest LEVEL_READY).
+  var levelsMade: Int {
+    Int(reports(.levelReady).map(\.level).max() ?? 0)
+  }
+}

@@ -1,0 +1,201 @@
+import ConformanceResults
+import KernelABI
+import Testing
+
+/// What the kernel did in one case.
+public enum Observation: Sendable, Equatable, CustomStringConvertible {
+  /// The call failed with this errno.
+  case failed(Errno)
+  /// The call succeeded and the new process reported back: its PID as its creator sees it,
+  /// and its NSpid from the outermost level the sandbox made.
+  case succeeded(pid: Int32, nspid: [Int32]?)
+  /// Neither: the kernel broke the contract in another way (a PID with no process behind it, a
+  /// child that ran with other PIDs than returned). The text says how.
+  case broken(String)
+
+  /// `EINVAL`, `success (pid 500)`, or `broken: …`, as the result log spells it.
+  public var description: String {
+    switch self {
+    case .failed(let errno): errno.name
+    case .succeeded(let pid, let nspid):
+      "success (pid \(pid)" + (nspid.map { ", NSpid \(Observation.spell($0))" } ?? "") + ")"
+    case .broken(let how): "broken: \(how)"
+    }
+  }
+
+  /// What the observation says in the vocabulary of expectations; nil for `broken`.
+  public var result: ExpectedResult? {
+    switch self {
+    case .failed(let errno): .failure(errno)
+    case .succeeded: .success
+    case .broken: nil
+    }
+  }
+
+  /// Whether this observation is what `expectation` states, PIDs included.
+  public func satisfies(_ expectation: Expectation) -> Bool {
+    switch (self, expectation.result) {
+    case (.failed(let observed), .failure(let expected)):
+      return observed == expected
+    case (.succeeded(let pid, let nspid), .success):
+      return (expectation.pid.map { $0 == pid } ?? true)
+        && (expectation.nspid.map { $0 == nspid } ?? true)
+    default:
+      return false
+    }
+  }
+
+  static func spell(_ pids: [Int32]) -> String { pids.map(String.init).joined(separator: " ") }
+}
+
+extension Expectation {
+  /// `EINVAL`, or `success (pid 500, NSpid 500 1)`.
+  public var spelled: String {
+    guard result == .success, pid != nil || nspid != nil else { return result.name }
+    let details = [pid.map { "pid \($0)" }, nspid.map { "NSpid \(Observation.spell($0))" }]
+    return "success (" + details.compactMap { $0 }.joined(separator: ", ") + ")"
+  }
+}
+
+/// A case that cannot run here; thrown by an observation to turn the case into a SKIP.
+public struct CaseSkip: Error {
+  public var kind: SkipKind
+  public var reason: String
+
+  public init(_ kind: SkipKind, _ reason: String) {
+    self.kind = kind
+    self.reason = reason
+  }
+}
+
+/// Decides each case against its expectation, logs the verdict, and tells Swift Testing.
+public enum Conformance {
+  /// Runs `observe` for `row` unless the case cannot run here, then records PASS, FAIL, SKIP
+  /// or KNOWN in the result log and reports a FAIL as an issue at `sourceLocation`.
+  ///
+  /// - Throws: the cancellation that marks a SKIP in Swift Testing.
+  public static func check<Call>(
+    _ row: ConformanceCase<Call>, needsSandbox: Bool = true,
+    sourceLocation: SourceLocation = #_sourceLocation, observe: () throws -> Observation
+  ) throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var verdict = Verdict(status: .pass)
+    var expected: Expectation?
+    var observation: Observation?
+    do {
+      expected = try applicableExpectation(row)
+      if needsSandbox, let unavailable = TestEnvironment.sandboxUnavailable {
+        throw CaseSkip(.environment, unavailable)
+      }
+      let observed = try observe()
+      observation = observed
+      verdict = judge(row, expected: expected, observed: observed)
+    } catch let skip as CaseSkip {
+      verdict = Verdict(status: .skip, reason: skip.reason, skipKind: skip.kind)
+    } catch let failure as FeatureMissing {
+      verdict = Verdict(status: .fail, reason: failure.reason)
+    } catch {
+      // The test's own setup broke (mmap, pipe): not the kernel's verdict, but never a pass.
+      verdict = Verdict(status: .fail, reason: "could not set up the case: \(error)")
+    }
+    let elapsed = clock.now - start
+    let seconds =
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let logFailure = ResultLogWriter.append(
+      CaseResult(
+        id: row.id, area: row.area, title: row.title, status: verdict.status,
+        expected: expected?.spelled, observed: observation?.description, reason: verdict.reason,
+        skipKind: verdict.skipKind, feature: row.feature, knownBug: verdict.knownBug,
+        kernel: RunningKernel.release, durationSeconds: seconds))
+    if let logFailure { Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation) }
+    try verdict.report(title: row.title, sourceLocation: sourceLocation)
+  }
+
+  /// The expectation for the running kernel; SKIP or FAIL when the case cannot apply.
+  static func applicableExpectation<Call>(_ row: ConformanceCase<Call>) throws -> Expectation {
+    let kernel = RunningKernel.version
+    guard let expectation = row.expectation(for: kernel) else {
+      let ranges = row.expect.map { $0.kernels?.description ?? "all" }.joined(separator: ", ")
+      throw CaseSkip(
+        .feature, "no expectation for kernel \(RunningKernel.release): stated for \(ranges)")
+    }
+    guard let feature = row.feature else { return expectation }
+    switch Features.state(feature) {
+    case .present:
+      return expectation
+    case .blocked(let evidence):
+      throw CaseSkip(.environment, "\(feature) is blocked: \(evidence)")
+    case .absent(let evidence):
+      let definition = Features.definitions[feature]
+      let removal = definition?.removedIn?.first {
+        RunningKernel.release.contains($0.releaseContains)
+      }
+      if let removal {
+        throw CaseSkip(.feature, "\(feature) is left out of this distro kernel: \(removal.why)")
+      }
+      guard let definition, let kernel, kernel >= definition.since else {
+        let since = definition.map { " (since \($0.since))" } ?? ""
+        throw CaseSkip(
+          .feature, "kernel \(RunningKernel.release) lacks \(feature)\(since): \(evidence)")
+      }
+      throw FeatureMissing(
+        reason: "\(feature) is missing on \(RunningKernel.release) although mainline has it "
+          + "since \(definition.since): \(evidence)")
+    }
+  }
+
+  static func judge<Call>(
+    _ row: ConformanceCase<Call>, expected: Expectation?, observed: Observation
+  ) -> Verdict {
+    guard let expected else { return Verdict(status: .fail, reason: "no expectation") }
+    if observed.satisfies(expected) { return Verdict(status: .pass) }
+    if let result = observed.result,
+      let bug = row.knownBug(for: RunningKernel.version, observed: result)
+    {
+      return Verdict(status: .known, reason: bug.title, knownBug: bug)
+    }
+    return Verdict(
+      status: .fail, reason: "expected \(expected.detailed), observed \(observed.detailed)")
+  }
+}
+
+/// A feature that a kernel of this version must have, but the probe did not find.
+struct FeatureMissing: Error {
+  var reason: String
+}
+
+struct Verdict {
+  var status: CaseStatus
+  var reason: String?
+  var skipKind: SkipKind?
+  var knownBug: KnownBug?
+
+  func report(title: String, sourceLocation: SourceLocation) throws {
+    switch status {
+    case .pass:
+      break
+    case .fail:
+      Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+    case .known:
+      withKnownIssue(Comment(rawValue: knownBug?.report ?? "")) {
+        Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+      }
+    case .skip:
+      try Test.cancel(Comment(rawValue: reason ?? "skipped"), sourceLocation: sourceLocation)
+    }
+  }
+}
+
+extension Expectation {
+  /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
+  var detailed: String { result == .success ? spelled : result.description }
+}
+
+extension Observation {
+  /// Like `description`, with the errno's number and message.
+  var detailed: String {
+    if case .failed(let errno) = self { return errno.description }
+    return description
+  }
+}

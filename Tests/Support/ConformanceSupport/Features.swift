@@ -1,0 +1,125 @@
+import CKernelABI
+import Foundation
+import Glibc
+import KernelABI
+
+/// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
+public struct FeatureDefinition: Codable, Sendable {
+  /// The name cases use, such as `clone3.set_tid`.
+  public var name: String
+  /// The mainline release that added it: a kernel at or past it that lacks the feature fails.
+  public var since: KernelVersion
+  /// What the feature is, in one line.
+  public var what: String
+  /// How the probe decides, in one line (the code is `FeatureProbe`).
+  public var probe: String
+  /// Distro kernels known to build without the feature, where its absence is a SKIP.
+  public var removedIn: [DistroRemoval]?
+}
+
+/// A distro kernel that leaves a feature out on purpose.
+public struct DistroRemoval: Codable, Sendable {
+  /// A substring of `uname -r`, such as `+deb12-rt`.
+  public var releaseContains: String
+  public var why: String
+}
+
+/// What a probe found.
+public enum FeatureState: Sendable, Equatable {
+  case present
+  /// The kernel lacks it: the probe's evidence, such as "clone3 answered ENOSYS".
+  case absent(String)
+  /// Something outside the kernel hides it (seccomp, a container runtime): the evidence.
+  case blocked(String)
+}
+
+/// The feature table and the probes behind it; each probe runs once per process.
+public enum Features {
+  /// `Fixtures/features.json`.
+  public static let definitions: [String: FeatureDefinition] = {
+    struct File: Codable { var features: [FeatureDefinition] }
+    guard let data = try? Data(contentsOf: Fixtures.directory.appendingPathComponent("features.json")),
+      let file = try? JSONDecoder().decode(File.self, from: data)
+    else { return [:] }
+    return Dictionary(file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+  }()
+
+  /// Names that have a probe in code; the fixture validation checks the table against it.
+  public static let probedNames: Set<String> = Set(probes.keys)
+
+  /// The probed state of `name`; a name without a probe is reported absent, with that reason.
+  public static func state(_ name: String) -> FeatureState {
+    cache.withLock { cache in
+      if let known = cache[name] { return known }
+      let state = probes[name]?() ?? .absent("no probe for \(name) in this suite")
+      cache[name] = state
+      return state
+    }
+  }
+
+  /// Every probed feature, for the environment record.
+  public static func summary() -> [String: Bool] {
+    Dictionary(uniqueKeysWithValues: probes.keys.map { ($0, state($0) == .present) })
+  }
+
+  private static let cache = LockedValue<[String: FeatureState]>([:])
+
+  private static let probes: [String: @Sendable () -> FeatureState] = [
+    "clone3": probeClone3,
+    "clone3.set_tid": probeSetTid,
+    "clone3.into_cgroup": probeIntoCgroup,
+  ]
+
+  /// An invalid exit_signal is rejected only by a kernel that parsed the arguments (kselftest's
+  /// test_clone3_supported).
+  private static func probeClone3() -> FeatureState {
+    var args = kabi_clone_args()
+    args.exit_signal = 0x100
+    return classify(kabi_clone3_probe(&args, 64), present: .EINVAL, call: "clone3(exit_signal 0x100)")
+  }
+
+  /// set_tid without set_tid_size is EINVAL from 5.5; 5.3 and 5.4 see a non-zero unknown tail
+  /// and answer E2BIG (CRIU probes the same way).
+  private static func probeSetTid() -> FeatureState {
+    var args = kabi_clone_args()
+    var tid: Int32 = 1
+    args.exit_signal = 0x100
+    args.set_tid = UInt64(UInt(bitPattern: withUnsafeMutablePointer(to: &tid) { $0 }))
+    return classify(kabi_clone3_probe(&args, 80), present: .EINVAL, call: "clone3(set_tid, size 80)")
+  }
+
+  /// A non-zero cgroup field is an unknown tail (E2BIG) before 5.7; from 5.7 the invalid
+  /// exit_signal is what fails.
+  private static func probeIntoCgroup() -> FeatureState {
+    var args = kabi_clone_args()
+    args.exit_signal = 0x100
+    args.cgroup = 1
+    return classify(kabi_clone3_probe(&args, 88), present: .EINVAL, call: "clone3(cgroup, size 88)")
+  }
+
+  private static func classify(_ result: Int, present: Errno, call: String) -> FeatureState {
+    guard result < 0 else { return .absent("\(call) created a process instead of failing") }
+    let errno = Errno(rawValue: Int32(-result))
+    if errno == present { return .present }
+    if (errno == .ENOSYS || errno == .EPERM), let seccomp = TestEnvironment.seccompMode,
+      seccomp != 0
+    {
+      return .blocked("\(call) answered \(errno.name) under seccomp mode \(seccomp)")
+    }
+    return .absent("\(call) answered \(errno.name)")
+  }
+}
+
+/// A value behind a lock, for caches shared by parallel tests.
+final class LockedValue<Value>: @unchecked Sendable {
+  private var value: Value
+  private let lock = NSLock()
+
+  init(_ value: Value) { self.value = value }
+
+  func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+    lock.lock()
+    defer { lock.unlock() }
+    return body(&value)
+  }
+}

@@ -1,0 +1,61 @@
+import ConformanceResults
+import Foundation
+import Glibc
+import KernelABI
+
+/// Appends records to the result log that every report is rendered from.
+///
+/// `$PIDNS_RESULT_LOG` names the log (the conformance script sets it, and several test
+/// processes may append to one log). Without it, each run replaces
+/// `.build/pidns-results/last-run.jsonl`.
+public enum ResultLogWriter {
+  /// Where this process writes.
+  public static let path: String = {
+    if let path = ProcessInfo.processInfo.environment["PIDNS_RESULT_LOG"] { return path }
+    let directory = Fixtures.directory.deletingLastPathComponent()
+      .appendingPathComponent(".build/pidns-results", isDirectory: true)
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("last-run.jsonl").path
+    unlink(path)
+    return path
+  }()
+
+  /// Appends one case result, preceded by the environment record on the first call.
+  ///
+  /// - Returns: why the log could not be written, or nil.
+  public static func append(_ result: CaseResult) -> String? {
+    state.withLock { state in
+      if !state.wroteEnvironment {
+        state.wroteEnvironment = true
+        if let failure = write(line(TestEnvironment.record())) { return failure }
+      }
+      return write(line(result))
+    }
+  }
+
+  private struct State {
+    var wroteEnvironment = false
+  }
+
+  private static let state = LockedValue(State())
+
+  private static func line(_ value: some Encodable) -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    data.append(0x0a)
+    return data
+  }
+
+  /// One O_APPEND write per line, so lines from parallel processes never interleave.
+  private static func write(_ data: Data) -> String? {
+    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return "cannot open the result log \(path): \(Errno(rawValue: errno))" }
+    defer { close(fd) }
+    let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    guard written == data.count else {
+      return "cannot append to the result log \(path): \(Errno(rawValue: errno))"
+    }
+    return nil
+  }
+}
