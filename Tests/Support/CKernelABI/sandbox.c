@@ -244,6 +244,8 @@ struct collector {
 	struct kabi_report *reports;
 	uint32_t max;
 	struct kabi_sandbox_outcome *outcome;
+	kabi_report_callback on_report;
+	void *context;
 	union {
 		struct kabi_report record;
 		char bytes[sizeof(struct kabi_report)];
@@ -261,6 +263,8 @@ static void collect(struct collector *c, int fd)
 			c->partial.bytes[c->have++] = buf[i];
 			if (c->have < sizeof(struct kabi_report))
 				continue;
+			if (c->on_report)
+				c->on_report(&c->partial.record, c->context);
 			if (c->outcome->report_count < c->max)
 				c->reports[c->outcome->report_count++] = c->partial.record;
 			else
@@ -280,9 +284,11 @@ static int64_t now_ms(void)
 
 int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body body,
 		     const void *arg, struct kabi_report *reports, uint32_t max_reports,
+		     kabi_report_callback on_report, void *context,
 		     struct kabi_sandbox_outcome *outcome)
 {
-	struct collector c = { .reports = reports, .max = max_reports, .outcome = outcome };
+	struct collector c = { .reports = reports, .max = max_reports, .outcome = outcome,
+			       .on_report = on_report, .context = context };
 	struct kabi_clone_args a;
 	int pipefd[2], pidfd = -1, err;
 	unsigned long uid = geteuid(), gid = getegid();

@@ -179,7 +179,7 @@ extension Clone3Call {
       guard let exit = run.reports(.childExit).first, exit.value == 0 else {
         return .broken("the child \(pid) did not exit cleanly")
       }
-      return .succeeded(pid: child.pid, nspid: child.nspid.map { Array($0.suffix(run.levelsMade)) })
+      return .succeeded(pid: child.pid, nspid: run.sandboxLevels(of: child, creator: call))
     }
   }
 }
@@ -192,7 +192,19 @@ extension SandboxRun {
   }
 
   /// How many namespace levels the sandbox made (its deepest LEVEL_READY).
-  var levelsMade: Int {
+  public var levelsMade: Int {
     Int(reports(.levelReady).map(\.level).max() ?? 0)
+  }
+
+  /// `process`'s NSpid without the levels above the sandbox, so the result does not depend on
+  /// where the suite runs: the entry for the sandbox's outermost level comes first.
+  ///
+  /// `creator` is a record from a process at the body's level, whose NSpid ends with one entry
+  /// per sandbox level.
+  public func sandboxLevels(of process: SandboxReport, creator: SandboxReport) -> [Int32]? {
+    guard let nspid = process.nspid, let creatorNSpid = creator.nspid else { return nil }
+    let levelsAbove = creatorNSpid.count - levelsMade
+    guard levelsAbove >= 0, nspid.count >= levelsAbove else { return nil }
+    return Array(nspid.dropFirst(levelsAbove))
   }
 }

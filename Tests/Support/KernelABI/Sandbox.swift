@@ -112,11 +112,14 @@ public enum Sandbox {
 
   /// Runs `body` with a pointer to `argument` (a copy of the caller's memory) in a new sandbox.
   ///
+  /// `onReport` sees each record as it arrives, while the sandbox still runs; a body that waits
+  /// on a descriptor it keeps can so be inspected from outside before it goes on.
+  ///
   /// - Throws: the errno of the first clone3 when the sandbox cannot start at all (user
   ///   namespaces disabled, clone3 blocked, ...). Every other outcome is in the result.
   public static func run<Argument>(
     _ spec: SandboxSpec = SandboxSpec(), body: kabi_sandbox_body, argument: inout Argument,
-    maxReports: Int = 128
+    maxReports: Int = 128, onReport: (SandboxReport) -> Void = { _ in }
   ) throws(Errno) -> SandboxRun {
     precondition(spec.keepDescriptors.count <= Int(KABI_SANDBOX_KEEP_FDS))
     var raw = kabi_sandbox_spec()
@@ -136,10 +139,20 @@ public enum Sandbox {
     }
     var records = [kabi_report](repeating: kabi_report(), count: maxReports)
     var outcome = kabi_sandbox_outcome()
-    let status = withUnsafePointer(to: &argument) { argumentPointer in
-      records.withUnsafeMutableBufferPointer { buffer in
-        kabi_sandbox_run(
-          &raw, body, argumentPointer, buffer.baseAddress, UInt32(buffer.count), &outcome)
+    let status = withoutActuallyEscaping(onReport) { onReport in
+      var listener = onReport
+      return withUnsafeMutablePointer(to: &listener) { listenerPointer in
+        withUnsafePointer(to: &argument) { argumentPointer in
+          records.withUnsafeMutableBufferPointer { buffer in
+            kabi_sandbox_run(
+              &raw, body, argumentPointer, buffer.baseAddress, UInt32(buffer.count),
+              { record, context in
+                guard let record, let context else { return }
+                let listener = context.assumingMemoryBound(to: ((SandboxReport) -> Void).self)
+                listener.pointee(SandboxReport(record.pointee))
+              }, listenerPointer, &outcome)
+          }
+        }
       }
     }
     try Errno.check(status)

@@ -78,12 +78,19 @@ struct kabi_sandbox_outcome {
 };
 
 /*
+ * Called in the test process for each record as it arrives, while the sandbox still runs: a
+ * body can wait (on a descriptor it keeps) until the caller has looked at it from outside.
+ */
+typedef void (*kabi_report_callback)(const struct kabi_report *report, void *context);
+
+/*
  * Runs body(arg) in spec->levels nested user + PID namespaces and collects its records.
  * Returns 0 once the sandbox has exited and been reaped, or -errno if it could not start
- * (the first clone3 failed). Never leaves a process behind.
+ * (the first clone3 failed). Never leaves a process behind. on_report may be NULL.
  */
 int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body body,
 		     const void *arg, struct kabi_report *reports, uint32_t max_reports,
+		     kabi_report_callback on_report, void *context,
 		     struct kabi_sandbox_outcome *outcome);
 
 /* Sends one record describing the calling process (pid, uid, NSpid) plus tag, step and value. */
