@@ -108,7 +108,9 @@ public enum Conformance {
         expected: expected?.spelled, observed: observation?.description, reason: verdict.reason,
         skipKind: verdict.skipKind, feature: row.feature, knownBug: verdict.knownBug,
         kernel: RunningKernel.release, durationSeconds: seconds))
-    if let logFailure { Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation) }
+    if let logFailure {
+      Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
+    }
     try verdict.report(title: row.title, sourceLocation: sourceLocation)
   }
 

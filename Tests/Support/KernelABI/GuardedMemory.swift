@@ -16,7 +16,9 @@ public final class GuardedMemory {
     let page = RunningKernel.pageSize
     let usablePages = max(1, (capacity + page - 1) / page)
     mappedBytes = (usablePages + 1) * page
-    guard let mapping = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+    guard
+      let mapping = mmap(
+        nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
       mapping != MAP_FAILED
     else { throw Errno(rawValue: errno) }
     base = mapping

@@ -49,7 +49,8 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
 
   public var description: String {
     let nspidText = nspid.map { $0.map(String.init).joined(separator: " ") } ?? "?"
-    return "\(tag.map { "\($0)" } ?? "?") level \(level) pid \(pid) value \(value) NSpid \(nspidText)"
+    return
+      "\(tag.map { "\($0)" } ?? "?") level \(level) pid \(pid) value \(value) NSpid \(nspidText)"
   }
 }
 
