@@ -40,6 +40,11 @@ let package = Package(
       path: "Tests/ConformanceTests"
     ),
     .testTarget(
+      name: "SupportTests",
+      dependencies: ["ConformanceSupport", "KernelABI", "CKernelABI"],
+      path: "Tests/SupportTests"
+    ),
+    .testTarget(
       name: "ConformanceResultsTests",
       dependencies: ["ConformanceResults"],
       path: "Tests/ConformanceResultsTests"

@@ -183,6 +183,24 @@ static void close_other_fds(const struct kabi_sandbox_spec *spec, int report_fd)
 	close_range_or_loop(next, ~0U);
 }
 
+/*
+ * The test process has Swift's crash handlers installed; a sandbox process must never run
+ * them (they are Swift code), so every signal goes back to its default and none is blocked.
+ * sigaction and sigprocmask are async-signal-safe.
+ */
+static void reset_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);	/* SIGKILL, SIGSTOP and glibc's own refuse: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static long clone_level(void)
 {
 	struct kabi_clone_args a;
@@ -209,8 +227,10 @@ level_main(const struct kabi_sandbox_spec *spec, int level, unsigned long outer_
 	/* The parent level (or the test thread) going away must take the sandbox with it. */
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	syscall(SYS_prctl, PR_SET_NAME, spec->name, 0, 0, 0);
-	if (level == 1)
+	if (level == 1) {
+		reset_signals();
 		close_other_fds(spec, report_fd);
+	}
 	if (!spec->leave_unmapped && map_root(&ctx, outer_uid, outer_gid) < 0)
 		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 	kabi_report_self(&ctx, KABI_REPORT_LEVEL_READY, 0, 0);

@@ -1,0 +1,19 @@
+/* Bodies that exercise the sandbox itself: hangs, crashes, many writers, inherited fds. */
+#ifndef CKERNELABI_KABI_SELFTEST_H
+#define CKERNELABI_KABI_SELFTEST_H
+
+#include "kabi_sandbox.h"
+
+/* Starts a child that blocks forever, reports CHILD for both, then blocks forever itself. */
+int kabi_body_hang(const struct kabi_body_context *ctx);
+
+/* arg: an address that faults on write. Reports CALL, then dies of SIGSEGV. */
+int kabi_body_crash(const struct kabi_body_context *ctx);
+
+/* arg: uint32_t count. Starts count children that each report CHILD, then reaps them. */
+int kabi_body_fan_out(const struct kabi_body_context *ctx);
+
+/* arg: int fd. Reports CALL with fcntl(fd, F_GETFD): -EBADF when the fd is not open. */
+int kabi_body_probe_fd(const struct kabi_body_context *ctx);
+
+#endif

@@ -1,0 +1,78 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kabi_selftest.h"
+#include "kabi_syscalls.h"
+
+/* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
+
+static long fork_raw(void)
+{
+	struct kabi_clone_args a;
+	long r;
+
+	memset(&a, 0, sizeof(a));
+	a.exit_signal = SIGCHLD;
+	r = syscall(KABI_SYS_CLONE3, &a, sizeof(a));
+	return r < 0 ? -errno : r;
+}
+
+static __attribute__((noreturn)) void block_forever(void)
+{
+	for (;;)
+		syscall(SYS_pause);
+}
+
+int kabi_body_hang(const struct kabi_body_context *ctx)
+{
+	long child = fork_raw();
+
+	if (child == 0) {
+		kabi_report_self(ctx, KABI_REPORT_CHILD, 0, 0);
+		block_forever();
+	}
+	kabi_report_self(ctx, KABI_REPORT_CHILD, 0, child);
+	block_forever();
+}
+
+int kabi_body_crash(const struct kabi_body_context *ctx)
+{
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, 0);
+	/* A real fault: kill(getpid(), SIGSEGV) is ignored by a namespace's init. */
+	**(volatile int *const *)ctx->arg = 0;
+	return 1;
+}
+
+int kabi_body_fan_out(const struct kabi_body_context *ctx)
+{
+	uint32_t count = *(const uint32_t *)ctx->arg;
+	siginfo_t info;
+
+	for (uint32_t i = 0; i < count; i++) {
+		long child = fork_raw();
+
+		if (child == 0) {
+			kabi_report_self(ctx, KABI_REPORT_CHILD, (int32_t)i, 0);
+			syscall(SYS_exit_group, 0);
+		}
+		if (child < 0)
+			kabi_report_self(ctx, KABI_REPORT_CALL, (int32_t)i, child);
+	}
+	while (syscall(SYS_waitid, P_ALL, 0, &info, WEXITED, 0) == 0 || errno == EINTR)
+		;	/* PID 1 of a private namespace: every child here is this body's own */
+	return 0;
+}
+
+int kabi_body_probe_fd(const struct kabi_body_context *ctx)
+{
+	long r = syscall(SYS_fcntl, *(const int *)ctx->arg, F_GETFD);
+
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r < 0 ? -errno : r);
+	return 0;
+}

@@ -1,0 +1,98 @@
+import CKernelABI
+import ConformanceSupport
+import Foundation
+import KernelABI
+import Testing
+
+/// The sandbox every case runs in: C bodies in fresh user and PID namespaces, records over a
+/// pipe, a timeout, and nothing left behind.
+@Suite struct SandboxTests {
+  @Test(arguments: [1, 2, 5])
+  func `every sandbox level is PID 1 and root of its own namespaces`(levels: Int) throws {
+    var count: UInt32 = 0
+    let run = try Sandbox.run(
+      SandboxSpec(levels: levels), body: kabi_body_fan_out, argument: &count)
+    let ready = run.reports(.levelReady)
+    #expect(ready.map(\.level) == Array(1...Int32(levels)))
+    #expect(ready.allSatisfy { $0.pid == 1 && $0.uid == 0 })
+    #expect(run.exitCode == 0)
+  }
+
+  @Test func `records from many sandbox processes arrive whole and in full`() throws {
+    var count: UInt32 = 200
+    let run = try Sandbox.run(body: kabi_body_fan_out, argument: &count, maxReports: 512)
+    #expect(run.reports(.child).count == 200)
+    #expect(Set(run.reports(.child).map(\.step)).count == 200)
+    #expect(run.lostReports == 0)
+  }
+
+  @Test func `a body that hangs is killed at the timeout, with its children`() throws {
+    let name = uniqueProcessName()
+    var nothing: Int32 = 0
+    let run = try Sandbox.run(
+      SandboxSpec(timeoutMilliseconds: 300, processName: name), body: kabi_body_hang,
+      argument: &nothing)
+    #expect(run.timedOut)
+    #expect(run.signal == SIGKILL)
+    #expect(run.reports(.child).count == 2)
+    #expect(processes(named: name).isEmpty)
+  }
+
+  @Test func `a body that crashes is reported, and its sandbox reaped`() throws {
+    let name = uniqueProcessName()
+    let memory = try GuardedMemory(capacity: 1)
+    var readOnly = memory.guardAddress
+    let run = try Sandbox.run(
+      SandboxSpec(processName: name), body: kabi_body_crash, argument: &readOnly)
+    #expect(!run.timedOut)
+    #expect(run.reports(.call).count == 1)
+    #expect(run.signal == SIGSEGV)
+    #expect(processes(named: name).isEmpty)
+  }
+
+  @Test func `descriptors of the test process stay out of the sandbox unless kept`() throws {
+    var fds: [Int32] = [-1, -1]
+    try #require(pipe(&fds) == 0)
+    defer { fds.forEach { close($0) } }
+
+    var closedFd = fds[0]
+    let closed = try Sandbox.run(body: kabi_body_probe_fd, argument: &closedFd)
+    #expect(closed.reports(.call).first?.result == .failure(.EBADF))
+
+    var keptFd = fds[1]
+    let kept = try Sandbox.run(
+      SandboxSpec(keepDescriptors: [keptFd]), body: kabi_body_probe_fd, argument: &keptFd)
+    #expect(kept.reports(.call).first.map { $0.value >= 0 } == true)
+  }
+
+  @Test func `records reach the caller while the sandbox still runs`() throws {
+    var count: UInt32 = 3
+    var seen: [SandboxReport.Tag] = []
+    let run = try Sandbox.run(body: kabi_body_fan_out, argument: &count) { report in
+      if let tag = report.tag { seen.append(tag) }
+    }
+    #expect(seen == run.reports.compactMap(\.tag))
+  }
+
+  @Test func `the suite's own PID-namespace level is measured`() throws {
+    let level = try #require(TestEnvironment.pidNamespaceLevel)
+    #expect((0...32).contains(level))
+  }
+
+  /// A `comm` (at most 15 bytes) no other test uses, so a leak check sees only this test.
+  private func uniqueProcessName() -> String {
+    "pt-\(getpid() % 10000)-\(Int.random(in: 0..<100_000))"
+  }
+}
+
+/// Processes whose `comm` is `name`, from the procfs this process sees.
+func processes(named name: String) -> [Int32] {
+  let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  return entries.compactMap { entry in
+    guard let pid = Int32(entry),
+      let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
+      comm.trimmingCharacters(in: .newlines) == name
+    else { return nil }
+    return pid
+  }
+}
