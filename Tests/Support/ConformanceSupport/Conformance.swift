@@ -115,7 +115,10 @@ public enum Conformance {
   }
 
   /// The expectation for the running kernel; SKIP or FAIL when the case cannot apply.
-  static func applicableExpectation<Call>(_ row: ConformanceCase<Call>) throws -> Expectation {
+  static func applicableExpectation<Call>(
+    _ row: ConformanceCase<Call>, featureState: (String) -> FeatureState = Features.state,
+    definitions: [String: FeatureDefinition] = Features.definitions
+  ) throws -> Expectation {
     let kernel = RunningKernel.version
     guard let expectation = row.expectation(for: kernel) else {
       let ranges = row.expect.map { $0.kernels?.description ?? "all" }.joined(separator: ", ")
@@ -123,13 +126,13 @@ public enum Conformance {
         .feature, "no expectation for kernel \(RunningKernel.release): stated for \(ranges)")
     }
     guard let feature = row.feature else { return expectation }
-    switch Features.state(feature) {
+    switch featureState(feature) {
     case .present:
       return expectation
     case .blocked(let evidence):
       throw CaseSkip(.environment, "\(feature) is blocked: \(evidence)")
     case .absent(let evidence):
-      let definition = Features.definitions[feature]
+      let definition = definitions[feature]
       let removal = definition?.removedIn?.first {
         RunningKernel.release.contains($0.releaseContains)
       }

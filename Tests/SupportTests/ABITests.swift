@@ -1,0 +1,58 @@
+import CKernelABI
+import KernelABI
+import Testing
+
+/// The project's own copy of the ABI: layouts, names and the version parser.
+@Suite struct ABITests {
+  @Test func `struct clone_args has the published layout`() {
+    #expect(MemoryLayout<kabi_clone_args_v0>.size == 64)
+    #expect(MemoryLayout<kabi_clone_args_v1>.size == 80)
+    #expect(MemoryLayout<kabi_clone_args>.size == 88)
+    let offsets: [(PartialKeyPath<kabi_clone_args>, Int)] = [
+      (\.flags, 0), (\.pidfd, 8), (\.child_tid, 16), (\.parent_tid, 24), (\.exit_signal, 32),
+      (\.stack, 40), (\.stack_size, 48), (\.tls, 56), (\.set_tid, 64), (\.set_tid_size, 72),
+      (\.cgroup, 80),
+    ]
+    for (field, offset) in offsets {
+      #expect(MemoryLayout<kabi_clone_args>.offset(of: field) == offset)
+    }
+    #expect(CloneArgsLayout.allCases.map(\.rawValue) == [64, 80, 88])
+  }
+
+  @Test func `an errno prints as name, number and message`() {
+    #expect(Errno.EINVAL.description == "EINVAL (22): Invalid argument")
+    #expect(Errno(name: "E2BIG") == .E2BIG)
+    #expect(Errno(name: "EWHAT") == nil)
+    #expect(Errno(rawValue: 4000).name == "E?4000")
+  }
+
+  @Test func `clone flags print by their kernel names`() {
+    #expect(CloneFlags(name: "CLONE_NEWPID")?.rawValue == 0x2000_0000)
+    #expect(CloneFlags(name: "CLONE_INTO_CGROUP")?.rawValue == 1 << 33)
+    let flags = CloneFlags([.init(rawValue: KABI_CLONE_NEWUSER), .init(rawValue: 1 << 40)])
+    #expect(flags.description == "CLONE_NEWUSER|0x10000000000")
+  }
+
+  @Test(arguments: [
+    ("6.12.117+deb12-cloud-amd64", KernelVersion(6, 12, 117)),
+    ("5.10.0-32-cloud-amd64", KernelVersion(5, 10, 0)),
+    ("7.2.13+deb14", KernelVersion(7, 2, 13)),
+    ("6.18.44-fc-v669", KernelVersion(6, 18, 44)),
+    ("6.1-rc3", KernelVersion(6, 1, 0)),
+    ("5.5", KernelVersion(5, 5, 0)),
+  ])
+  func `a kernel release parses to its version`(release: String, version: KernelVersion) {
+    #expect(KernelVersion(release: release) == version)
+  }
+
+  @Test(arguments: ["", "linux", "6", "6.x.1", ".5.5"])
+  func `a release without major and minor is rejected`(release: String) {
+    #expect(KernelVersion(release: release) == nil)
+  }
+
+  @Test func `versions order by major, minor, patch`() {
+    #expect(KernelVersion(6, 9) < KernelVersion(6, 10))
+    #expect(KernelVersion(6, 18, 14) > KernelVersion(6, 18, 9))
+    #expect(KernelVersion(7, 0) > KernelVersion(6, 19, 200))
+  }
+}

@@ -1,0 +1,91 @@
+import ConformanceSupport
+import Foundation
+import Testing
+
+/// The expectation tables in `Fixtures/` are data that every suite trusts: they are checked
+/// here before any case reads them.
+@Suite struct FixtureValidationTests {
+  @Test func `every fixture file follows the schema, with unique ids`() throws {
+    var seen: Set<String> = []
+    let names = try Fixtures.fileNames().filter { $0 != "features.json" }
+    #expect(!names.isEmpty)
+    for name in names {
+      let data = try Data(contentsOf: Fixtures.directory.appendingPathComponent(name))
+      let problems = FixtureValidation.problems(
+        file: name, data: data, features: Set(Features.definitions.keys), seenIds: &seen)
+      #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+  }
+
+  @Test func `every feature in the table has a probe, and every probe an entry`() {
+    #expect(Set(Features.definitions.keys) == Features.probedNames)
+  }
+
+  @Test(arguments: MalformedFixture.all)
+  func `a malformed fixture is reported with its file and row`(_ fixture: MalformedFixture) {
+    var seen: Set<String> = []
+    let problems = FixtureValidation.problems(
+      file: "broken.json", data: Data(fixture.json.utf8), features: ["clone3"], seenIds: &seen)
+    #expect(problems.contains { $0.hasPrefix("broken.json") && $0.contains(fixture.complaint) })
+  }
+}
+
+struct MalformedFixture: Sendable, CustomTestStringConvertible {
+  var name: String
+  var json: String
+  var complaint: String
+
+  var testDescription: String { name }
+
+  static func table(_ cases: String) -> String {
+    #"{"area": "a", "summary": "s", "feature": "clone3", "cases": [\#(cases)]}"#
+  }
+
+  static let all: [MalformedFixture] = [
+    .init(name: "not JSON", json: "{", complaint: "not a JSON object"),
+    .init(
+      name: "unknown errno name",
+      json: table(#"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EWHAT"}]}"#),
+      complaint: #"case 1 (a.x) expect[0]: unknown result "EWHAT""#),
+    .init(
+      name: "overlapping kernel ranges",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": ["#
+          + #"{"kernels": {"from": "5.5", "until": "7.0"}, "result": "EINVAL"},"#
+          + #"{"kernels": {"from": "6.9"}, "result": "EPERM"}]}"#),
+      complaint: "case 1 (a.x) expect[1]: kernels 6.9.0+ overlaps expect[0] 5.5.0..<7.0.0"),
+    .init(
+      name: "empty kernel range",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": ["#
+          + #"{"kernels": {"from": "7.0", "until": "5.5"}, "result": "EINVAL"}]}"#),
+      complaint: "is empty"),
+    .init(
+      name: "duplicate id",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "success"}]},"#
+          + #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "success"}]}"#),
+      complaint: "case 2 (a.x): duplicate id"),
+    .init(
+      name: "id outside the area",
+      json: table(#"{"id": "b.x", "title": "t", "call": {}, "expect": [{"result": "success"}]}"#),
+      complaint: #"id must start with the area "a.""#),
+    .init(
+      name: "unknown feature",
+      json: table(
+        #"{"id": "a.x", "title": "t", "feature": "warp", "call": {}, "#
+          + #""expect": [{"result": "success"}]}"#),
+      complaint: #"unknown feature "warp""#),
+    .init(
+      name: "known bug without a report",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "bug": {"title": "b"}}]}"#
+      ),
+      complaint: "bug needs a \"report\""),
+    .init(
+      name: "missing expectations",
+      json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
+      complaint: "\"expect\" must be a non-empty array"),
+  ]
+}

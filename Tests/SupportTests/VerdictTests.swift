@@ -1,0 +1,136 @@
+import ConformanceResults
+import Foundation
+import KernelABI
+import Testing
+
+@testable import ConformanceSupport
+
+/// How an observation becomes PASS, FAIL or KNOWN: the exact result, PIDs included, or a
+/// documented kernel bug; never anything looser.
+@Suite struct VerdictTests {
+  @Test func `the expected errno passes`() {
+    #expect(verdict(expect: "EINVAL", observed: .failed(.EINVAL)).status == .pass)
+  }
+
+  @Test func `a wrong errno fails, naming both`() {
+    let verdict = verdict(expect: "EINVAL", observed: .failed(.E2BIG))
+    #expect(verdict.status == .fail)
+    #expect(
+      verdict.reason
+        == "expected EINVAL (22): Invalid argument, observed E2BIG (7): Argument list too long")
+  }
+
+  @Test func `a success where an errno was expected fails`() {
+    let verdict = verdict(expect: "EEXIST", observed: .succeeded(pid: 1, nspid: [1]))
+    #expect(verdict.status == .fail)
+    #expect(verdict.reason?.contains("observed success (pid 1, NSpid 1)") == true)
+  }
+
+  @Test func `a success with other PIDs than asked for fails`() {
+    #expect(
+      verdict(expect: "success", pid: 500, observed: .succeeded(pid: 501, nspid: nil)).status
+        == .fail)
+    #expect(
+      verdict(expect: "success", nspid: [500, 1], observed: .succeeded(pid: 1, nspid: [500, 2]))
+        .status == .fail)
+    #expect(
+      verdict(
+        expect: "success", pid: 1, nspid: [500, 1], observed: .succeeded(pid: 1, nspid: [500, 1])
+      )
+      .status == .pass)
+  }
+
+  @Test func `a PID without a process behind it fails`() {
+    let broken = Observation.broken("clone3 returned 500 but no process reported back")
+    #expect(verdict(expect: "success", pid: 500, observed: broken).status == .fail)
+  }
+
+  @Test func `a result a known bug predicts on this kernel is KNOWN, with the bug`() throws {
+    let kernel = try #require(RunningKernel.version)
+    let bug = KnownBug(title: "nsfs answers ENOTTY for a missing task", report: "725ecd80688b")
+    var row = self.row(expect: "ESRCH")
+    row.known = [
+      KnownBugExpectation(
+        kernels: [KernelRange(from: kernel, until: nil)], result: .failure(.ENOTTY), bug: bug)
+    ]
+    let known = Conformance.judge(row, expected: row.expect.first, observed: .failed(.ENOTTY))
+    #expect(known.status == .known)
+    #expect(known.knownBug == bug)
+    let other = Conformance.judge(row, expected: row.expect.first, observed: .failed(.EPERM))
+    #expect(other.status == .fail)
+  }
+
+  @Test func `the expectation is chosen by kernel range`() throws {
+    let kernel = try #require(RunningKernel.version)
+    var row = self.row(expect: "EINVAL")
+    row.expect = [
+      Expectation(kernels: KernelRange(from: nil, until: kernel), result: .failure(.EINVAL)),
+      Expectation(kernels: KernelRange(from: kernel, until: nil), result: .failure(.EPERM)),
+    ]
+    #expect(row.expectation(for: kernel)?.result == .failure(.EPERM))
+    #expect(row.expectation(for: KernelVersion(5, 5))?.result == .failure(.EINVAL))
+  }
+
+  @Test func `a case with no expectation for this kernel skips with the ranges it has`() throws {
+    let kernel = try #require(RunningKernel.version)
+    var row = self.row(expect: "EINVAL")
+    row.expect = [Expectation(kernels: KernelRange(until: kernel), result: .failure(.EINVAL))]
+    #expect {
+      _ = try Conformance.applicableExpectation(row)
+    } throws: { error in
+      guard let skip = error as? CaseSkip else { return false }
+      return skip.kind == .feature && skip.reason.contains("stated for <\(kernel)")
+    }
+  }
+
+  @Test func `a feature the probe cannot find fails on a kernel that must have it`() throws {
+    let kernel = try #require(RunningKernel.version)
+    var row = self.row(expect: "EINVAL")
+    row.feature = "clone3.example"
+    let absent: (String) -> FeatureState = { _ in .absent("clone3 answered ENOSYS") }
+    func definition(since: KernelVersion, removedIn: [DistroRemoval]? = nil) -> [String:
+      FeatureDefinition]
+    {
+      [
+        "clone3.example": FeatureDefinition(
+          name: "clone3.example", since: since, what: "w", probe: "p", removedIn: removedIn)
+      ]
+    }
+
+    #expect(throws: FeatureMissing.self) {
+      _ = try Conformance.applicableExpectation(
+        row, featureState: absent, definitions: definition(since: kernel))
+    }
+    #expect {
+      _ = try Conformance.applicableExpectation(
+        row, featureState: absent, definitions: definition(since: KernelVersion(99, 0)))
+    } throws: { ($0 as? CaseSkip)?.kind == .feature }
+    let removal = DistroRemoval(releaseContains: RunningKernel.release, why: "built without it")
+    #expect {
+      _ = try Conformance.applicableExpectation(
+        row, featureState: absent, definitions: definition(since: kernel, removedIn: [removal]))
+    } throws: { ($0 as? CaseSkip)?.reason.contains("built without it") == true }
+    #expect {
+      _ = try Conformance.applicableExpectation(
+        row, featureState: { _ in .blocked("seccomp") }, definitions: definition(since: kernel))
+    } throws: { ($0 as? CaseSkip)?.kind == .environment }
+  }
+
+  private func row(expect result: String) -> ConformanceCase<Clone3Call> {
+    let json = #"""
+      {"id": "t.x", "title": "t", "call": {"size": 64}, "expect": [{"result": "\#(result)"}]}
+      """#
+    // The fixture is a literal above; decoding it cannot fail unless the schema changed.
+    return (try? JSONDecoder().decode(ConformanceCase<Clone3Call>.self, from: Data(json.utf8)))
+      ?? { preconditionFailure("the test row no longer decodes") }()
+  }
+
+  private func verdict(
+    expect result: String, pid: Int32? = nil, nspid: [Int32]? = nil, observed: Observation
+  ) -> Verdict {
+    var row = self.row(expect: result)
+    row.expect[0].pid = pid
+    row.expect[0].nspid = nspid
+    return Conformance.judge(row, expected: row.expect.first, observed: observed)
+  }
+}
