@@ -55,9 +55,9 @@ public enum TestEnvironment {
     }
   }()
 
-  /// Names the likely cause when clone3(CLONE_NEWUSER|CLONE_NEWPID) fails.
+  /// Names the likely cause when the sandbox's clone(CLONE_NEWUSER|CLONE_NEWPID) fails.
   private static func explainSandboxFailure(_ error: Errno) -> String {
-    let call = "clone3(CLONE_NEWUSER|CLONE_NEWPID) failed with \(error.name)"
+    let call = "clone(CLONE_NEWUSER|CLONE_NEWPID) failed with \(error.name)"
     var causes: [String] = []
     if sysctl("user/max_user_namespaces") == "0" {
       causes.append("user namespaces disabled (user.max_user_namespaces = 0)")
