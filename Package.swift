@@ -30,7 +30,7 @@ let package = Package(
     ),
     .target(
       name: "ConformanceSupport",
-      dependencies: ["KernelABI", "ConformanceResults"],
+      dependencies: ["KernelABI", "ConformanceResults", "CLibcap"],
       path: "Tests/Support/ConformanceSupport"
     ),
 

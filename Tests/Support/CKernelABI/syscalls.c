@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,4 +42,11 @@ long kabi_unshare(int flags)
 long kabi_setns(int fd, int nstype)
 {
 	return raw(setns(fd, nstype));
+}
+
+long kabi_filesystem_type(const char *path)
+{
+	struct statfs info;
+
+	return statfs(path, &info) < 0 ? -errno : (long)info.f_type;
 }

@@ -1,4 +1,5 @@
 import CKernelABI
+import CLibcap
 import ConformanceResults
 import Foundation
 import KernelABI
@@ -20,11 +21,30 @@ public enum TestEnvironment {
   /// PID namespace (`unshare --mount-proc`).
   public static let pidNamespaceLevel: Int? = levelProbe.level
 
+  /// Where a cgroup v2 hierarchy is mounted (`CLONE_INTO_CGROUP` needs one): `/sys/fs/cgroup`,
+  /// or `/sys/fs/cgroup/unified` on a hybrid setup; nil when there is none.
+  public static let cgroupV2Mount: String? = {
+    let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+    for line in mounts.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      guard fields.count > 2, fields[2] == "cgroup2" else { continue }
+      let path = String(fields[1])
+      if kabi_filesystem_type(path) == KABI_CGROUP2_SUPER_MAGIC { return path }
+    }
+    return nil
+  }()
+
   /// Conditions that limit the run, one sentence each.
   public static var limitations: [String] {
     var list: [String] = []
     if let sandboxUnavailable { list.append(sandboxUnavailable) }
     if let seccompMode, seccompMode != 0 { list.append("seccomp mode \(seccompMode) is active") }
+    if cgroupV2Mount == nil { list.append("no cgroup v2 hierarchy is mounted") }
+    if !Capabilities.effective(CAP_SYS_ADMIN) {
+      list.append(
+        "no CAP_SYS_ADMIN in the suite's own user namespace (\(Capabilities.text)): "
+          + "cases that need privilege outside the sandbox skip")
+    }
     return list
   }
 
