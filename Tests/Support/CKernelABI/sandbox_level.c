@@ -1,0 +1,198 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kabi_sandbox.h"
+#include "kabi_syscalls.h"
+#include "sandbox_level.h"
+
+/* Sandbox levels: raw syscalls only, no malloc, no stdio, and no writes outside the stack. */
+
+static long raw(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static char *format_uint(char *p, unsigned long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+static long write_file(const char *path, const char *text, long len)
+{
+	long fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
+	long r;
+
+	if (fd < 0)
+		return fd;
+	r = raw(syscall(SYS_write, fd, text, len));
+	syscall(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
+/* Maps uid/gid 0 of the new user namespace onto the creator's ids, as newuidmap would. */
+static long map_root(const struct kabi_body_context *ctx, unsigned long outer_uid,
+		     unsigned long outer_gid)
+{
+	char line[64], *p;
+	long r;
+
+	r = write_file("/proc/self/setgroups", "deny", 4);
+	if (r < 0) {
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_SETGROUPS, r);
+		return r;
+	}
+	p = format_uint(line, 0);
+	*p++ = ' ';
+	p = format_uint(p, outer_uid);
+	*p++ = ' ';
+	*p++ = '1';
+	r = write_file("/proc/self/uid_map", line, p - line);
+	if (r < 0) {
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_UID_MAP, r);
+		return r;
+	}
+	p = format_uint(line, 0);
+	*p++ = ' ';
+	p = format_uint(p, outer_gid);
+	*p++ = ' ';
+	*p++ = '1';
+	r = write_file("/proc/self/gid_map", line, p - line);
+	if (r < 0)
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_GID_MAP, r);
+	return r;
+}
+
+static void close_range_or_loop(unsigned int first, unsigned int last)
+{
+	if (first > last)
+		return;
+	if (syscall(KABI_SYS_CLOSE_RANGE, first, last, 0) == 0)
+		return;
+	/* close_range is 5.9+; fds above 4096 are not opened by this suite. */
+	for (unsigned int fd = first; fd <= last && fd < 4096; fd++)
+		syscall(SYS_close, fd);
+}
+
+/*
+ * Other tests clone concurrently, so this process may hold their pipes' write ends; closing
+ * them keeps every sandbox's fds private to it.
+ */
+static void close_other_fds(const struct kabi_sandbox_spec *spec, int report_fd)
+{
+	int keep[KABI_SANDBOX_KEEP_FDS + 1], n = 0;
+	unsigned int next = 3;
+
+	keep[n++] = report_fd;
+	for (int i = 0; i < KABI_SANDBOX_KEEP_FDS; i++)
+		if (spec->keep_fds[i] >= 3)
+			keep[n++] = spec->keep_fds[i];
+	for (int i = 1; i < n; i++)	/* insertion sort: at most five entries */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] < next)
+			continue;
+		close_range_or_loop(next, (unsigned int)keep[i] - 1);
+		next = (unsigned int)keep[i] + 1;
+	}
+	close_range_or_loop(next, ~0U);
+}
+
+/*
+ * The test process has Swift's crash handlers installed; a sandbox process must never run
+ * them (they are Swift code), so every signal goes back to its default and none is blocked.
+ * sigaction and sigprocmask are async-signal-safe.
+ */
+static void reset_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);	/* SIGKILL, SIGSTOP and glibc's own refuse: fine */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int level_entry(void *start);
+
+long kabi_sandbox_clone_level(struct level_start *start, int *pidfd)
+{
+	int flags = CLONE_VM | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
+	long r = clone(level_entry, start->stacks + (long)start->level * LEVEL_STACK, flags, start,
+		       pidfd);
+
+	return r < 0 ? -errno : r;
+}
+
+static int exit_code_of(const siginfo_t *info)
+{
+	return info->si_code == CLD_EXITED ? info->si_status : 128 + info->si_status;
+}
+
+static int level_entry(void *start)
+{
+	const struct level_start *s = start;
+	const struct kabi_sandbox_spec *spec = s->spec;
+	struct kabi_body_context ctx = { .report_fd = s->report_fd, .level = s->level,
+					 .arg = s->arg };
+	struct level_start next;
+	siginfo_t info;
+	long child, r;
+
+	/* The parent level (or the test thread) going away must take the sandbox with it. */
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	syscall(SYS_prctl, PR_SET_NAME, spec->name, 0, 0, 0);
+	if (s->level == 1) {
+		syscall(SYS_close, s->parent_fd);
+		reset_signals();
+		close_other_fds(spec, s->report_fd);
+	}
+	if (!spec->leave_unmapped && map_root(&ctx, s->outer_uid, s->outer_gid) < 0)
+		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+	kabi_report_self(&ctx, KABI_REPORT_LEVEL_READY, 0, 0);
+
+	if ((uint32_t)s->level >= spec->levels)
+		syscall(SYS_exit_group, s->body(&ctx) & 0xff);
+
+	next = *s;
+	next.level = s->level + 1;
+	next.outer_uid = syscall(SYS_getuid);
+	next.outer_gid = syscall(SYS_getgid);
+	child = kabi_sandbox_clone_level(&next, NULL);
+	if (child < 0) {
+		kabi_report_self(&ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_CLONE_LEVEL, child);
+		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+	}
+	do
+		r = raw(syscall(SYS_waitid, P_PID, child, &info, WEXITED, 0));
+	while (r == -EINTR);
+	if (r < 0) {
+		kabi_report_self(&ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_WAIT_LEVEL, r);
+		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+	}
+	syscall(SYS_exit_group, exit_code_of(&info));
+	return 0;
+}
