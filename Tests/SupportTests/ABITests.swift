@@ -5,9 +5,7 @@ import Testing
 /// The project's own copy of the ABI: layouts, names and the version parser.
 @Suite struct ABITests {
   @Test func `struct clone_args has the published layout`() {
-    #expect(MemoryLayout<kabi_clone_args_v0>.size == 64)
-    #expect(MemoryLayout<kabi_clone_args_v1>.size == 80)
-    #expect(MemoryLayout<kabi_clone_args>.size == 88)
+    #expect(MemoryLayout<kabi_clone_args>.size == KABI_CLONE_ARGS_SIZE_VER2)
     let offsets: [(PartialKeyPath<kabi_clone_args>, Int)] = [
       (\.flags, 0), (\.pidfd, 8), (\.child_tid, 16), (\.parent_tid, 24), (\.exit_signal, 32),
       (\.stack, 40), (\.stack_size, 48), (\.tls, 56), (\.set_tid, 64), (\.set_tid_size, 72),
@@ -16,6 +14,9 @@ import Testing
     for (field, offset) in offsets {
       #expect(MemoryLayout<kabi_clone_args>.offset(of: field) == offset)
     }
+    #expect(
+      CloneArgsLayout.allCases.map(\.rawValue)
+        == [KABI_CLONE_ARGS_SIZE_VER0, KABI_CLONE_ARGS_SIZE_VER1, KABI_CLONE_ARGS_SIZE_VER2])
     #expect(CloneArgsLayout.allCases.map(\.rawValue) == [64, 80, 88])
   }
 

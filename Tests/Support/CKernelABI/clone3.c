@@ -10,9 +10,10 @@
 #define FIELD_AT(type, field, offset) \
 	_Static_assert(offsetof(type, field) == (offset), #type "." #field " at " #offset)
 
-_Static_assert(sizeof(struct kabi_clone_args_v0) == KABI_CLONE_ARGS_SIZE_VER0, "VER0 is 64 bytes");
-_Static_assert(sizeof(struct kabi_clone_args_v1) == KABI_CLONE_ARGS_SIZE_VER1, "VER1 is 80 bytes");
-_Static_assert(sizeof(struct kabi_clone_args) == KABI_CLONE_ARGS_SIZE_VER2, "VER2 is 88 bytes");
+/* VER0 ends where set_tid starts, VER1 where cgroup starts, VER2 at the end. */
+_Static_assert(offsetof(struct kabi_clone_args, set_tid) == KABI_CLONE_ARGS_SIZE_VER0, "VER0");
+_Static_assert(offsetof(struct kabi_clone_args, cgroup) == KABI_CLONE_ARGS_SIZE_VER1, "VER1");
+_Static_assert(sizeof(struct kabi_clone_args) == KABI_CLONE_ARGS_SIZE_VER2, "VER2");
 FIELD_AT(struct kabi_clone_args, flags, 0);
 FIELD_AT(struct kabi_clone_args, pidfd, 8);
 FIELD_AT(struct kabi_clone_args, child_tid, 16);
@@ -24,8 +25,6 @@ FIELD_AT(struct kabi_clone_args, tls, 56);
 FIELD_AT(struct kabi_clone_args, set_tid, 64);
 FIELD_AT(struct kabi_clone_args, set_tid_size, 72);
 FIELD_AT(struct kabi_clone_args, cgroup, 80);
-FIELD_AT(struct kabi_clone_args_v1, set_tid, 64);
-FIELD_AT(struct kabi_clone_args_v1, set_tid_size, 72);
 
 long kabi_clone3(void *args, size_t size)
 {

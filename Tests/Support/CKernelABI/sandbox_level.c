@@ -45,36 +45,35 @@ static long write_file(const char *path, const char *text, long len)
 	return r < 0 ? r : 0;
 }
 
-/* Maps uid/gid 0 of the new user namespace onto the creator's ids, as newuidmap would. */
+/* Writes "0 <outer> 1": id 0 inside maps onto the creator's id, as newuidmap would. */
+static long write_id_map(const char *path, unsigned long outer)
+{
+	char line[64], *p = format_uint(line, 0);
+
+	*p++ = ' ';
+	p = format_uint(p, outer);
+	*p++ = ' ';
+	*p++ = '1';
+	return write_file(path, line, p - line);
+}
+
+/* Makes the new user namespace's root the creator; reports the step that failed, if any. */
 static long map_root(const struct kabi_body_context *ctx, unsigned long outer_uid,
 		     unsigned long outer_gid)
 {
-	char line[64], *p;
-	long r;
+	long r = write_file("/proc/self/setgroups", "deny", 4);
+	int step = KABI_STEP_SETGROUPS;
 
-	r = write_file("/proc/self/setgroups", "deny", 4);
-	if (r < 0) {
-		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_SETGROUPS, r);
-		return r;
+	if (r == 0) {
+		step = KABI_STEP_UID_MAP;
+		r = write_id_map("/proc/self/uid_map", outer_uid);
 	}
-	p = format_uint(line, 0);
-	*p++ = ' ';
-	p = format_uint(p, outer_uid);
-	*p++ = ' ';
-	*p++ = '1';
-	r = write_file("/proc/self/uid_map", line, p - line);
-	if (r < 0) {
-		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_UID_MAP, r);
-		return r;
+	if (r == 0) {
+		step = KABI_STEP_GID_MAP;
+		r = write_id_map("/proc/self/gid_map", outer_gid);
 	}
-	p = format_uint(line, 0);
-	*p++ = ' ';
-	p = format_uint(p, outer_gid);
-	*p++ = ' ';
-	*p++ = '1';
-	r = write_file("/proc/self/gid_map", line, p - line);
 	if (r < 0)
-		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_GID_MAP, r);
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, step, r);
 	return r;
 }
 

@@ -6,27 +6,11 @@
 #include <stdint.h>
 
 /*
- * The three published layouts. The kernel versions the struct by its size: members are only
- * appended and every member is a 64-bit aligned __u64. Debian 12's headers stop at 6.1, and a
- * host header that grows would silently change what "short" means, so the layouts live here.
+ * The struct at its largest published size (VER2); VER0 and VER1 are its first 64 and 80
+ * bytes. The kernel versions the struct by its size: members are only appended and every
+ * member is a 64-bit aligned __u64. Debian 12's headers stop at 6.1, and a host header that
+ * grows would silently change what "short" means, so the layout lives here.
  */
-struct kabi_clone_args_v0 {
-	uint64_t flags;
-	uint64_t pidfd;
-	uint64_t child_tid;
-	uint64_t parent_tid;
-	uint64_t exit_signal;
-	uint64_t stack;
-	uint64_t stack_size;
-	uint64_t tls;
-};
-
-struct kabi_clone_args_v1 {
-	struct kabi_clone_args_v0 v0;
-	uint64_t set_tid;
-	uint64_t set_tid_size;
-};
-
 struct kabi_clone_args {
 	uint64_t flags;
 	uint64_t pidfd;
