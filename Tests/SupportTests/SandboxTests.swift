@@ -53,7 +53,7 @@ import Testing
   @Test func `descriptors of the test process stay out of the sandbox unless kept`() throws {
     var fds: [Int32] = [-1, -1]
     try #require(pipe(&fds) == 0)
-    defer { fds.forEach { close($0) } }
+    defer { for fd in fds { close(fd) } }
 
     var closedFd = fds[0]
     let closed = try Sandbox.run(body: kabi_body_probe_fd, argument: &closedFd)

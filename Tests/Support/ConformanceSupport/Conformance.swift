@@ -9,6 +9,9 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
   /// The call succeeded and the new process reported back: its PID as its creator sees it,
   /// and its NSpid from the outermost level the sandbox made.
   case succeeded(pid: Int32, nspid: [Int32]?)
+  /// The operation succeeded and produced this value: a sysctl read (0 for a write), or a value
+  /// the new process read and reported itself.
+  case produced(Int64)
   /// Neither: the kernel broke the contract in another way (a PID with no process behind it, a
   /// child that ran with other PIDs than returned). The text says how.
   case broken(String)
@@ -19,6 +22,7 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
     case .failed(let errno): errno.name
     case .succeeded(let pid, let nspid):
       "success (pid \(pid)" + (nspid.map { ", NSpid \(Observation.spell($0))" } ?? "") + ")"
+    case .produced(let value): "success (value \(value))"
     case .broken(let how): "broken: \(how)"
     }
   }
@@ -27,7 +31,7 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
   public var result: ExpectedResult? {
     switch self {
     case .failed(let errno): .failure(errno)
-    case .succeeded: .success
+    case .succeeded, .produced: .success
     case .broken: nil
     }
   }
@@ -39,7 +43,10 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
       return observed == expected
     case (.succeeded(let pid, let nspid), .success):
       return (expectation.pid.map { $0 == pid } ?? true)
-        && (expectation.nspid.map { $0 == nspid } ?? true)
+        && (expectation.nspid.map { $0 == nspid } ?? true) && expectation.value == nil
+    case (.produced(let value), .success):
+      return expectation.pid == nil && expectation.nspid == nil
+        && (expectation.value.map { $0 == value } ?? true)
     default:
       return false
     }
@@ -51,8 +58,11 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
 extension Expectation {
   /// `EINVAL`, or `success (pid 500, NSpid 500 1)`.
   public var spelled: String {
-    guard result == .success, pid != nil || nspid != nil else { return result.name }
-    let details = [pid.map { "pid \($0)" }, nspid.map { "NSpid \(Observation.spell($0))" }]
+    guard result == .success, pid != nil || nspid != nil || value != nil else { return result.name }
+    let details = [
+      pid.map { "pid \($0)" }, nspid.map { "NSpid \(Observation.spell($0))" },
+      value.map { "value \($0)" },
+    ]
     return "success (" + details.compactMap { $0 }.joined(separator: ", ") + ")"
   }
 }

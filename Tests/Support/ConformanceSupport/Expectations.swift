@@ -91,6 +91,8 @@ public struct Expectation: Codable, Hashable, Sendable {
   public var pid: Int32?
   /// For success: the new process's NSpid line, outermost level the sandbox made first.
   public var nspid: [Int32]?
+  /// For success: the value the operation produced (a sysctl read, a value the new process read).
+  public var value: Int64?
   /// Why this is the result on these kernels: the kernel function, or the commit that changed it.
   public var why: String?
 }

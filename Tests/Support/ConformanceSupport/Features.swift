@@ -38,7 +38,8 @@ public enum Features {
   /// `Fixtures/features.json`.
   public static let definitions: [String: FeatureDefinition] = {
     struct File: Codable { var features: [FeatureDefinition] }
-    guard let data = try? Data(contentsOf: Fixtures.directory.appendingPathComponent("features.json")),
+    guard
+      let data = try? Data(contentsOf: Fixtures.directory.appendingPathComponent("features.json")),
       let file = try? JSONDecoder().decode(File.self, from: data)
     else { return [:] }
     return Dictionary(file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -68,14 +69,53 @@ public enum Features {
     "clone3": probeClone3,
     "clone3.set_tid": probeSetTid,
     "clone3.into_cgroup": probeIntoCgroup,
+    "pid_namespace.ns_last_pid": probeNsLastPid,
+    "pid_namespace.pid_max": probePerNamespacePidMax,
   ]
+
+  /// `/proc/sys/kernel/ns_last_pid` exists only with CONFIG_CHECKPOINT_RESTORE.
+  private static func probeNsLastPid() -> FeatureState {
+    if access("/proc/sys/kernel/ns_last_pid", F_OK) == 0 { return .present }
+    let error = Errno(rawValue: errno)
+    if access("/proc/sys/kernel", F_OK) != 0 { return .blocked("/proc/sys is not mounted") }
+    return .absent("/proc/sys/kernel/ns_last_pid: \(error.name)")
+  }
+
+  /// With per-namespace pid_max (6.14), a PID namespace looks up its own sysctl table, so
+  /// `/proc/sys/kernel/pid_max` is another inode inside a sandbox than outside it; before, one
+  /// table (and, while the test holds it open, one inode) serves every namespace. Nothing is
+  /// written: as real root a write would change the host's pid_max on an older kernel.
+  private static func probePerNamespacePidMax() -> FeatureState {
+    let fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      return .blocked("cannot open /proc/sys/kernel/pid_max: \(Errno(rawValue: errno))")
+    }
+    defer { close(fd) }
+    var outside = stat()
+    guard fstat(fd, &outside) == 0 else {
+      return .blocked("fstat pid_max: \(Errno(rawValue: errno))")
+    }
+    var nothing: Int32 = 0
+    guard let run = try? Sandbox.run(body: kabi_body_pid_max_inode, argument: &nothing),
+      let report = run.reports(.call).first
+    else { return .blocked("the probe's sandbox did not report") }
+    switch report.result {
+    case .failure(let error):
+      return .blocked("opening pid_max inside a sandbox failed: \(error)")
+    case .success(let inode):
+      if UInt64(inode) != UInt64(outside.st_ino) { return .present }
+      return .absent(
+        "/proc/sys/kernel/pid_max is the same inode (\(inode)) in a child PID namespace")
+    }
+  }
 
   /// An invalid exit_signal is rejected only by a kernel that parsed the arguments (kselftest's
   /// test_clone3_supported).
   private static func probeClone3() -> FeatureState {
     var args = kabi_clone_args()
     args.exit_signal = 0x100
-    return classify(kabi_clone3_probe(&args, 64), present: .EINVAL, call: "clone3(exit_signal 0x100)")
+    return classify(
+      kabi_clone3_probe(&args, 64), present: .EINVAL, call: "clone3(exit_signal 0x100)")
   }
 
   /// set_tid without set_tid_size is EINVAL from 5.5; 5.3 and 5.4 see a non-zero unknown tail
@@ -85,7 +125,8 @@ public enum Features {
     var tid: Int32 = 1
     args.exit_signal = 0x100
     args.set_tid = UInt64(UInt(bitPattern: withUnsafeMutablePointer(to: &tid) { $0 }))
-    return classify(kabi_clone3_probe(&args, 80), present: .EINVAL, call: "clone3(set_tid, size 80)")
+    return classify(
+      kabi_clone3_probe(&args, 80), present: .EINVAL, call: "clone3(set_tid, size 80)")
   }
 
   /// A non-zero cgroup field is an unknown tail (E2BIG) before 5.7; from 5.7 the invalid
@@ -101,7 +142,7 @@ public enum Features {
     guard result < 0 else { return .absent("\(call) created a process instead of failing") }
     let errno = Errno(rawValue: Int32(-result))
     if errno == present { return .present }
-    if (errno == .ENOSYS || errno == .EPERM), let seccomp = TestEnvironment.seccompMode,
+    if errno == .ENOSYS || errno == .EPERM, let seccomp = TestEnvironment.seccompMode,
       seccomp != 0
     {
       return .blocked("\(call) answered \(errno.name) under seccomp mode \(seccomp)")

@@ -12,7 +12,7 @@ public enum FixtureValidation {
     file: String, data: Data, features: Set<String>, seenIds: inout Set<String>
   ) -> [String] {
     var problems: [String] = []
-    func complain(_ where_: String, _ what: String) { problems.append("\(file)\(where_): \(what)") }
+    func complain(_ place: String, _ what: String) { problems.append("\(file)\(place): \(what)") }
 
     guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       return ["\(file): not a JSON object"]

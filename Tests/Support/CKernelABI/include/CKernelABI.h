@@ -6,6 +6,7 @@
 #include "kabi_clone3.h"
 #include "kabi_errno.h"
 #include "kabi_sandbox.h"
+#include "kabi_settid.h"
 #include "kabi_selftest.h"
 #include "kabi_syscalls.h"
 

@@ -1,0 +1,347 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kabi_clone3.h"
+#include "kabi_settid.h"
+#include "kabi_syscalls.h"
+
+/* Sandbox body code: raw syscalls only, no malloc, no stdio. */
+
+static const char pid_max_path[] = "/proc/sys/kernel/pid_max";
+static const char ns_last_pid_path[] = "/proc/sys/kernel/ns_last_pid";
+
+static long raw(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+static long reap(long pid, siginfo_t *info)
+{
+	long r;
+
+	do
+		r = raw(syscall(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0));
+	while (r == -EINTR);
+	return r;
+}
+
+static int64_t wait_status_of(const siginfo_t *info)
+{
+	if (info->si_code == CLD_EXITED)
+		return (int64_t)(info->si_status & 0xff) << 8;
+	return info->si_status & 0x7f;
+}
+
+/* Reads a decimal sysctl: the value, or -errno. */
+static int64_t read_int(const char *path)
+{
+	char buf[32];
+	long fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+	long n;
+	int64_t v = 0;
+
+	if (fd < 0)
+		return fd;
+	n = raw(syscall(SYS_read, fd, buf, sizeof(buf)));
+	syscall(SYS_close, fd);
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v;
+}
+
+/* Writes a decimal sysctl in one write: 0, or -errno of open or write. */
+static long write_int(const char *path, int64_t v)
+{
+	char digits[24], text[24];
+	int n = 0, len = 0;
+	uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
+	long fd, r;
+
+	do
+		digits[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		text[len++] = '-';
+	while (n > 0)
+		text[len++] = digits[--n];
+	fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
+	if (fd < 0)
+		return fd;
+	r = raw(syscall(SYS_write, fd, text, len));
+	syscall(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
+/* capset: drop CAP_SYS_ADMIN (21) and, unless kept, CAP_CHECKPOINT_RESTORE (40). */
+static long drop_caps(int keep_cr)
+{
+	struct { uint32_t version; int pid; } head = { 0x20080522, 0 };	/* _LINUX_CAPABILITY_VERSION_3 */
+	struct { uint32_t effective, permitted, inheritable; } data[2];
+	long r = raw(syscall(SYS_capget, &head, data));
+
+	if (r < 0)
+		return r;
+	data[0].effective &= ~(1U << 21);
+	data[0].permitted &= ~(1U << 21);
+	if (!keep_cr) {
+		data[1].effective &= ~(1U << (40 - 32));
+		data[1].permitted &= ~(1U << (40 - 32));
+	}
+	return raw(syscall(SYS_capset, &head, data));
+}
+
+static __attribute__((noreturn)) void
+child_main(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc, int step)
+{
+	int64_t value = sc->child_reads == KABI_CHILD_READS_PID_MAX ? read_int(pid_max_path)
+								     : syscall(SYS_getppid);
+	char byte;
+
+	kabi_report_self(ctx, KABI_REPORT_CHILD, step, value);
+	if (step == KABI_SETTID_FIRST && sc->hold_fd >= 0)
+		while (syscall(SYS_read, sc->hold_fd, &byte, 1) < 0 && errno == EINTR)
+			;
+	syscall(SYS_exit_group, 0);
+	__builtin_unreachable();
+}
+
+static long clone3_with(uint64_t flags, const int32_t *tids, uint64_t count)
+{
+	struct kabi_clone_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.flags = flags;
+	a.exit_signal = flags & (KABI_CLONE_PARENT | KABI_CLONE_THREAD) ? 0 : SIGCHLD;
+	a.set_tid = (uint64_t)(uintptr_t)tids;
+	a.set_tid_size = count;
+	return raw(syscall(KABI_SYS_CLONE3, &a, sizeof(a)));
+}
+
+/* The call under test, once; reports CALL(step) and reaps what it made. */
+static long perform(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc,
+		    const int32_t *tids, int step)
+{
+	siginfo_t info;
+	long r;
+
+	switch (sc->kind) {
+	case KABI_SETTID_UNSHARE:
+		r = raw(syscall(SYS_unshare, (unsigned long)sc->flags));
+		break;
+	case KABI_SETTID_READ_NS_LAST_PID:
+		r = read_int(ns_last_pid_path);
+		break;
+	case KABI_SETTID_WRITE_NS_LAST_PID:
+		r = write_int(ns_last_pid_path, sc->value);
+		break;
+	case KABI_SETTID_READ_PID_MAX:
+		r = read_int(pid_max_path);
+		break;
+	case KABI_SETTID_WRITE_PID_MAX:
+		r = write_int(pid_max_path, sc->value);
+		break;
+	default:
+		r = clone3_with(sc->flags, sc->array == KABI_SETTID_INLINE ? tids :
+				sc->array == KABI_SETTID_NULL ? NULL :
+				(const int32_t *)(uintptr_t)sc->address, sc->tid_count);
+		if (r == 0)
+			child_main(ctx, sc, step);
+	}
+	kabi_report_self(ctx, KABI_REPORT_CALL, step, r);
+	if (sc->kind != KABI_SETTID_CLONE3 || r <= 0)
+		return r;
+	/* The creator's own view: the returned PID names a live process in its namespace. */
+	long pidfd = raw(syscall(KABI_SYS_PIDFD_OPEN, (int)r, 0));
+
+	kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_PIDFD, pidfd < 0 ? pidfd : 0);
+	if (pidfd >= 0)
+		syscall(SYS_close, pidfd);
+	if (!(sc->flags & KABI_CLONE_PARENT)) {
+		long w = reap(r, &info);
+
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, w < 0 ? w : wait_status_of(&info));
+	}
+	return r;
+}
+
+static int setup_failed(const struct kabi_body_context *ctx, int step, long err)
+{
+	kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, step, err);
+	return KABI_SANDBOX_SETUP_EXIT;
+}
+
+/* A process holding the blocker's PIDs until release_fd reaches EOF. */
+static long make_blocker(const struct kabi_settid_scenario *sc, int fds[2])
+{
+	char byte;
+	long r;
+
+	if (raw(syscall(SYS_pipe2, fds, O_CLOEXEC)) < 0)
+		return -errno;
+	r = clone3_with(sc->blocker_flags, sc->blocker, sc->blocker_count);
+	if (r == 0) {
+		syscall(SYS_close, fds[1]);
+		while (syscall(SYS_read, fds[0], &byte, 1) < 0 && errno == EINTR)
+			;
+		syscall(SYS_exit_group, 0);
+	}
+	syscall(SYS_close, fds[0]);
+	return r;
+}
+
+static int prepare(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc)
+{
+	siginfo_t info;
+	long r;
+
+	for (uint32_t i = 0; i < sc->spawn_before; i++) {
+		r = clone3_with(0, NULL, 0);
+		if (r == 0)
+			syscall(SYS_exit_group, 0);
+		if (r < 0 || (r = reap(r, &info)) < 0)
+			return setup_failed(ctx, KABI_SETTID_STEP_SPAWN, r);
+	}
+	if (sc->write_pid_max > 0 && (r = write_int(pid_max_path, sc->write_pid_max)) < 0)
+		return setup_failed(ctx, KABI_SETTID_STEP_PID_MAX, r);
+	return 0;
+}
+
+static int restrict_caller(const struct kabi_body_context *ctx,
+			   const struct kabi_settid_scenario *sc)
+{
+	long r;
+
+	if ((sc->prepare & KABI_PREP_UNSHARE_PID) &&
+	    (r = raw(syscall(SYS_unshare, (unsigned long)KABI_CLONE_NEWPID))) < 0)
+		return setup_failed(ctx, KABI_SETTID_STEP_UNSHARE_PID, r);
+	if ((sc->prepare & KABI_PREP_UNSHARE_USER) &&
+	    (r = raw(syscall(SYS_unshare, (unsigned long)KABI_CLONE_NEWUSER))) < 0)
+		return setup_failed(ctx, KABI_SETTID_STEP_UNSHARE_USER, r);
+	if ((sc->prepare & KABI_PREP_DROP_CAPS) &&
+	    (r = drop_caps(sc->prepare & KABI_PREP_KEEP_CR)) < 0)
+		return setup_failed(ctx, KABI_SETTID_STEP_CAPSET, r);
+	if (sc->write_ns_last_pid >= 0 &&
+	    (r = write_int(ns_last_pid_path, sc->write_ns_last_pid)) < 0)
+		return setup_failed(ctx, KABI_SETTID_STEP_NS_LAST_PID, r);
+	return 0;
+}
+
+/* Nests sc->pid_chain PID namespaces; returns in the innermost init (or exits). */
+static int nest_pid_namespaces(struct kabi_body_context *here,
+			       const struct kabi_settid_scenario *sc)
+{
+	siginfo_t info;
+
+	for (uint32_t i = 0; i < sc->pid_chain; i++) {
+		long child = clone3_with(KABI_CLONE_NEWPID, NULL, 0);
+
+		if (child < 0)
+			return setup_failed(here, KABI_SETTID_STEP_CHAIN, child);
+		if (child > 0) {
+			if (reap(child, &info) < 0)
+				syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+			syscall(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
+		}
+		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		here->level++;
+		kabi_report_self(here, KABI_REPORT_LEVEL_READY, 0, 0);
+	}
+	return 0;
+}
+
+int kabi_body_settid(const struct kabi_body_context *outer)
+{
+	const struct kabi_settid_scenario *sc = outer->arg;
+	struct kabi_body_context inner = *outer;
+	const struct kabi_body_context *ctx = &inner;
+	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
+	int blocker_fds[2] = { -1, -1 };
+	long blocker = 0, r;
+	siginfo_t info;
+	int failed;
+
+	if ((failed = nest_pid_namespaces(&inner, sc)) != 0)
+		return failed;
+	memcpy(tids, sc->tids, sizeof(tids));
+	if (sc->pid_max_relative) {
+		int64_t pid_max = read_int(pid_max_path);
+
+		if (pid_max < 0)
+			return setup_failed(ctx, KABI_SETTID_STEP_READ_PID_MAX, pid_max);
+		kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_PID_MAX_READ, pid_max);
+		for (int i = 0; i <= KABI_MAX_PID_NS_LEVEL; i++)
+			if (sc->pid_max_relative & (1U << i))
+				tids[i] = (int32_t)(pid_max + tids[i]);
+	}
+	if ((failed = prepare(ctx, sc)) != 0)
+		return failed;
+	if (sc->blocker_count > 0) {
+		blocker = make_blocker(sc, blocker_fds);
+		if (blocker < 0)
+			return setup_failed(ctx, KABI_SETTID_STEP_BLOCKER, blocker);
+	}
+	if ((failed = restrict_caller(ctx, sc)) != 0)
+		return failed;
+
+	if (sc->prepare & KABI_PREP_FROM_CHILD) {
+		/* A helper makes the call; with CLONE_PARENT its child becomes the body's. */
+		long helper = clone3_with(0, NULL, 0);
+
+		if (helper == 0) {
+			r = perform(ctx, sc, tids, KABI_SETTID_FIRST);
+			syscall(SYS_exit_group, r > 0 && (sc->flags & KABI_CLONE_PARENT) ? 0 : 1);
+		}
+		if (helper < 0 || reap(helper, &info) < 0)
+			return setup_failed(ctx, KABI_SETTID_STEP_HELPER, helper < 0 ? helper : -ECHILD);
+		if (info.si_code == CLD_EXITED && info.si_status == 0) {
+			long w = reap(tids[0], &info);
+
+			kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, KABI_SETTID_FIRST,
+					 w < 0 ? w : wait_status_of(&info));
+		}
+	} else {
+		r = perform(ctx, sc, tids, KABI_SETTID_FIRST);
+	}
+
+	if (blocker > 0) {
+		syscall(SYS_close, blocker_fds[1]);
+		reap(blocker, &info);
+		if (sc->retry)
+			perform(ctx, sc, tids, KABI_SETTID_RETRY);
+	}
+	return 0;
+}
+
+int kabi_body_pid_max_inode(const struct kabi_body_context *ctx)
+{
+	struct stat st;
+	long fd = raw(syscall(SYS_openat, AT_FDCWD, pid_max_path, O_RDONLY | O_CLOEXEC));
+	long r = fd;
+
+	if (fd >= 0) {
+		r = raw(syscall(SYS_fstat, fd, &st));
+		syscall(SYS_close, fd);
+		if (r == 0)
+			r = (long)st.st_ino;
+	}
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
+	return 0;
+}
+
+/* --- Runs in the test process. --- */
+
+long kabi_ns_get_pid_in_pidns(int nsfd, int pid)
+{
+	return raw(ioctl(nsfd, _IOR(0xb7, 0x8, int), pid));
+}

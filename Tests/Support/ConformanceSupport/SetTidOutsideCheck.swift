@@ -1,0 +1,118 @@
+import CKernelABI
+import Foundation
+import Glibc
+import KernelABI
+
+/// Checks a new process's PIDs from outside its sandbox while it is held alive.
+///
+/// The process reports, then blocks reading `holdDescriptor`. Meanwhile the test process reads
+/// its `/proc/<pid>/status` NSpid line, and asks each sandbox level's PID namespace for the
+/// process's PID there (`NS_GET_PID_IN_PIDNS` on `/proc/<level init>/ns/pid`, 6.11+), then
+/// releases it.
+final class OutsideCheck {
+  let enabled: Bool
+  private(set) var holdDescriptor: Int32 = -1
+  private var releaseDescriptor: Int32 = -1
+  private var levelInits: [Int32: SandboxReport] = [:]
+  private var outsideNSpid: [Int32]?
+  private var problems: [String] = []
+  /// Sandbox level → the child's PID as that level's PID namespace reports it.
+  private var views: [Int32: Int32] = [:]
+  private(set) var checked = false
+
+  init(enabled: Bool) { self.enabled = enabled }
+
+  /// Opens the hold pipe; SKIPs when procfs is not this PID namespace's own.
+  func prepare() throws {
+    guard enabled else { return }
+    guard let own = Self.nspid(ofProcess: "self"), own.first == getpid() else {
+      throw CaseSkip(
+        .environment,
+        "/proc is not the suite's own PID namespace's procfs, so /proc/<pid> from outside "
+          + "cannot be read (mount a procfs for the suite's namespace, e.g. unshare --mount-proc)")
+    }
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { throw Errno(rawValue: errno) }
+    // Other tests clone concurrently: close-on-exec keeps no exec'd program from holding them.
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    holdDescriptor = fds[0]
+    releaseDescriptor = fds[1]
+  }
+
+  func finish() {
+    if holdDescriptor >= 0 { close(holdDescriptor) }
+    if releaseDescriptor >= 0 { close(releaseDescriptor) }
+    holdDescriptor = -1
+    releaseDescriptor = -1
+  }
+
+  /// Called for each record while the sandbox runs.
+  func inspect(_ report: SandboxReport) {
+    guard enabled else { return }
+    if report.tag == .levelReady { levelInits[report.level] = report }
+    guard report.tag == .child, report.step == Int32(KABI_SETTID_FIRST.rawValue), !checked else {
+      return
+    }
+    checked = true
+    defer {
+      var byte: UInt8 = 1
+      _ = write(releaseDescriptor, &byte, 1)
+    }
+    guard let hostPid = report.nspid?.first else {
+      problems.append("the child sent no NSpid")
+      return
+    }
+    outsideNSpid = Self.nspid(ofProcess: "\(hostPid)")
+    for (level, initReport) in levelInits {
+      guard let initPid = initReport.nspid?.first else { continue }
+      let nsfd = open("/proc/\(initPid)/ns/pid", O_RDONLY | O_CLOEXEC)
+      guard nsfd >= 0 else {
+        problems.append(
+          "cannot open the PID namespace of sandbox level \(level): \(Errno(rawValue: errno))")
+        continue
+      }
+      defer { close(nsfd) }
+      let translated = kabi_ns_get_pid_in_pidns(nsfd, hostPid)
+      if translated >= 0 {
+        views[level] = Int32(translated)
+      } else if translated != -Int(Errno.ENOTTY.rawValue) {
+        problems.append(
+          "NS_GET_PID_IN_PIDNS for sandbox level \(level) failed: \(Errno(rawValue: Int32(-translated)))"
+        )
+      }
+    }
+  }
+
+  /// Why the outside view disagrees with the child's own report, or nil.
+  func verdict(for child: SandboxReport, run: SandboxRun) -> String? {
+    guard enabled else { return nil }
+    guard checked else { return "the child was never inspected from outside" }
+    if let problem = problems.first { return problem }
+    guard let own = child.nspid else { return "the child sent no NSpid" }
+    guard let outsideNSpid, outsideNSpid == own else {
+      return
+        "from outside, /proc/<pid>/status says NSpid \(outsideNSpid.map(Observation.spell) ?? "?"), "
+        + "the child says \(Observation.spell(own))"
+    }
+    for (level, seen) in views.sorted(by: { $0.key < $1.key }) {
+      guard let depth = levelInits[level]?.nspid?.count, depth - 1 < own.count else { continue }
+      if own[depth - 1] != seen {
+        return "sandbox level \(level)'s PID namespace sees the child as \(seen), "
+          + "its NSpid says \(own[depth - 1])"
+      }
+    }
+    return nil
+  }
+
+  /// The NSpid line of `/proc/<process>/status`.
+  static func nspid(ofProcess process: String) -> [Int32]? {
+    guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8)
+    else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("NSpid:") {
+      return line.dropFirst("NSpid:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+        .compactMap { Int32($0) }
+    }
+    return nil
+  }
+}
