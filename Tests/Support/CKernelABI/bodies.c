@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kabi_bodies.h"
+#include "kabi_raw.h"
 #include "kabi_syscalls.h"
 
 /* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
@@ -16,9 +17,9 @@ static long reap(long pid, siginfo_t *info)
 	long r;
 
 	do
-		r = syscall(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
+		r = kabi_sys(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
+	while (r == -EINTR);
+	return r < 0 ? r : 0;
 }
 
 static int64_t wait_status_of(const siginfo_t *info)
@@ -32,14 +33,13 @@ int kabi_body_clone3(const struct kabi_body_context *ctx)
 {
 	const struct kabi_clone3_call *call = ctx->arg;
 	siginfo_t info;
-	long r = syscall(KABI_SYS_CLONE3, (void *)(uintptr_t)call->args, (size_t)call->size);
-	int64_t result = r < 0 ? -errno : r;
+	long r = kabi_sys(KABI_SYS_CLONE3, (void *)(uintptr_t)call->args, (size_t)call->size);
 
 	if (r == 0) {
 		kabi_report_self(ctx, KABI_REPORT_CHILD, 0, 0);
-		syscall(SYS_exit_group, 0);
+		kabi_sys(SYS_exit_group, 0);
 	}
-	kabi_report_self(ctx, KABI_REPORT_CALL, 0, result);
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
 	if (r > 0) {
 		long w = reap(r, &info);
 
@@ -65,15 +65,15 @@ int kabi_body_probe_level(const struct kabi_body_context *ctx)
 		a.exit_signal = SIGCHLD;
 		a.set_tid = (uint64_t)(uintptr_t)tids;
 		a.set_tid_size = (uint64_t)size;
-		r = syscall(KABI_SYS_CLONE3, &a, sizeof(a));
+		r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
 		if (r == 0)
-			syscall(SYS_exit_group, 0);
+			kabi_sys(SYS_exit_group, 0);
 		if (r > 0)
 			reap(r, &info);
-		if (r < 0 && errno == EINVAL)
+		if (r == -EINVAL)
 			break;
-		if (r < 0 && errno != EEXIST && errno != EPERM) {
-			level = -errno;	/* set_tid unsupported (E2BIG before 5.5) or blocked */
+		if (r < 0 && r != -EEXIST && r != -EPERM) {
+			level = r;	/* set_tid unsupported (E2BIG before 5.5) or blocked */
 			break;
 		}
 		level = size - 1;

@@ -5,14 +5,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kabi_raw.h"
 #include "kabi_sandbox.h"
 
 /* Records from sandbox processes: raw syscalls only, no malloc, no stdio. */
-
-static long raw(long r)
-{
-	return r < 0 ? -errno : r;
-}
 
 _Static_assert(sizeof(struct kabi_report) <= 512, "records stay far below PIPE_BUF (atomic)");
 _Static_assert(sizeof(struct kabi_report) % 8 == 0, "records pack without padding surprises");
@@ -20,7 +16,7 @@ _Static_assert(sizeof(struct kabi_report) % 8 == 0, "records pack without paddin
 static void put_record(int fd, const struct kabi_report *r)
 {
 	/* One write per record: pipe writes below PIPE_BUF never interleave. */
-	while (syscall(SYS_write, fd, r, sizeof(*r)) < 0 && errno == EINTR)
+	while (kabi_sys(SYS_write, fd, r, sizeof(*r)) == -EINTR)
 		;
 }
 
@@ -50,16 +46,16 @@ static int parse_nspid(const char *text, long len, int32_t *out)
 static int read_nspid(int32_t *out)
 {
 	char buf[4096];
-	long fd = raw(syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC));
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
 	long len = 0, n;
 
 	if (fd < 0)
 		return (int)fd;
 	buf[len++] = '\n';	/* so the first line matches "\nKey:" too */
 	while (len < (long)sizeof(buf) &&
-	       (n = raw(syscall(SYS_read, fd, buf + len, sizeof(buf) - len))) > 0)
+	       (n = kabi_sys(SYS_read, fd, buf + len, sizeof(buf) - len)) > 0)
 		len += n;
-	syscall(SYS_close, fd);
+	kabi_sys(SYS_close, fd);
 	return parse_nspid(buf, len, out);
 }
 
@@ -72,8 +68,8 @@ void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t 
 	r.tag = tag;
 	r.step = step;
 	r.level = ctx->level;
-	r.pid = (int32_t)syscall(SYS_getpid);
-	r.uid = (int32_t)syscall(SYS_getuid);
+	r.pid = (int32_t)kabi_sys(SYS_getpid);
+	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
 	r.nspid_count = read_nspid(r.nspid);
 	put_record(ctx->report_fd, &r);

@@ -9,16 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kabi_raw.h"
 #include "kabi_sandbox.h"
 #include "kabi_syscalls.h"
 #include "sandbox_level.h"
 
 /* Sandbox levels: raw syscalls only, no malloc, no stdio, and no writes outside the stack. */
-
-static long raw(long r)
-{
-	return r < 0 ? -errno : r;
-}
 
 static char *format_uint(char *p, unsigned long v)
 {
@@ -35,13 +31,13 @@ static char *format_uint(char *p, unsigned long v)
 
 static long write_file(const char *path, const char *text, long len)
 {
-	long fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
 	long r;
 
 	if (fd < 0)
 		return fd;
-	r = raw(syscall(SYS_write, fd, text, len));
-	syscall(SYS_close, fd);
+	r = kabi_sys(SYS_write, fd, text, len);
+	kabi_sys(SYS_close, fd);
 	return r < 0 ? r : 0;
 }
 
@@ -81,11 +77,11 @@ static void close_range_or_loop(unsigned int first, unsigned int last)
 {
 	if (first > last)
 		return;
-	if (syscall(KABI_SYS_CLOSE_RANGE, first, last, 0) == 0)
+	if (kabi_sys(KABI_SYS_CLOSE_RANGE, first, last, 0) == 0)
 		return;
 	/* close_range is 5.9+; fds above 4096 are not opened by this suite. */
 	for (unsigned int fd = first; fd <= last && fd < 4096; fd++)
-		syscall(SYS_close, fd);
+		kabi_sys(SYS_close, fd);
 }
 
 /*
@@ -124,26 +120,67 @@ static void close_other_fds(const struct kabi_sandbox_spec *spec, int report_fd)
  */
 static void reset_signals(void)
 {
-	struct sigaction dfl;
-	sigset_t none;
+	/* The kernel's struct sigaction (rt_sigaction), not glibc's: no errno, no TLS. */
+	struct {
+		unsigned long handler;
+		unsigned long flags;
+		unsigned long restorer;
+		uint64_t mask;
+	} dfl = { (unsigned long)SIG_DFL, 0, 0, 0 };
+	uint64_t none = 0;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);	/* SIGKILL, SIGSTOP and glibc's own refuse: fine */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig <= 64; sig++)
+		kabi_sys(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));	/* KILL, STOP: refused */
+	kabi_sys(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
 }
 
 static int level_entry(void *start);
 
+#if KABI_SANDBOX_SHARES_MEMORY
+/*
+ * clone(flags, stack) that runs fn(arg) on the new stack in the child and exit_groups with its
+ * result; the parent gets the PID or -errno. glibc's clone() would do, but it sets errno,
+ * which a level sharing the test thread's TLS must not touch.
+ */
+long kabi_clone_on_stack(unsigned long flags, void *stack_top, int *pidfd, int (*fn)(void *),
+			 void *arg);
+__asm__(".text\n"
+	".globl kabi_clone_on_stack\n"
+	".type kabi_clone_on_stack, @function\n"
+	"kabi_clone_on_stack:\n"
+	"	and $-16, %rsi\n"
+	"	sub $16, %rsi\n"
+	"	mov %rcx, 8(%rsi)\n"	/* fn, popped by the child */
+	"	mov %r8, 0(%rsi)\n"	/* arg */
+	"	xor %r10d, %r10d\n"	/* child_tid */
+	"	xor %r8d, %r8d\n"	/* tls */
+	"	mov $56, %eax\n"	/* __NR_clone: flags, stack, parent_tid (pidfd), child_tid, tls */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	pop %rdi\n"
+	"	pop %rax\n"
+	"	call *%rax\n"
+	"	mov %eax, %edi\n"
+	"	mov $231, %eax\n"	/* __NR_exit_group */
+	"	syscall\n"
+	"	hlt\n"
+	".size kabi_clone_on_stack, .-kabi_clone_on_stack\n");
+#endif
+
 long kabi_sandbox_clone_level(struct level_start *start, int *pidfd)
 {
-	int flags = CLONE_VM | CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
-	long r = clone(level_entry, start->stacks + (long)start->level * LEVEL_STACK, flags, start,
-		       pidfd);
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
+	char *top = start->stacks + (long)start->level * LEVEL_STACK;
+#if KABI_SANDBOX_SHARES_MEMORY
+	return kabi_clone_on_stack(flags | CLONE_VM, top, pidfd, level_entry, start);
+#else
+	long r = clone(level_entry, top, (int)flags, start, pidfd);	/* memory is copied */
 
 	return r < 0 ? -errno : r;
+#endif
 }
 
 static int exit_code_of(const siginfo_t *info)
@@ -162,36 +199,36 @@ static int level_entry(void *start)
 	long child, r;
 
 	/* The parent level (or the test thread) going away must take the sandbox with it. */
-	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	syscall(SYS_prctl, PR_SET_NAME, spec->name, 0, 0, 0);
+	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	kabi_sys(SYS_prctl, PR_SET_NAME, spec->name, 0, 0, 0);
 	if (s->level == 1) {
-		syscall(SYS_close, s->parent_fd);
+		kabi_sys(SYS_close, s->parent_fd);
 		reset_signals();
 		close_other_fds(spec, s->report_fd);
 	}
 	if (!spec->leave_unmapped && map_root(&ctx, s->outer_uid, s->outer_gid) < 0)
-		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+		kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 	kabi_report_self(&ctx, KABI_REPORT_LEVEL_READY, 0, 0);
 
 	if ((uint32_t)s->level >= spec->levels)
-		syscall(SYS_exit_group, s->body(&ctx) & 0xff);
+		kabi_sys(SYS_exit_group, s->body(&ctx) & 0xff);
 
 	next = *s;
 	next.level = s->level + 1;
-	next.outer_uid = syscall(SYS_getuid);
-	next.outer_gid = syscall(SYS_getgid);
+	next.outer_uid = kabi_sys(SYS_getuid);
+	next.outer_gid = kabi_sys(SYS_getgid);
 	child = kabi_sandbox_clone_level(&next, NULL);
 	if (child < 0) {
 		kabi_report_self(&ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_CLONE_LEVEL, child);
-		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+		kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 	}
 	do
-		r = raw(syscall(SYS_waitid, P_PID, child, &info, WEXITED, 0));
+		r = kabi_sys(SYS_waitid, P_PID, child, &info, WEXITED, 0);
 	while (r == -EINTR);
 	if (r < 0) {
 		kabi_report_self(&ctx, KABI_REPORT_SETUP_FAILED, KABI_STEP_WAIT_LEVEL, r);
-		syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+		kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 	}
-	syscall(SYS_exit_group, exit_code_of(&info));
+	kabi_sys(SYS_exit_group, exit_code_of(&info));
 	return 0;
 }

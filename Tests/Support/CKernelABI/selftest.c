@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kabi_raw.h"
 #include "kabi_selftest.h"
 #include "kabi_syscalls.h"
 
@@ -15,18 +16,15 @@
 static long fork_raw(void)
 {
 	struct kabi_clone_args a;
-	long r;
-
 	memset(&a, 0, sizeof(a));
 	a.exit_signal = SIGCHLD;
-	r = syscall(KABI_SYS_CLONE3, &a, sizeof(a));
-	return r < 0 ? -errno : r;
+	return kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
 }
 
 static __attribute__((noreturn)) void block_forever(void)
 {
 	for (;;)
-		syscall(SYS_pause);
+		kabi_sys(SYS_pause);
 }
 
 int kabi_body_hang(const struct kabi_body_context *ctx)
@@ -53,26 +51,27 @@ int kabi_body_fan_out(const struct kabi_body_context *ctx)
 {
 	uint32_t count = *(const uint32_t *)ctx->arg;
 	siginfo_t info;
+	long r;
 
 	for (uint32_t i = 0; i < count; i++) {
 		long child = fork_raw();
 
 		if (child == 0) {
 			kabi_report_self(ctx, KABI_REPORT_CHILD, (int32_t)i, 0);
-			syscall(SYS_exit_group, 0);
+			kabi_sys(SYS_exit_group, 0);
 		}
 		if (child < 0)
 			kabi_report_self(ctx, KABI_REPORT_CALL, (int32_t)i, child);
 	}
-	while (syscall(SYS_waitid, P_ALL, 0, &info, WEXITED, 0) == 0 || errno == EINTR)
+	while ((r = kabi_sys(SYS_waitid, P_ALL, 0, &info, WEXITED, 0)) == 0 || r == -EINTR)
 		;	/* PID 1 of a private namespace: every child here is this body's own */
 	return 0;
 }
 
 int kabi_body_probe_fd(const struct kabi_body_context *ctx)
 {
-	long r = syscall(SYS_fcntl, *(const int *)ctx->arg, F_GETFD);
+	long r = kabi_sys(SYS_fcntl, *(const int *)ctx->arg, F_GETFD);
 
-	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r < 0 ? -errno : r);
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
 	return 0;
 }

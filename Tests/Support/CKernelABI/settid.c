@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kabi_clone3.h"
+#include "kabi_raw.h"
 #include "kabi_settid.h"
 #include "kabi_syscalls.h"
 
@@ -19,17 +20,12 @@
 static const char pid_max_path[] = "/proc/sys/kernel/pid_max";
 static const char ns_last_pid_path[] = "/proc/sys/kernel/ns_last_pid";
 
-static long raw(long r)
-{
-	return r < 0 ? -errno : r;
-}
-
 static long reap(long pid, siginfo_t *info)
 {
 	long r;
 
 	do
-		r = raw(syscall(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0));
+		r = kabi_sys(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
 	while (r == -EINTR);
 	return r;
 }
@@ -45,14 +41,14 @@ static int64_t wait_status_of(const siginfo_t *info)
 static int64_t read_int(const char *path)
 {
 	char buf[32];
-	long fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	long n;
 	int64_t v = 0;
 
 	if (fd < 0)
 		return fd;
-	n = raw(syscall(SYS_read, fd, buf, sizeof(buf)));
-	syscall(SYS_close, fd);
+	n = kabi_sys(SYS_read, fd, buf, sizeof(buf));
+	kabi_sys(SYS_close, fd);
 	if (n < 0)
 		return n;
 	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
@@ -75,11 +71,11 @@ static long write_int(const char *path, int64_t v)
 		text[len++] = '-';
 	while (n > 0)
 		text[len++] = digits[--n];
-	fd = raw(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
+	fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fd;
-	r = raw(syscall(SYS_write, fd, text, len));
-	syscall(SYS_close, fd);
+	r = kabi_sys(SYS_write, fd, text, len);
+	kabi_sys(SYS_close, fd);
 	return r < 0 ? r : 0;
 }
 
@@ -88,7 +84,7 @@ static long drop_caps(int keep_cr)
 {
 	struct { uint32_t version; int pid; } head = { 0x20080522, 0 };	/* _LINUX_CAPABILITY_VERSION_3 */
 	struct { uint32_t effective, permitted, inheritable; } data[2];
-	long r = raw(syscall(SYS_capget, &head, data));
+	long r = kabi_sys(SYS_capget, &head, data);
 
 	if (r < 0)
 		return r;
@@ -98,21 +94,21 @@ static long drop_caps(int keep_cr)
 		data[1].effective &= ~(1U << (40 - 32));
 		data[1].permitted &= ~(1U << (40 - 32));
 	}
-	return raw(syscall(SYS_capset, &head, data));
+	return kabi_sys(SYS_capset, &head, data);
 }
 
 static __attribute__((noreturn)) void
 child_main(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc, int step)
 {
 	int64_t value = sc->child_reads == KABI_CHILD_READS_PID_MAX ? read_int(pid_max_path)
-								     : syscall(SYS_getppid);
+								     : kabi_sys(SYS_getppid);
 	char byte;
 
 	kabi_report_self(ctx, KABI_REPORT_CHILD, step, value);
 	if (step == KABI_SETTID_FIRST && sc->hold_fd >= 0)
-		while (syscall(SYS_read, sc->hold_fd, &byte, 1) < 0 && errno == EINTR)
+		while (kabi_sys(SYS_read, sc->hold_fd, &byte, 1) == -EINTR)
 			;
-	syscall(SYS_exit_group, 0);
+	kabi_sys(SYS_exit_group, 0);
 	__builtin_unreachable();
 }
 
@@ -125,7 +121,7 @@ static long clone3_with(uint64_t flags, const int32_t *tids, uint64_t count)
 	a.exit_signal = flags & (KABI_CLONE_PARENT | KABI_CLONE_THREAD) ? 0 : SIGCHLD;
 	a.set_tid = (uint64_t)(uintptr_t)tids;
 	a.set_tid_size = count;
-	return raw(syscall(KABI_SYS_CLONE3, &a, sizeof(a)));
+	return kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
 }
 
 /* The call under test, once; reports CALL(step) and reaps what it made. */
@@ -137,7 +133,7 @@ static long perform(const struct kabi_body_context *ctx, const struct kabi_setti
 
 	switch (sc->kind) {
 	case KABI_SETTID_UNSHARE:
-		r = raw(syscall(SYS_unshare, (unsigned long)sc->flags));
+		r = kabi_sys(SYS_unshare, (unsigned long)sc->flags);
 		break;
 	case KABI_SETTID_READ_NS_LAST_PID:
 		r = read_int(ns_last_pid_path);
@@ -162,11 +158,11 @@ static long perform(const struct kabi_body_context *ctx, const struct kabi_setti
 	if (sc->kind != KABI_SETTID_CLONE3 || r <= 0)
 		return r;
 	/* The creator's own view: the returned PID names a live process in its namespace. */
-	long pidfd = raw(syscall(KABI_SYS_PIDFD_OPEN, (int)r, 0));
+	long pidfd = kabi_sys(KABI_SYS_PIDFD_OPEN, (int)r, 0);
 
 	kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_PIDFD, pidfd < 0 ? pidfd : 0);
 	if (pidfd >= 0)
-		syscall(SYS_close, pidfd);
+		kabi_sys(SYS_close, pidfd);
 	if (!(sc->flags & KABI_CLONE_PARENT)) {
 		long w = reap(r, &info);
 
@@ -187,16 +183,17 @@ static long make_blocker(const struct kabi_settid_scenario *sc, int fds[2])
 	char byte;
 	long r;
 
-	if (raw(syscall(SYS_pipe2, fds, O_CLOEXEC)) < 0)
-		return -errno;
+	r = kabi_sys(SYS_pipe2, fds, O_CLOEXEC);
+	if (r < 0)
+		return r;
 	r = clone3_with(sc->blocker_flags, sc->blocker, sc->blocker_count);
 	if (r == 0) {
-		syscall(SYS_close, fds[1]);
-		while (syscall(SYS_read, fds[0], &byte, 1) < 0 && errno == EINTR)
+		kabi_sys(SYS_close, fds[1]);
+		while (kabi_sys(SYS_read, fds[0], &byte, 1) == -EINTR)
 			;
-		syscall(SYS_exit_group, 0);
+		kabi_sys(SYS_exit_group, 0);
 	}
-	syscall(SYS_close, fds[0]);
+	kabi_sys(SYS_close, fds[0]);
 	return r;
 }
 
@@ -208,7 +205,7 @@ static int prepare(const struct kabi_body_context *ctx, const struct kabi_settid
 	for (uint32_t i = 0; i < sc->spawn_before; i++) {
 		r = clone3_with(0, NULL, 0);
 		if (r == 0)
-			syscall(SYS_exit_group, 0);
+			kabi_sys(SYS_exit_group, 0);
 		if (r < 0 || (r = reap(r, &info)) < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_SPAWN, r);
 	}
@@ -223,10 +220,10 @@ static int restrict_caller(const struct kabi_body_context *ctx,
 	long r;
 
 	if ((sc->prepare & KABI_PREP_UNSHARE_PID) &&
-	    (r = raw(syscall(SYS_unshare, (unsigned long)KABI_CLONE_NEWPID))) < 0)
+	    (r = kabi_sys(SYS_unshare, (unsigned long)KABI_CLONE_NEWPID)) < 0)
 		return setup_failed(ctx, KABI_SETTID_STEP_UNSHARE_PID, r);
 	if ((sc->prepare & KABI_PREP_UNSHARE_USER) &&
-	    (r = raw(syscall(SYS_unshare, (unsigned long)KABI_CLONE_NEWUSER))) < 0)
+	    (r = kabi_sys(SYS_unshare, (unsigned long)KABI_CLONE_NEWUSER)) < 0)
 		return setup_failed(ctx, KABI_SETTID_STEP_UNSHARE_USER, r);
 	if ((sc->prepare & KABI_PREP_DROP_CAPS) &&
 	    (r = drop_caps(sc->prepare & KABI_PREP_KEEP_CR)) < 0)
@@ -250,10 +247,10 @@ static int nest_pid_namespaces(struct kabi_body_context *here,
 			return setup_failed(here, KABI_SETTID_STEP_CHAIN, child);
 		if (child > 0) {
 			if (reap(child, &info) < 0)
-				syscall(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
-			syscall(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
+				kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+			kabi_sys(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
 		}
-		syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		here->level++;
 		kabi_report_self(here, KABI_REPORT_LEVEL_READY, 0, 0);
 	}
@@ -300,7 +297,7 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 
 		if (helper == 0) {
 			r = perform(ctx, sc, tids, KABI_SETTID_FIRST);
-			syscall(SYS_exit_group, r > 0 && (sc->flags & KABI_CLONE_PARENT) ? 0 : 1);
+			kabi_sys(SYS_exit_group, r > 0 && (sc->flags & KABI_CLONE_PARENT) ? 0 : 1);
 		}
 		if (helper < 0 || reap(helper, &info) < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_HELPER, helper < 0 ? helper : -ECHILD);
@@ -315,7 +312,7 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 	}
 
 	if (blocker > 0) {
-		syscall(SYS_close, blocker_fds[1]);
+		kabi_sys(SYS_close, blocker_fds[1]);
 		reap(blocker, &info);
 		if (sc->retry)
 			perform(ctx, sc, tids, KABI_SETTID_RETRY);
@@ -326,12 +323,12 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 int kabi_body_pid_max_inode(const struct kabi_body_context *ctx)
 {
 	struct stat st;
-	long fd = raw(syscall(SYS_openat, AT_FDCWD, pid_max_path, O_RDONLY | O_CLOEXEC));
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, pid_max_path, O_RDONLY | O_CLOEXEC);
 	long r = fd;
 
 	if (fd >= 0) {
-		r = raw(syscall(SYS_fstat, fd, &st));
-		syscall(SYS_close, fd);
+		r = kabi_sys(SYS_fstat, fd, &st);
+		kabi_sys(SYS_close, fd);
 		if (r == 0)
 			r = (long)st.st_ino;
 	}
@@ -343,5 +340,5 @@ int kabi_body_pid_max_inode(const struct kabi_body_context *ctx)
 
 long kabi_ns_get_pid_in_pidns(int nsfd, int pid)
 {
-	return raw(ioctl(nsfd, _IOR(0xb7, 0x8, int), pid));
+	return kabi_sys(SYS_ioctl, nsfd, _IOR(0xb7, 0x8, int), pid);
 }
