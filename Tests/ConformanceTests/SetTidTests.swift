@@ -29,6 +29,11 @@ struct SetTidTests {
     try Conformance.check(row) { try row.call.observe() }
   }
 
+  @Test(arguments: try Fixtures.load("set-tid-thread.json", as: ThreadCall.self).cases)
+  func `set_tid chooses the TID of a new thread`(_ row: ConformanceCase<ThreadCall>) throws {
+    try Conformance.check(row) { try row.call.observe() }
+  }
+
   @Test(arguments: try Fixtures.load("set-tid-parent.json", as: SetTidCall.self).cases)
   func `set_tid works with CLONE_PARENT where the kernel allows it`(
     _ row: ConformanceCase<SetTidCall>

@@ -43,10 +43,10 @@ static int parse_nspid(const char *text, long len, int32_t *out)
 	return -ENOENT;
 }
 
-static int read_nspid(int32_t *out)
+static int read_nspid(const char *status, int32_t *out)
 {
 	char buf[4096];
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, status, O_RDONLY | O_CLOEXEC);
 	long len = 0, n;
 
 	if (fd < 0)
@@ -59,8 +59,8 @@ static int read_nspid(int32_t *out)
 	return parse_nspid(buf, len, out);
 }
 
-void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
-		      int64_t value)
+static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t step, int64_t value,
+		   long pid, const char *status)
 {
 	struct kabi_report r;
 
@@ -68,9 +68,21 @@ void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t 
 	r.tag = tag;
 	r.step = step;
 	r.level = ctx->level;
-	r.pid = (int32_t)kabi_sys(SYS_getpid);
+	r.pid = (int32_t)pid;
 	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
-	r.nspid_count = read_nspid(r.nspid);
+	r.nspid_count = read_nspid(status, r.nspid);
 	put_record(ctx->report_fd, &r);
+}
+
+void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+		      int64_t value)
+{
+	report(ctx, tag, step, value, kabi_sys(SYS_getpid), "/proc/self/status");
+}
+
+void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+			int64_t value)
+{
+	report(ctx, tag, step, value, kabi_sys(SYS_gettid), "/proc/thread-self/status");
 }

@@ -10,5 +10,6 @@
 #include "kabi_settid.h"
 #include "kabi_selftest.h"
 #include "kabi_syscalls.h"
+#include "kabi_threads.h"
 
 #endif

@@ -40,11 +40,11 @@ struct kabi_report {
 	int32_t tag;		/* enum kabi_report_tag */
 	int32_t step;		/* SETUP_FAILED: enum kabi_setup_step; otherwise the body's own step */
 	int32_t level;		/* sandbox level of the writer: 1 is the outermost namespace made */
-	int32_t pid;		/* getpid() of the writer, in its own PID namespace */
+	int32_t pid;		/* getpid() of the writer (gettid() for a thread's record) */
 	int64_t value;
 	int32_t uid;		/* getuid() of the writer, in its own user namespace */
 	int32_t nspid_count;	/* entries in nspid, or -errno if /proc/self/status was unreadable */
-	int32_t nspid[KABI_NSPID_MAX];	/* NSpid of the writer, outermost visible level first */
+	int32_t nspid[KABI_NSPID_MAX];	/* NSpid of the writer (of the thread), outermost first */
 	int32_t reserved;
 };
 
@@ -96,5 +96,9 @@ int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body bod
 /* Sends one record describing the calling process (pid, uid, NSpid) plus tag, step and value. */
 void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 		      int64_t value);
+
+/* The same for the calling thread: its TID as pid, and the NSpid of /proc/thread-self. */
+void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+			int64_t value);
 
 #endif

@@ -1,0 +1,115 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kabi_raw.h"
+#include "kabi_threads.h"
+
+/* Sandbox body: raw syscalls only, no malloc, no stdio. */
+
+enum { THREAD_STACK = 64 * 1024 };
+
+#if defined(__x86_64__)
+/*
+ * clone3(args, size) whose child runs fn(arg) on the stack named in args and then exits the
+ * thread alone (__NR_exit): a thread shares the body's stack otherwise.
+ */
+long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+	".globl kabi_clone3_run\n"
+	".type kabi_clone3_run, @function\n"
+	"kabi_clone3_run:\n"
+	"	push %r12\n"
+	"	push %r13\n"
+	"	mov %rdx, %r12\n"	/* fn and arg survive the syscall in callee-saved registers */
+	"	mov %rcx, %r13\n"
+	"	mov $435, %eax\n"	/* __NR_clone3(rdi = args, rsi = size) */
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	and $-16, %rsp\n"
+	"	mov %r13, %rdi\n"
+	"	call *%r12\n"
+	"	mov %eax, %edi\n"
+	"	mov $60, %eax\n"	/* __NR_exit */
+	"	syscall\n"
+	"	hlt\n"
+	".size kabi_clone3_run, .-kabi_clone3_run\n");
+
+int kabi_threads_supported(void)
+{
+	return 1;
+}
+#else
+static long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *),
+			    void *arg)
+{
+	(void)args, (void)size, (void)fn, (void)arg;
+	return -ENOSYS;
+}
+
+int kabi_threads_supported(void)
+{
+	return 0;
+}
+#endif
+
+static int thread_main(void *ctx)
+{
+	kabi_report_thread(ctx, KABI_REPORT_CHILD, 0, kabi_sys(SYS_getpid));
+	return 0;
+}
+
+int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
+{
+	const struct kabi_thread_call *call = ctx->arg;
+	volatile int32_t tid_word = -1;
+	struct kabi_clone_args a;
+	long stack, r;
+
+	if (call->unshare_pid) {
+		r = kabi_sys(SYS_unshare, KABI_CLONE_NEWPID);
+		if (r < 0) {
+			kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, 1, r);
+			return 1;
+		}
+	}
+	stack = kabi_sys(SYS_mmap, 0, THREAD_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack < 0) {
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, 2, stack);
+		return 1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
+		  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM | KABI_CLONE_CHILD_CLEARTID |
+		  call->extra_flags;
+	a.child_tid = (uint64_t)(uintptr_t)&tid_word;
+	a.stack = (uint64_t)stack;
+	a.stack_size = THREAD_STACK;
+	if (call->tid_count > 0) {
+		a.set_tid = (uint64_t)(uintptr_t)call->tids;
+		a.set_tid_size = call->tid_count;
+	}
+	r = kabi_clone3_run(&a, sizeof(a), thread_main, (void *)ctx);
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
+	if (r > 0) {
+		/* CLONE_CHILD_CLEARTID: the kernel zeroes the word and wakes us when it exits. */
+		int32_t seen;
+
+		while ((seen = tid_word) != 0)
+			kabi_sys(SYS_futex, &tid_word, FUTEX_WAIT, seen, NULL);
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, 0);
+	}
+	kabi_sys(SYS_munmap, stack, THREAD_STACK);
+	return 0;
+}
