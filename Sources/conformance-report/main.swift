@@ -18,8 +18,11 @@ func readLog(_ path: String) throws(Stop) -> ResultLog {
     throw Stop(status: .malformedLog, message: "\(path): not UTF-8 text")
   }
   do {
-    let log = try ResultLog.parse(text)
+    var log = try ResultLog.parse(text)
     for note in log.notes { printError("warning: \(path): \(note)") }
+    // Tests run in parallel, so the log's order changes from run to run; sorted, two runs'
+    // reports line up.
+    log.cases.sort { ($0.area, $0.id) < ($1.area, $1.id) }
     return log
   } catch {
     throw Stop(status: .malformedLog, message: "\(path): \(error)")
