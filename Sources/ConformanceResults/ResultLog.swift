@@ -51,6 +51,19 @@ public struct ResultLog: Sendable, Equatable {
     environment?.kernel ?? cases.first?.kernel ?? "unknown kernel"
   }
 
+  /// The console summary: the counts line, the commonest skip reasons (at most `reasonLimit`),
+  /// and last the line CI parses.
+  public func consoleSummary(reasonLimit: Int = 5) -> String {
+    let reasons = skipReasons
+    var lines = [tally.countsLine(withSkipKinds: true)]
+    lines += reasons.prefix(reasonLimit).map { "  \($0.count) skip (\($0.kind)): \($0.reason)" }
+    if reasons.count > reasonLimit {
+      lines.append("  \(reasons.count - reasonLimit) more skip reasons in summary.md")
+    }
+    lines.append(tally.closingLine)
+    return lines.joined(separator: "\n")
+  }
+
   /// The cases grouped by area, areas in order of first appearance.
   public var areas: [(name: String, cases: [CaseResult])] {
     var order: [String] = []

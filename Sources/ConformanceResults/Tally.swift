@@ -44,11 +44,8 @@ public struct Tally: Sendable, Equatable, Encodable {
     return "\(total) cases: \(pass) pass, \(fail) fail, \(skip) skip\(kinds), \(known) known"
   }
 
-  /// The console summary: the counts line with skip kinds, then `N passed, N failed, N skipped`,
-  /// the line CI parses (KNOWN appears only in the first line).
-  public var consoleSummary: String {
-    countsLine(withSkipKinds: true) + "\n\(pass) passed, \(fail) failed, \(skip) skipped"
-  }
+  /// `N passed, N failed, N skipped`, the line CI parses (KNOWN counts in none of them).
+  public var closingLine: String { "\(pass) passed, \(fail) failed, \(skip) skipped" }
 
   static let skipKindOrder = SkipKind.allCases.map(\.rawValue) + [CaseResult.unspecifiedSkipKind]
 }

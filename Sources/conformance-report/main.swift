@@ -36,7 +36,7 @@ func printError(_ message: String) {
 /// Prints the console summary and returns the status the log calls for, explaining a run the
 /// environment prevented.
 func summarize(_ log: ResultLog) -> ExitStatus {
-  print(log.tally.consoleSummary)
+  print(log.consoleSummary())
   let verdict = RunVerdict(log)
   if let explanation = verdict.explanation { printError(explanation) }
   return verdict.status

@@ -2,17 +2,22 @@ import ConformanceResults
 import Testing
 
 @Suite struct Counting {
-  @Test func `the console summary has the counts line and the line CI parses`() {
+  @Test func `the console summary has the counts, the skip reasons, and the line CI parses`() {
     #expect(
-      sampleLog.tally.consoleSummary == """
+      sampleLog.consoleSummary() == """
         8 cases: 3 pass, 1 fail, 3 skip (2 feature, 1 environment), 1 known
+          2 skip (feature): kernel 6.1 lacks clone3.into_cgroup
+          1 skip (environment): user namespaces disabled
         3 passed, 1 failed, 3 skipped
         """)
+    #expect(
+      sampleLog.consoleSummary(reasonLimit: 1).split(separator: "\n").dropFirst(2).first
+        == "  1 more skip reasons in summary.md")
   }
 
   @Test func `an empty log counts zero everywhere`() {
     #expect(
-      ResultLog(cases: []).tally.consoleSummary == """
+      ResultLog(cases: []).consoleSummary() == """
         0 cases: 0 pass, 0 fail, 0 skip, 0 known
         0 passed, 0 failed, 0 skipped
         """)
