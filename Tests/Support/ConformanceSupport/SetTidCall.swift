@@ -319,6 +319,30 @@ extension SetTidCall {
     }
   }
 
+  /// Why the child's NSpid does not carry the PIDs `set_tid` asked for, innermost first; nil
+  /// when it does, or when the row has no inline `set_tid` to compare with.
+  private func requestedPidsProblem(_ nspid: [Int32], run: SandboxRun) -> String? {
+    guard let requested = setTid, !requested.isEmpty, (setTidAt ?? .inline) == .inline,
+      setTidSize == nil, setTidSizeAboveLevels == nil
+    else { return nil }
+    let pidMax = run.reports(.call).first {
+      $0.step == Int32(KABI_SETTID_PID_MAX_READ.rawValue)
+    }?.value
+    var wanted: [Int32] = []
+    for tid in requested {
+      guard tid.relativeToPidMax else {
+        wanted.append(tid.number)
+        continue
+      }
+      guard let pidMax else { return "pid_max was not read before the call" }
+      wanted.append(Int32(pidMax) + tid.number)
+    }
+    let got = Array(nspid.reversed().prefix(wanted.count))
+    guard got != wanted else { return nil }
+    return "set_tid asked for \(Observation.spell(wanted)), the child's NSpid gives "
+      + "\(Observation.spell(got)) (innermost first)"
+  }
+
   /// The retried call must succeed once the blocker is gone: otherwise a PID leaked.
   private func checkRetry(_ run: SandboxRun) -> Observation? {
     guard
@@ -372,6 +396,7 @@ extension SetTidCall {
       return .broken("the child's parent is PID \(child.value), not the caller's parent (PID 1)")
     }
     if let problem = outside.verdict(for: child, run: run) { return .broken(problem) }
+    if let problem = requestedPidsProblem(nspid, run: run) { return .broken(problem) }
     if childReads == .pidMax { return .produced(child.value) }
     return .succeeded(pid: Int32(pid), nspid: levels)
   }
