@@ -257,6 +257,20 @@ static int nest_pid_namespaces(struct kabi_body_context *here,
 	return 0;
 }
 
+/* Whether /proc/sys/kernel/pid_max here is this PID namespace's own, not the host's. */
+static int pid_max_is_own(const struct kabi_settid_scenario *sc)
+{
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, pid_max_path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	long r;
+
+	if (fd < 0)
+		return 0;
+	r = kabi_sys(SYS_fstat, fd, &st);
+	kabi_sys(SYS_close, fd);
+	return r == 0 && sc->host_pid_max_ino != 0 && st.st_ino != sc->host_pid_max_ino;
+}
+
 int kabi_body_settid(const struct kabi_body_context *outer)
 {
 	const struct kabi_settid_scenario *sc = outer->arg;
@@ -270,6 +284,8 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 
 	if ((failed = nest_pid_namespaces(&inner, sc)) != 0)
 		return failed;
+	if ((sc->kind == KABI_SETTID_WRITE_PID_MAX || sc->write_pid_max > 0) && !pid_max_is_own(sc))
+		return setup_failed(ctx, KABI_SETTID_STEP_HOST_PID_MAX, -EXDEV);
 	memcpy(tids, sc->tids, sizeof(tids));
 	if (sc->pid_max_relative) {
 		int64_t pid_max = read_int(pid_max_path);

@@ -242,6 +242,13 @@ extension SetTidCall {
     let spec = SandboxSpec(
       levels: levels, mapRoot: mapRoot ?? true,
       keepDescriptors: outside.holdDescriptor >= 0 ? [outside.holdDescriptor] : [])
+    // Held open for the whole run, so the host's pid_max keeps its inode (see the C struct).
+    let hostPidMax = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC)
+    defer { if hostPidMax >= 0 { close(hostPidMax) } }
+    var hostStat = stat()
+    if hostPidMax >= 0, fstat(hostPidMax, &hostStat) == 0 {
+      scenario.host_pid_max_ino = UInt64(hostStat.st_ino)
+    }
     let run = try Sandbox.run(spec, body: kabi_body_settid, argument: &scenario) { report in
       outside.inspect(report)
     }
@@ -292,6 +299,11 @@ extension SetTidCall {
   func observation(of run: SandboxRun, outside: OutsideCheck) throws -> Observation {
     if run.timedOut { return .broken("the sandbox timed out and was killed") }
     if let failure = run.setupFailure {
+      if failure.step == Int32(KABI_SETTID_STEP_HOST_PID_MAX.rawValue) {
+        return .broken(
+          "/proc/sys/kernel/pid_max in the sandbox is the host's, although the probe found "
+            + "per-namespace pid_max: not written")
+      }
       if failure.errno == .EROFS {
         throw CaseSkip(.environment, "/proc/sys is read-only here (step \(failure.step))")
       }

@@ -54,6 +54,7 @@ enum kabi_settid_step {
 	KABI_SETTID_STEP_HELPER = 108,
 	KABI_SETTID_STEP_READ_PID_MAX = 109,
 	KABI_SETTID_STEP_CHAIN = 110,
+	KABI_SETTID_STEP_HOST_PID_MAX = 111,	/* pid_max here is the host's: never written */
 };
 
 /* Record steps of the scenario's own CALL / CHILD / CHILD_EXIT records. */
@@ -85,6 +86,13 @@ struct kabi_settid_scenario {
 	int32_t child_reads;		/* enum kabi_settid_child_reads */
 	uint32_t pid_chain;		/* PID-only namespaces nested below the body first */
 	uint32_t reserved;
+	/*
+	 * st_ino of /proc/sys/kernel/pid_max as the test process sees it (it keeps the file open
+	 * meanwhile). Before 6.14 one table serves every PID namespace and the sandbox, mapped to
+	 * the caller's uid, could write the host's pid_max as real root: a scenario that writes
+	 * pid_max first checks that its file is another one.
+	 */
+	uint64_t host_pid_max_ino;
 };
 
 _Static_assert(sizeof(struct kabi_settid_scenario) % 8 == 0, "no trailing padding");
