@@ -1,4 +1,5 @@
 import CKernelABI
+import Foundation
 import KernelABI
 import Testing
 
@@ -32,6 +33,15 @@ import Testing
     #expect(CloneFlags(name: "CLONE_INTO_CGROUP")?.rawValue == 1 << 33)
     let flags = CloneFlags([.init(rawValue: KABI_CLONE_NEWUSER), .init(rawValue: 1 << 40)])
     #expect(flags.description == "CLONE_NEWUSER|0x10000000000")
+  }
+
+  @Test func `fixtures spell flags by name, and an unknown name is rejected`() throws {
+    let flags = try JSONDecoder().decode(
+      CloneFlags.self, from: Data(#"["CLONE_NEWUSER", "CLONE_NEWPID"]"#.utf8))
+    #expect(flags.rawValue == KABI_CLONE_NEWUSER | KABI_CLONE_NEWPID)
+    #expect(throws: DecodingError.self) {
+      try JSONDecoder().decode(CloneFlags.self, from: Data(#"["CLONE_NEWPD"]"#.utf8))
+    }
   }
 
   @Test(arguments: [

@@ -72,7 +72,7 @@ public struct Clone3Call: Codable, Hashable, Sendable {
   /// The `size` argument.
   public var size: ByteCount
   /// Flag names, such as `["CLONE_INTO_CGROUP"]`.
-  public var flags: [String]?
+  public var flags: CloneFlags?
   /// `exit_signal`; SIGCHLD when absent.
   public var exitSignal: UInt64?
   /// PIDs for `set_tid`, innermost level first; `set_tid_size` is their count unless given.
@@ -89,14 +89,6 @@ public struct Clone3Call: Codable, Hashable, Sendable {
   /// For `straddlesGuardPage`: how many bytes are readable.
   public var readableBytes: Int?
 
-  /// Every flag name the call uses that this suite does not define.
-  public var unknownFlagNames: [String] {
-    (flags ?? []).filter { CloneFlags(name: $0) == nil }
-  }
-
-  public var cloneFlags: CloneFlags {
-    CloneFlags((flags ?? []).compactMap { CloneFlags(name: $0) })
-  }
 }
 
 extension Clone3Call {
@@ -104,10 +96,10 @@ extension Clone3Call {
   ///
   /// Success counts only when the new process reported its own PID and that PID is the one
   /// clone3 returned.
-  public func observe(levels: Int = 1) throws -> Observation {
+  public func observe() throws -> Observation {
     let size = self.size.resolved
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
-    let memory = try GuardedMemory(capacity: bufferBytes + RunningKernel.pageSize)
+    let memory = try GuardedMemory(capacity: bufferBytes)
     let tids = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(1, setTid?.count ?? 0))
     defer { tids.deallocate() }
 
@@ -126,7 +118,7 @@ extension Clone3Call {
     }
 
     var call = kabi_clone3_call(args: UInt64(address), size: UInt64(size))
-    let run = try Sandbox.run(SandboxSpec(levels: levels), body: kabi_body_clone3, argument: &call)
+    let run = try Sandbox.run(body: kabi_body_clone3, argument: &call)
     return Self.observation(of: run)
   }
 
@@ -138,7 +130,7 @@ extension Clone3Call {
       guard offset + 8 <= bytes.count else { return }
       bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
     }
-    put(cloneFlags.rawValue, at: CloneArgsLayout.Offset.flags)
+    put(flags?.rawValue ?? 0, at: CloneArgsLayout.Offset.flags)
     put(exitSignal ?? UInt64(SIGCHLD), at: CloneArgsLayout.Offset.exitSignal)
     if let setTid {
       _ = tids.initialize(from: setTid)

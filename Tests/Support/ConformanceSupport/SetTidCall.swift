@@ -118,7 +118,7 @@ public struct SetTidCall: Codable, Hashable, Sendable {
   /// Map uid 0 at every level (default); false leaves the creator the overflow uid.
   public var mapRoot: Bool?
   /// Flags of the call under test (clone3 or unshare), by name.
-  public var flags: [String]?
+  public var flags: CloneFlags?
   /// `set_tid`, innermost level first.
   public var setTid: [TidValue]?
   /// `set_tid_size`; the count of `setTid` when absent.
@@ -133,7 +133,7 @@ public struct SetTidCall: Codable, Hashable, Sendable {
   public var writeNsLastPid: Int32?
   /// `set_tid` of a process that holds its PIDs while the call is made.
   public var blocker: [Int32]?
-  public var blockerFlags: [String]?
+  public var blockerFlags: CloneFlags?
   public var retryWithoutBlocker: Bool?
   /// The value the write kinds write.
   public var value: Int64?
@@ -148,12 +148,7 @@ public struct SetTidCall: Codable, Hashable, Sendable {
 
   public init() {}
 
-  /// Every flag name the row uses that this suite does not define.
-  public var unknownFlagNames: [String] {
-    ((flags ?? []) + (blockerFlags ?? [])).filter { CloneFlags(name: $0) == nil }
-  }
-
-  var cloneFlags: CloneFlags { CloneFlags((flags ?? []).compactMap { CloneFlags(name: $0) }) }
+  var cloneFlags: CloneFlags { flags ?? [] }
 }
 
 extension SetTidCall {
@@ -210,9 +205,7 @@ extension SetTidCall {
     scenario.tid_count = try resolvedSize(levels: levels, count: tids.count)
     if let blocker {
       scenario.blocker_count = UInt32(blocker.count)
-      scenario.blocker_flags =
-        CloneFlags((blockerFlags ?? []).compactMap { CloneFlags(name: $0) })
-        .rawValue
+      scenario.blocker_flags = blockerFlags?.rawValue ?? 0
       withUnsafeMutableBytes(of: &scenario.blocker) { bytes in
         let slots = bytes.bindMemory(to: Int32.self)
         for (index, tid) in blocker.prefix(slots.count).enumerated() { slots[index] = tid }

@@ -49,7 +49,7 @@ extension SetTidDepthsCall {
     var call = SetTidCall()
     call.levels = .levels(1)
     call.pidNamespaces = UInt32(sandboxLevels - 1)
-    call.flags = newPid ? ["CLONE_NEWPID"] : nil
+    call.flags = newPid ? CloneFlags(rawValue: KABI_CLONE_NEWPID) : nil
     call.setTid = tids.map { TidValue($0) }
     call.verifyFromOutside = true
     return (call, nspid, nspid[sandboxLevels - 1])

@@ -7,7 +7,7 @@ public struct ThreadCall: Codable, Hashable, Sendable {
   /// TIDs for `set_tid`, innermost level first; absent leaves `set_tid` NULL.
   public var setTid: [Int32]?
   /// Flags added to the thread flags, by name, such as `["CLONE_NEWPID"]`.
-  public var extraFlags: [String]?
+  public var extraFlags: CloneFlags?
   /// `unshare(CLONE_NEWPID)` first, so children would go to another PID namespace than the
   /// caller's own.
   public var unsharePidFirst: Bool?
@@ -22,7 +22,7 @@ public struct ThreadCall: Codable, Hashable, Sendable {
         .environment, "starting a thread from a sandbox body needs the x86-64 clone3 trampoline")
     }
     var call = kabi_thread_call()
-    call.extra_flags = CloneFlags((extraFlags ?? []).compactMap { CloneFlags(name: $0) }).rawValue
+    call.extra_flags = extraFlags?.rawValue ?? 0
     let tids = setTid ?? []
     precondition(tids.count <= Int(KABI_MAX_PID_NS_LEVEL) + 1, "set_tid longer than the ABI")
     withUnsafeMutableBytes(of: &call.tids) { bytes in

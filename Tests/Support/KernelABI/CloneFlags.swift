@@ -43,8 +43,8 @@ public struct CloneFlags: OptionSet, Hashable, Sendable, CustomStringConvertible
     self = entry.flag
   }
 
-  /// `CLONE_NEWUSER|CLONE_NEWPID`; unnamed bits print in hex.
-  public var description: String {
+  /// The kernel names of the set flags; unnamed bits in hex.
+  public var names: [String] {
     var rest = rawValue
     var parts: [String] = []
     for (name, flag) in Self.named where rawValue & flag.rawValue != 0 {
@@ -52,7 +52,32 @@ public struct CloneFlags: OptionSet, Hashable, Sendable, CustomStringConvertible
       rest &= ~flag.rawValue
     }
     if rest != 0 { parts.append("0x" + String(rest, radix: 16)) }
-    return parts.isEmpty ? "0" : parts.joined(separator: "|")
+    return parts
+  }
+
+  /// `CLONE_NEWUSER|CLONE_NEWPID`; unnamed bits print in hex.
+  public var description: String { names.isEmpty ? "0" : names.joined(separator: "|") }
+}
+
+/// Fixtures spell flags as a list of kernel names: `["CLONE_NEWPID"]`.
+extension CloneFlags: Codable {
+  /// Decodes the names; an unknown name is an error, never a flag silently left out of the
+  /// call under test.
+  public init(from decoder: any Decoder) throws {
+    var flags = CloneFlags()
+    for name in try decoder.singleValueContainer().decode([String].self) {
+      guard let flag = CloneFlags(name: name) else {
+        throw DecodingError.dataCorrupted(
+          .init(codingPath: decoder.codingPath, debugDescription: "unknown clone flag \"\(name)\""))
+      }
+      flags.insert(flag)
+    }
+    self = flags
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(names)
   }
 }
 
@@ -65,7 +90,6 @@ public enum CloneArgsLayout: Int, CaseIterable, Sendable {
   /// Byte offsets of the fields, as the uapi header lays them out.
   public enum Offset {
     public static let flags = 0
-    public static let pidfd = 8
     public static let exitSignal = 32
     public static let setTid = 64
     public static let setTidSize = 72
