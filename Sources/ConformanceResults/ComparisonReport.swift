@@ -50,6 +50,7 @@ extension RunComparison {
     switch result.status {
     case .pass: return nil
     case .fail: return result.mismatch ?? result.reason
+    case .broken: return result.reason
     case .skip: return "\(result.skipKindLabel): \(result.reason ?? "no reason given")"
     case .known: return result.knownBug?.title ?? result.reason
     }

@@ -49,6 +49,9 @@ extension ResultLog {
     case .fail:
       let message = result.mismatch ?? result.reason ?? "failed"
       body = ["<failure message=\(xmlAttribute(message))>\(xmlText(result.reason ?? ""))</failure>"]
+    case .broken:
+      let message = result.reason ?? "setup failed"
+      body = ["<error message=\(xmlAttribute(message))>\(xmlText(message))</error>"]
     case .skip:
       let message = "\(result.skipKindLabel): \(result.reason ?? "no reason given")"
       body = ["<skipped message=\(xmlAttribute(message))/>"]

@@ -34,6 +34,8 @@ extension ResultLog {
     case .fail:
       let diagnostics = [result.mismatch, result.reason].compactMap { $0 }
       return diagnostics.map { "# " + oneLine($0) } + ["not ok \(number) \(description)"]
+    case .broken:
+      return ["# " + oneLine(result.reason ?? "setup failed"), "not ok \(number) \(description)"]
     case .skip:
       return [
         "ok \(number) \(description) # SKIP \(oneLine(result.reason ?? result.skipKindLabel))"

@@ -15,6 +15,10 @@ public enum CaseStatus: String, Codable, Sendable, CaseIterable, Comparable {
   case skip = "SKIP"
   /// The kernel did what a documented kernel bug predicts on this version.
   case known = "KNOWN"
+  /// The case could not set up its own premise (a sandbox step, a helper process, a timeout):
+  /// neither the kernel's pass nor its failure. LTP's TBROK, JUnit's `<error>`; `setupFailure`
+  /// says which step failed, with which errno, and the likely cause.
+  case broken = "BROKEN"
 
   /// Orders statuses from worst to best, so a report lists failures first.
   public static func < (lhs: CaseStatus, rhs: CaseStatus) -> Bool {
@@ -24,9 +28,10 @@ public enum CaseStatus: String, Codable, Sendable, CaseIterable, Comparable {
   private var severityRank: Int {
     switch self {
     case .fail: 0
-    case .known: 1
-    case .skip: 2
-    case .pass: 3
+    case .broken: 1
+    case .known: 2
+    case .skip: 3
+    case .pass: 4
     }
   }
 }
@@ -61,6 +66,25 @@ public struct KnownBug: Codable, Sendable, Hashable {
   }
 }
 
+/// Why a case could not set up its premise: the step, its errno and the likely cause.
+public struct SetupFailure: Codable, Sendable, Equatable {
+  /// The step that failed, in words: `clone3 of the blocker process`, `sandbox level 2: write
+  /// uid_map`, `wait for the sandbox`.
+  public var step: String
+  /// The errno name the step failed with (`EAGAIN`); nil for a timeout or a missing report.
+  public var errno: String?
+  /// The likely cause, one sentence: `RLIMIT_NPROC is 30 for uid 1000`, `seccomp refuses
+  /// clone3 (EPERM)`, `the sandbox ran past its 10 s timeout (PIDNS_TIMEOUT_SCALE=1)`.
+  public var cause: String?
+
+  /// Creates a setup failure.
+  public init(step: String, errno: String? = nil, cause: String? = nil) {
+    self.step = step
+    self.errno = errno
+    self.cause = cause
+  }
+}
+
 /// One conformance case's result.
 public struct CaseResult: Codable, Sendable, Equatable {
   /// Always `"case"`.
@@ -84,6 +108,8 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public var feature: String?
   /// Set only for KNOWN.
   public var knownBug: KnownBug?
+  /// Set only for BROKEN.
+  public var setupFailure: SetupFailure?
   /// `uname -r` of the kernel the case ran on.
   public var kernel: String
   /// Wall time of the case, for information only: never a pass/fail criterion.
@@ -92,7 +118,8 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public init(
     id: String, area: String, title: String, status: CaseStatus, expected: String? = nil,
     observed: String? = nil, reason: String? = nil, skipKind: SkipKind? = nil,
-    feature: String? = nil, knownBug: KnownBug? = nil, kernel: String, durationSeconds: Double
+    feature: String? = nil, knownBug: KnownBug? = nil, setupFailure: SetupFailure? = nil,
+    kernel: String, durationSeconds: Double
   ) {
     self.id = id
     self.area = area
@@ -104,6 +131,7 @@ public struct CaseResult: Codable, Sendable, Equatable {
     self.skipKind = skipKind
     self.feature = feature
     self.knownBug = knownBug
+    self.setupFailure = setupFailure
     self.kernel = kernel
     self.durationSeconds = durationSeconds
   }
@@ -124,15 +152,37 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
   /// Conditions that limit the run, each one sentence: "user namespaces disabled
   /// (user.max_user_namespaces = 0)". Empty when nothing limits it.
   public var limitations: [String]
+  /// How many cases each area defines (`"clone3.size": 64`), counted from the fixtures before any
+  /// case ran: a log with fewer results for an area did not complete. nil in logs from before
+  /// the count was recorded.
+  public var expectedCases: [String: Int]?
+  /// Fixture files that could not be loaded, `"ns-last-pid.json: .cases[3].call: ..."` each:
+  /// their cases are missing from the run, which therefore did not complete.
+  public var fixtureErrors: [String]?
+  /// How the run was narrowed (`"filter: SetTid"`), or nil for a full run: then an area with no
+  /// result at all was not selected rather than lost.
+  public var selection: String?
+  /// How the suite's PID-namespace level was measured, and whether the kernel's own answer
+  /// agrees, one sentence.
+  public var pidNamespaceLevelEvidence: String?
+  /// The factor every sandbox timeout was multiplied by (`$PIDNS_TIMEOUT_SCALE`).
+  public var timeoutScale: Double?
 
   public init(
     kernel: String, machine: String, pidNamespaceLevel: Int?, features: [String: Bool],
-    limitations: [String]
+    limitations: [String], expectedCases: [String: Int]? = nil, fixtureErrors: [String]? = nil,
+    selection: String? = nil, pidNamespaceLevelEvidence: String? = nil,
+    timeoutScale: Double? = nil
   ) {
     self.kernel = kernel
     self.machine = machine
     self.pidNamespaceLevel = pidNamespaceLevel
     self.features = features
     self.limitations = limitations
+    self.expectedCases = expectedCases
+    self.fixtureErrors = fixtureErrors
+    self.selection = selection
+    self.pidNamespaceLevelEvidence = pidNamespaceLevelEvidence
+    self.timeoutScale = timeoutScale
   }
 }

@@ -10,6 +10,8 @@ public struct Tally: Sendable, Equatable, Encodable {
   public private(set) var skip = 0
   /// Cases with status KNOWN.
   public private(set) var known = 0
+  /// Cases with status BROKEN: their own setup failed.
+  public private(set) var broken = 0
   /// SKIP cases by `SkipKind` raw value; a SKIP without a kind counts as `unspecified`.
   public private(set) var skipsByKind: [String: Int] = [:]
 
@@ -20,6 +22,7 @@ public struct Tally: Sendable, Equatable, Encodable {
       switch result.status {
       case .pass: pass += 1
       case .fail: fail += 1
+      case .broken: broken += 1
       case .known: known += 1
       case .skip: skipsByKind[result.skipKindLabel, default: 0] += 1
       }

@@ -190,7 +190,7 @@ struct Verdict {
     switch status {
     case .pass:
       break
-    case .fail:
+    case .fail, .broken:
       Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
     case .known:
       withKnownIssue(Comment(rawValue: knownBug?.report ?? "")) {
