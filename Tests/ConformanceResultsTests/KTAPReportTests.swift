@@ -120,6 +120,8 @@ private struct KTAPReader {
       case .fail:
         #expect(!line.ok && line.directive == nil)
         #expect(line.diagnostics == ["expected EINVAL, observed E2BIG", "size check moved"])
+      case .broken:
+        #expect(!line.ok && line.directive == nil)
       case .skip:
         #expect(line.ok && line.directive == "SKIP" && line.directiveText == result.reason)
       case .known:
