@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,23 +10,6 @@
 #include "kabi_syscalls.h"
 
 /* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
-
-static long reap(long pid, siginfo_t *info)
-{
-	long r;
-
-	do
-		r = kabi_sys(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
-	while (r == -EINTR);
-	return r < 0 ? r : 0;
-}
-
-static int64_t wait_status_of(const siginfo_t *info)
-{
-	if (info->si_code == CLD_EXITED)
-		return (int64_t)(info->si_status & 0xff) << 8;
-	return info->si_status & 0x7f;	/* killed or dumped: the signal, as in a wait status */
-}
 
 int kabi_body_clone3(const struct kabi_body_context *ctx)
 {
@@ -41,9 +23,9 @@ int kabi_body_clone3(const struct kabi_body_context *ctx)
 	}
 	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
 	if (r > 0) {
-		long w = reap(r, &info);
+		long w = kabi_reap(r, &info);
 
-		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, w < 0 ? w : wait_status_of(&info));
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, w < 0 ? w : kabi_wait_status(&info));
 	}
 	return 0;
 }
@@ -61,7 +43,7 @@ int kabi_body_probe_level(const struct kabi_body_context *ctx)
 	for (int size = 1; size <= KABI_MAX_PID_NS_LEVEL + 1; size++) {
 		long r;
 
-		memset(&a, 0, sizeof(a));
+		kabi_zero(&a, sizeof(a));
 		a.exit_signal = SIGCHLD;
 		a.set_tid = (uint64_t)(uintptr_t)tids;
 		a.set_tid_size = (uint64_t)size;
@@ -69,7 +51,7 @@ int kabi_body_probe_level(const struct kabi_body_context *ctx)
 		if (r == 0)
 			kabi_sys(SYS_exit_group, 0);
 		if (r > 0)
-			reap(r, &info);
+			kabi_reap(r, &info);
 		if (r == -EINVAL)
 			break;
 		if (r < 0 && r != -EEXIST && r != -EPERM) {

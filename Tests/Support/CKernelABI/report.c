@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,7 +25,7 @@ static int parse_nspid(const char *text, long len, int32_t *out)
 	int count = 0;
 
 	for (long i = 0; i + (long)sizeof(key) - 1 <= len; i++) {
-		if (memcmp(text + i, key, sizeof(key) - 1) != 0)
+		if (!kabi_equal(text + i, key, sizeof(key) - 1))
 			continue;
 		for (long j = i + sizeof(key) - 1; j < len && text[j] != '\n';) {
 			while (j < len && (text[j] == ' ' || text[j] == '\t'))
@@ -64,7 +63,7 @@ static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t ste
 {
 	struct kabi_report r;
 
-	memset(&r, 0, sizeof(r));
+	kabi_zero(&r, sizeof(r));
 	r.tag = tag;
 	r.step = step;
 	r.level = ctx->level;

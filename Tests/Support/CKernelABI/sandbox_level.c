@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -173,7 +172,7 @@ __asm__(".text\n"
 long kabi_sandbox_clone_level(struct level_start *start, int *pidfd)
 {
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
-	char *top = start->stacks + (long)start->level * LEVEL_STACK;
+	char *top = start->stacks + (unsigned long)start->level * start->slot_bytes;
 #if KABI_SANDBOX_SHARES_MEMORY
 	return kabi_clone_on_stack(flags | CLONE_VM, top, pidfd, level_entry, start);
 #else
@@ -193,7 +192,8 @@ static int level_entry(void *start)
 	const struct level_start *s = start;
 	const struct kabi_sandbox_spec *spec = s->spec;
 	struct kabi_body_context ctx = { .report_fd = s->report_fd, .level = s->level,
-					 .arg = s->arg };
+					 .arg = s->arg, .scratch = s->scratch,
+					 .scratch_bytes = BODY_SCRATCH };
 	struct level_start next;
 	siginfo_t info;
 	long child, r;
@@ -213,7 +213,7 @@ static int level_entry(void *start)
 	if ((uint32_t)s->level >= spec->levels)
 		kabi_sys(SYS_exit_group, s->body(&ctx) & 0xff);
 
-	next = *s;
+	kabi_copy(&next, s, sizeof(next));
 	next.level = s->level + 1;
 	next.outer_uid = kabi_sys(SYS_getuid);
 	next.outer_gid = kabi_sys(SYS_getgid);

@@ -10,13 +10,19 @@
  * than the whole round trip otherwise. They run C only and write to nothing but their stack.
  * The calls under test, made by bodies, still copy memory as the fixtures say.
  */
-enum { LEVEL_STACK = 256 * 1024 };
+enum { LEVEL_STACK = 256 * 1024, BODY_SCRATCH = 128 * 1024 };
 
 struct level_start {
 	const struct kabi_sandbox_spec *spec;
 	kabi_sandbox_body body;
 	const void *arg;
-	char *stacks;		/* one LEVEL_STACK slot per level, level 1 lowest */
+	/*
+	 * One slot per level, level 1 lowest, each an inaccessible guard page under its stack:
+	 * an overflow at any level faults instead of running into the level below.
+	 */
+	char *stacks;
+	unsigned long slot_bytes;
+	char *scratch;		/* BODY_SCRATCH bytes for the innermost body, above a guard page */
 	unsigned long outer_uid;
 	unsigned long outer_gid;
 	int level;

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,14 +12,6 @@
 
 /* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
 
-static long fork_raw(void)
-{
-	struct kabi_clone_args a;
-	memset(&a, 0, sizeof(a));
-	a.exit_signal = SIGCHLD;
-	return kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
-}
-
 static __attribute__((noreturn)) void block_forever(void)
 {
 	for (;;)
@@ -29,7 +20,7 @@ static __attribute__((noreturn)) void block_forever(void)
 
 int kabi_body_hang(const struct kabi_body_context *ctx)
 {
-	long child = fork_raw();
+	long child = kabi_fork(0);
 
 	if (child == 0) {
 		kabi_report_self(ctx, KABI_REPORT_CHILD, 0, 0);
@@ -54,7 +45,7 @@ int kabi_body_fan_out(const struct kabi_body_context *ctx)
 	long r;
 
 	for (uint32_t i = 0; i < count; i++) {
-		long child = fork_raw();
+		long child = kabi_fork(0);
 
 		if (child == 0) {
 			kabi_report_self(ctx, KABI_REPORT_CHILD, (int32_t)i, 0);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -19,23 +18,6 @@
 
 static const char pid_max_path[] = "/proc/sys/kernel/pid_max";
 static const char ns_last_pid_path[] = "/proc/sys/kernel/ns_last_pid";
-
-static long reap(long pid, siginfo_t *info)
-{
-	long r;
-
-	do
-		r = kabi_sys(SYS_waitid, P_PID, pid, info, WEXITED | KABI_WALL, 0);
-	while (r == -EINTR);
-	return r;
-}
-
-static int64_t wait_status_of(const siginfo_t *info)
-{
-	if (info->si_code == CLD_EXITED)
-		return (int64_t)(info->si_status & 0xff) << 8;
-	return info->si_status & 0x7f;
-}
 
 /* Reads a decimal sysctl: the value, or -errno. */
 static int64_t read_int(const char *path)
@@ -116,7 +98,7 @@ static long clone3_with(uint64_t flags, const int32_t *tids, uint64_t count)
 {
 	struct kabi_clone_args a;
 
-	memset(&a, 0, sizeof(a));
+	kabi_zero(&a, sizeof(a));
 	a.flags = flags;
 	a.exit_signal = flags & (KABI_CLONE_PARENT | KABI_CLONE_THREAD) ? 0 : SIGCHLD;
 	a.set_tid = (uint64_t)(uintptr_t)tids;
@@ -155,18 +137,31 @@ static long perform(const struct kabi_body_context *ctx, const struct kabi_setti
 			child_main(ctx, sc, step);
 	}
 	kabi_report_self(ctx, KABI_REPORT_CALL, step, r);
+	if (r == 0 && (sc->kind == KABI_SETTID_WRITE_NS_LAST_PID ||
+		       sc->kind == KABI_SETTID_WRITE_PID_MAX)) {
+		/* A write counts only if the value reads back. */
+		const char *path = sc->kind == KABI_SETTID_WRITE_PID_MAX ? pid_max_path
+									  : ns_last_pid_path;
+
+		kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_READ_BACK, read_int(path));
+	}
 	if (sc->kind != KABI_SETTID_CLONE3 || r <= 0)
 		return r;
-	/* The creator's own view: the returned PID names a live process in its namespace. */
+	/*
+	 * The creator's own view: the returned PID names a live process in its namespace. Where
+	 * seccomp refuses pidfd_open, kill(pid, 0) asks the same question.
+	 */
 	long pidfd = kabi_sys(KABI_SYS_PIDFD_OPEN, (int)r, 0);
 
-	kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_PIDFD, pidfd < 0 ? pidfd : 0);
 	if (pidfd >= 0)
 		kabi_sys(SYS_close, pidfd);
+	else if (pidfd == -EPERM || pidfd == -ENOSYS)
+		pidfd = kabi_sys(SYS_kill, r, 0);
+	kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_PIDFD, pidfd < 0 ? pidfd : 0);
 	if (!(sc->flags & KABI_CLONE_PARENT)) {
-		long w = reap(r, &info);
+		long w = kabi_reap(r, &info);
 
-		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, w < 0 ? w : wait_status_of(&info));
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, w < 0 ? w : kabi_wait_status(&info));
 	}
 	return r;
 }
@@ -203,10 +198,10 @@ static int prepare(const struct kabi_body_context *ctx, const struct kabi_settid
 	long r;
 
 	for (uint32_t i = 0; i < sc->spawn_before; i++) {
-		r = clone3_with(0, NULL, 0);
+		r = kabi_fork(0);
 		if (r == 0)
 			kabi_sys(SYS_exit_group, 0);
-		if (r < 0 || (r = reap(r, &info)) < 0)
+		if (r < 0 || (r = kabi_reap(r, &info)) < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_SPAWN, r);
 	}
 	if (sc->write_pid_max > 0 && (r = write_int(pid_max_path, sc->write_pid_max)) < 0)
@@ -241,12 +236,12 @@ static int nest_pid_namespaces(struct kabi_body_context *here,
 	siginfo_t info;
 
 	for (uint32_t i = 0; i < sc->pid_chain; i++) {
-		long child = clone3_with(KABI_CLONE_NEWPID, NULL, 0);
+		long child = kabi_fork(KABI_CLONE_NEWPID);
 
 		if (child < 0)
 			return setup_failed(here, KABI_SETTID_STEP_CHAIN, child);
 		if (child > 0) {
-			if (reap(child, &info) < 0)
+			if (kabi_reap(child, &info) < 0)
 				kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 			kabi_sys(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
 		}
@@ -274,7 +269,7 @@ static int pid_max_is_own(const struct kabi_settid_scenario *sc)
 int kabi_body_settid(const struct kabi_body_context *outer)
 {
 	const struct kabi_settid_scenario *sc = outer->arg;
-	struct kabi_body_context inner = *outer;
+	struct kabi_body_context inner;
 	const struct kabi_body_context *ctx = &inner;
 	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
 	int blocker_fds[2] = { -1, -1 };
@@ -282,11 +277,12 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 	siginfo_t info;
 	int failed;
 
+	kabi_copy(&inner, outer, sizeof(inner));
 	if ((failed = nest_pid_namespaces(&inner, sc)) != 0)
 		return failed;
 	if ((sc->kind == KABI_SETTID_WRITE_PID_MAX || sc->write_pid_max > 0) && !pid_max_is_own(sc))
 		return setup_failed(ctx, KABI_SETTID_STEP_HOST_PID_MAX, -EXDEV);
-	memcpy(tids, sc->tids, sizeof(tids));
+	kabi_copy(tids, sc->tids, sizeof(tids));
 	if (sc->pid_max_relative) {
 		int64_t pid_max = read_int(pid_max_path);
 
@@ -308,20 +304,34 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 		return failed;
 
 	if (sc->prepare & KABI_PREP_FROM_CHILD) {
-		/* A helper makes the call; with CLONE_PARENT its child becomes the body's. */
-		long helper = clone3_with(0, NULL, 0);
+		/*
+		 * A helper makes the call; with CLONE_PARENT its child becomes the body's, which
+		 * reaps the PID clone3 returned (sent over a pipe), not the one it asked for.
+		 */
+		int made[2];
+		long helper, returned = 0;
 
+		if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0)
+			return setup_failed(ctx, KABI_SETTID_STEP_HELPER, r);
+		helper = kabi_fork(0);
 		if (helper == 0) {
+			kabi_sys(SYS_close, made[0]);
 			r = perform(ctx, sc, tids, KABI_SETTID_FIRST);
-			kabi_sys(SYS_exit_group, r > 0 && (sc->flags & KABI_CLONE_PARENT) ? 0 : 1);
+			kabi_sys(SYS_write, made[1], &r, sizeof(r));
+			kabi_sys(SYS_exit_group, 0);
 		}
-		if (helper < 0 || reap(helper, &info) < 0)
+		kabi_sys(SYS_close, made[1]);
+		if (helper > 0 && kabi_sys(SYS_read, made[0], &returned, sizeof(returned)) !=
+					  (long)sizeof(returned))
+			returned = 0;
+		kabi_sys(SYS_close, made[0]);
+		if (helper < 0 || kabi_reap(helper, &info) < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_HELPER, helper < 0 ? helper : -ECHILD);
-		if (info.si_code == CLD_EXITED && info.si_status == 0) {
-			long w = reap(tids[0], &info);
+		if (returned > 0 && (sc->flags & KABI_CLONE_PARENT)) {
+			long w = kabi_reap(returned, &info);
 
 			kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, KABI_SETTID_FIRST,
-					 w < 0 ? w : wait_status_of(&info));
+					 w < 0 ? w : kabi_wait_status(&info));
 		}
 	} else {
 		r = perform(ctx, sc, tids, KABI_SETTID_FIRST);
@@ -329,7 +339,7 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 
 	if (blocker > 0) {
 		kabi_sys(SYS_close, blocker_fds[1]);
-		reap(blocker, &info);
+		kabi_reap(blocker, &info);
 		if (sc->retry)
 			perform(ctx, sc, tids, KABI_SETTID_RETRY);
 	}

@@ -2,8 +2,6 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,8 +9,6 @@
 #include "kabi_threads.h"
 
 /* Sandbox body: raw syscalls only, no malloc, no stdio. */
-
-enum { THREAD_STACK = 64 * 1024 };
 
 #if defined(__x86_64__)
 /*
@@ -74,7 +70,7 @@ int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
 	const struct kabi_thread_call *call = ctx->arg;
 	volatile int32_t tid_word = -1;
 	struct kabi_clone_args a;
-	long stack, r;
+	long r;
 
 	if (call->unshare_pid) {
 		r = kabi_sys(SYS_unshare, KABI_CLONE_NEWPID);
@@ -83,19 +79,14 @@ int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
 			return 1;
 		}
 	}
-	stack = kabi_sys(SYS_mmap, 0, THREAD_STACK, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack < 0) {
-		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, 2, stack);
-		return 1;
-	}
-	memset(&a, 0, sizeof(a));
+	kabi_zero(&a, sizeof(a));
 	a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
 		  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM | KABI_CLONE_CHILD_CLEARTID |
 		  call->extra_flags;
 	a.child_tid = (uint64_t)(uintptr_t)&tid_word;
-	a.stack = (uint64_t)stack;
-	a.stack_size = THREAD_STACK;
+	/* The sandbox's scratch, above a guard page, unmapped with the sandbox even if killed. */
+	a.stack = (uint64_t)(uintptr_t)ctx->scratch;
+	a.stack_size = ctx->scratch_bytes;
 	if (call->tid_count > 0) {
 		a.set_tid = (uint64_t)(uintptr_t)call->tids;
 		a.set_tid_size = call->tid_count;
@@ -110,6 +101,5 @@ int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
 			kabi_sys(SYS_futex, &tid_word, FUTEX_WAIT, seen, NULL);
 		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, 0);
 	}
-	kabi_sys(SYS_munmap, stack, THREAD_STACK);
 	return 0;
 }

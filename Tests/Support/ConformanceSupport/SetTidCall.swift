@@ -309,7 +309,17 @@ extension SetTidCall {
     if (kind ?? .clone3) != .clone3 {
       switch call.result {
       case .failure(let errno): return .failed(errno)
-      case .success(let value): return .produced(value)
+      case .success(let value):
+        guard kind == .writeNsLastPid || kind == .writePidMax else { return .produced(value) }
+        // A write is observed as the value that reads back, not as write()'s return.
+        let readBack = run.reports(.call).first {
+          $0.step == Int32(KABI_SETTID_READ_BACK.rawValue)
+        }
+        switch readBack?.result {
+        case .success(let value): return .produced(value)
+        case .failure(let errno): return .broken("the write succeeded but reading back failed: \(errno)")
+        case nil: return .broken("the write succeeded but nothing was read back")
+        }
       }
     }
     switch call.result {

@@ -1,4 +1,5 @@
 import CKernelABI
+import Foundation
 import Glibc
 
 /// One record a sandbox process sent back.
@@ -67,6 +68,12 @@ public struct SandboxRun: Sendable {
   public var reports: [SandboxReport]
   /// Records that did not fit the buffer, or a trailing partial record: a broken transport.
   public var lostReports: Int
+  /// Killed at the timeout but still not gone after a grace period; its memory was kept.
+  public var unreaped: Bool
+  /// Why `pidfd_send_signal` could not deliver the timeout's SIGKILL (kill(2) then did).
+  public var killError: Errno?
+  /// The timeout the run had, after `$PIDNS_TIMEOUT_SCALE`.
+  public var timeoutMilliseconds: Int32
 
   /// The records with one tag, in the order they arrived.
   public func reports(_ tag: SandboxReport.Tag) -> [SandboxReport] {
@@ -111,6 +118,21 @@ public enum Sandbox {
   /// The `comm` sandbox processes carry unless a spec names another.
   public static let defaultProcessName = "pidns-sandbox"
 
+  /// `$PIDNS_TIMEOUT_SCALE`: every sandbox timeout is multiplied by it, for slow emulated
+  /// machines (QEMU without KVM runs the suite several times slower). 1 when unset; values
+  /// that are not a positive number are refused at the first sandbox with a precondition.
+  public static let timeoutScale: Double = {
+    guard let text = ProcessInfo.processInfo.environment["PIDNS_TIMEOUT_SCALE"] else { return 1 }
+    guard let scale = Double(text), scale > 0, scale <= 1000 else {
+      preconditionFailure("PIDNS_TIMEOUT_SCALE=\(text): a positive number up to 1000 is needed")
+    }
+    return scale
+  }()
+
+  static func scaled(_ milliseconds: Int32) -> Int32 {
+    Int32(clamping: Int64((Double(milliseconds) * timeoutScale).rounded()))
+  }
+
   /// Runs `body` with a pointer to `argument` (a copy of the caller's memory) in a new sandbox.
   ///
   /// `onReport` sees each record as it arrives, while the sandbox still runs; a body that waits
@@ -126,7 +148,7 @@ public enum Sandbox {
     var raw = kabi_sandbox_spec()
     raw.levels = UInt32(spec.levels)
     raw.leave_unmapped = spec.mapRoot ? 0 : 1
-    raw.timeout_ms = spec.timeoutMilliseconds
+    raw.timeout_ms = Sandbox.scaled(spec.timeoutMilliseconds)
     withUnsafeMutableBytes(of: &raw.keep_fds) { bytes in
       let fds = bytes.bindMemory(to: Int32.self)
       for index in fds.indices {
@@ -164,7 +186,10 @@ public enum Sandbox {
       exitCode: killed ? nil : outcome.wait_status,
       signal: killed ? outcome.wait_status : nil,
       reports: records.prefix(Int(outcome.report_count)).map(SandboxReport.init),
-      lostReports: Int(outcome.reports_dropped) + (outcome.torn_bytes > 0 ? 1 : 0)
+      lostReports: Int(outcome.reports_dropped) + (outcome.torn_bytes > 0 ? 1 : 0),
+      unreaped: outcome.unreaped != 0,
+      killError: outcome.kill_errno != 0 ? Errno(rawValue: outcome.kill_errno) : nil,
+      timeoutMilliseconds: raw.timeout_ms
     )
   }
 }

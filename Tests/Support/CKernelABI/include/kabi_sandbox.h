@@ -53,6 +53,12 @@ struct kabi_body_context {
 	int report_fd;
 	int level;
 	const void *arg;
+	/*
+	 * Memory the body may use (a thread's stack), above a guard page. It belongs to the
+	 * sandbox, so a sandbox killed at its timeout leaks nothing.
+	 */
+	void *scratch;
+	unsigned long scratch_bytes;
 };
 
 /* A sandbox body: C only. Its return value becomes the sandbox's exit code. */
@@ -75,6 +81,10 @@ struct kabi_sandbox_outcome {
 	uint32_t report_count;	/* records stored in the caller's array */
 	uint32_t reports_dropped;	/* records that did not fit */
 	uint32_t torn_bytes;	/* bytes of an incomplete trailing record */
+	int32_t unreaped;	/* killed, but still not gone at the reap deadline: memory kept */
+	int32_t kill_errno;	/* why pidfd_send_signal could not kill (then kill(2) did), or 0 */
+	int32_t has_pidfd;	/* CLONE_PIDFD worked; without it the wait polls */
+	int32_t reserved;
 };
 
 /*

@@ -61,8 +61,10 @@ enum kabi_settid_step {
 enum kabi_settid_report_step {
 	KABI_SETTID_FIRST = 0,		/* the call under test */
 	KABI_SETTID_RETRY = 1,		/* the same call once the blocker is gone */
-	KABI_SETTID_PIDFD = 2,		/* CALL: pidfd_open(returned pid) in the creator's namespace */
+	KABI_SETTID_PIDFD = 2,		/* CALL: pidfd_open(returned pid) in the creator's namespace
+					   (kill(pid, 0) where seccomp refuses pidfd_open) */
 	KABI_SETTID_PID_MAX_READ = 3,	/* CALL: the body's pid_max, read before the call */
+	KABI_SETTID_READ_BACK = 4,	/* CALL: the sysctl read back after a successful write */
 };
 
 struct kabi_settid_scenario {
