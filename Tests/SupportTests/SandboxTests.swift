@@ -38,6 +38,20 @@ import Testing
     #expect(processes(named: name).isEmpty)
   }
 
+  @Test(arguments: [1, 3])
+  func `a stack overflow at any level faults instead of running into the level above`(
+    levels: Int
+  ) throws {
+    var nothing: Int32 = 0
+    let run = try Sandbox.run(
+      SandboxSpec(levels: levels), body: kabi_body_overflow_stack, argument: &nothing)
+    #expect(run.reports(.call).count == 1)
+    #expect(!run.timedOut)
+    // The innermost level dies of SIGSEGV; each level above exits with 128 + its child's signal.
+    #expect(levels == 1 ? run.signal == SIGSEGV : run.exitCode == 128 + SIGSEGV)
+    #expect(run.reports(.levelReady).count == levels)
+  }
+
   @Test func `a body that crashes is reported, and its sandbox reaped`() throws {
     let name = uniqueProcessName()
     let memory = try GuardedMemory(capacity: 1)

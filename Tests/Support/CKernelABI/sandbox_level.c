@@ -125,8 +125,14 @@ static void reset_signals(void)
 		unsigned long flags;
 		unsigned long restorer;
 		uint64_t mask;
-	} dfl = { (unsigned long)SIG_DFL, 0, 0, 0 };
+	} dfl;
 	uint64_t none = 0;
+
+	/* Field by field: an initializer may compile to a memset call. */
+	dfl.handler = (unsigned long)SIG_DFL;
+	dfl.flags = 0;
+	dfl.restorer = 0;
+	dfl.mask = 0;
 
 	for (int sig = 1; sig <= 64; sig++)
 		kabi_sys(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));	/* KILL, STOP: refused */

@@ -66,3 +66,17 @@ int kabi_body_probe_fd(const struct kabi_body_context *ctx)
 	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
 	return 0;
 }
+
+static long recurse(volatile char *previous)
+{
+	volatile char frame[4096];
+
+	frame[0] = previous ? previous[0] : 1;
+	return recurse(frame) + frame[sizeof(frame) - 1];	/* not a tail call */
+}
+
+int kabi_body_overflow_stack(const struct kabi_body_context *ctx)
+{
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, 0);
+	return (int)recurse(0);
+}

@@ -317,7 +317,8 @@ extension SetTidCall {
         }
         switch readBack?.result {
         case .success(let value): return .produced(value)
-        case .failure(let errno): return .broken("the write succeeded but reading back failed: \(errno)")
+        case .failure(let errno):
+          return .broken("the write succeeded but reading back failed: \(errno)")
         case nil: return .broken("the write succeeded but nothing was read back")
         }
       }

@@ -16,4 +16,7 @@ int kabi_body_fan_out(const struct kabi_body_context *ctx);
 /* arg: int fd. Reports CALL with fcntl(fd, F_GETFD): -EBADF when the fd is not open. */
 int kabi_body_probe_fd(const struct kabi_body_context *ctx);
 
+/* Reports CALL, then recurses until its stack overflows: it must die of SIGSEGV. */
+int kabi_body_overflow_stack(const struct kabi_body_context *ctx);
+
 #endif
