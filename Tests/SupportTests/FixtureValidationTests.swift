@@ -17,6 +17,35 @@ import Testing
     }
   }
 
+  @Test func `every table belongs to the catalog exactly once and decodes whole, calls included`()
+    throws
+  {
+    let catalogued = FixtureCatalog.tables.map(\.file)
+    #expect(Set(catalogued).count == catalogued.count, "a table is catalogued twice")
+    let onDisk = Set(try Fixtures.fileNames()).subtracting(FixtureCatalog.otherFiles)
+    #expect(onDisk == Set(catalogued), "tables on disk and in FixtureCatalog differ")
+    for table in FixtureCatalog.tables {
+      #expect(throws: Never.self, "\(table.file)") { _ = try table.load() }
+    }
+    #expect(FixtureCatalog.expectedCases.errors.isEmpty)
+  }
+
+  @Test func `a call the suite cannot make safely is refused when its table loads`() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("pidns-fixture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let row =
+      #"{"id": "a.x", "title": "t", "call": {"size": 64, "flags": ["CLONE_VM"]}, "#
+      + #""expect": [{"result": "success"}]}"#
+    try Data(MalformedFixture.table(row).utf8).write(to: directory.appendingPathComponent("t.json"))
+    #expect {
+      _ = try Fixtures.load("t.json", as: Clone3Call.self, from: directory)
+    } throws: { error in
+      "\(error)".contains("a.x: CLONE_VM needs a stack")
+    }
+  }
+
   @Test func `every feature in the table has a probe, and every probe an entry`() {
     #expect(Set(Features.definitions.keys) == Features.probedNames)
   }

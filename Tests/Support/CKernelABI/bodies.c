@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,4 +63,27 @@ int kabi_body_probe_level(const struct kabi_body_context *ctx)
 	}
 	kabi_report_self(ctx, KABI_REPORT_LEVEL, 0, level);
 	return 0;
+}
+
+int kabi_body_nest_pid_namespaces(const struct kabi_body_context *ctx)
+{
+	siginfo_t info;
+	int64_t made = 0;
+
+	for (;;) {
+		long child = kabi_fork(KABI_CLONE_NEWPID);
+
+		if (child == 0) {
+			kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			made++;
+			continue;
+		}
+		if (child < 0) {
+			kabi_report_self(ctx, KABI_REPORT_LEVEL, (int32_t)child, made);
+			return 0;
+		}
+		if (kabi_reap(child, &info) < 0)
+			return KABI_SANDBOX_SETUP_EXIT;
+		kabi_sys(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
+	}
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -49,4 +50,13 @@ long kabi_filesystem_type(const char *path)
 	struct statfs info;
 
 	return statfs(path, &info) < 0 ? -errno : (long)info.f_type;
+}
+
+long kabi_nproc_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NPROC, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY)
+		return -1;
+	return (long)limit.rlim_cur;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "kabi_raw.h"
+#include "kabi_settid.h"
 #include "kabi_threads.h"
 
 /* Sandbox body: raw syscalls only, no malloc, no stdio. */
@@ -75,7 +76,7 @@ int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
 	if (call->unshare_pid) {
 		r = kabi_sys(SYS_unshare, KABI_CLONE_NEWPID);
 		if (r < 0) {
-			kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, 1, r);
+			kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_SETTID_STEP_UNSHARE_PID, r);
 			return 1;
 		}
 	}

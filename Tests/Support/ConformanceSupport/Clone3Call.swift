@@ -91,6 +91,10 @@ public struct Clone3Call: Codable, Hashable, Sendable {
 
 }
 
+extension Clone3Call: CheckedCall {
+  public var problem: String? { flags?.stacklessProblem }
+}
+
 extension Clone3Call {
   /// Makes the call from PID 1 of a fresh sandbox and reads back what happened.
   ///
@@ -119,7 +123,7 @@ extension Clone3Call {
 
     var call = kabi_clone3_call(args: UInt64(address), size: UInt64(size))
     let run = try Sandbox.run(body: kabi_body_clone3, argument: &call)
-    return Self.observation(of: run)
+    return try Self.observation(of: run)
   }
 
   /// Writes the fields that fit into `bytes` and returns its address.
@@ -150,11 +154,8 @@ extension Clone3Call {
   }
 
   /// Reads a `kabi_body_clone3` run: the call's result and the child's own report.
-  public static func observation(of run: SandboxRun) -> Observation {
-    if run.timedOut { return .broken("the sandbox timed out and was killed") }
-    if let failure = run.setupFailure {
-      return .broken("sandbox setup failed at step \(failure.step): \(failure.errno)")
-    }
+  public static func observation(of run: SandboxRun) throws(CaseBroken) -> Observation {
+    try run.requireSetUp()
     guard let call = run.reports(.call).first else {
       return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")
     }
@@ -177,6 +178,15 @@ extension Clone3Call {
 }
 
 extension SandboxRun {
+  /// Throws BROKEN when the sandbox itself, not the call under test, failed: a setup step
+  /// reported SETUP_FAILED, or the run hit its timeout.
+  public func requireSetUp() throws(CaseBroken) {
+    if let report = reports(.setupFailed).first, case .failure(let errno) = report.result {
+      throw CaseBroken(sandboxStep: report.step, level: report.level, errno: errno)
+    }
+    if timedOut { throw CaseBroken(timedOut: self) }
+  }
+
   /// How the outermost process ended, in words.
   public var exitDescription: String {
     if let exitCode { return "exit \(exitCode)" }

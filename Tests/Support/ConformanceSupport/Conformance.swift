@@ -91,6 +91,7 @@ public enum Conformance {
     let clock = ContinuousClock()
     let start = clock.now
     var verdict = Verdict(status: .pass)
+    var setupFailure: SetupFailure?
     var expected: Expectation?
     var observation: Observation?
     do {
@@ -105,9 +106,19 @@ public enum Conformance {
       verdict = Verdict(status: .skip, reason: skip.reason, skipKind: skip.kind)
     } catch let failure as FeatureMissing {
       verdict = Verdict(status: .fail, reason: failure.reason)
+    } catch let broken as CaseBroken {
+      verdict = Verdict(status: .broken, reason: broken.description)
+      setupFailure = broken.failure
+    } catch let errno as Errno {
+      // The sandbox could not start (clone of its first level): the kernel was never asked.
+      let broken = CaseBroken(step: "start the sandbox", errno: errno, syscall: "clone")
+      verdict = Verdict(status: .broken, reason: broken.description)
+      setupFailure = broken.failure
     } catch {
-      // The test's own setup broke (mmap, pipe): not the kernel's verdict, but never a pass.
-      verdict = Verdict(status: .fail, reason: "could not set up the case: \(error)")
+      // The test's own setup broke (mmap, pipe): not the kernel's verdict, and never a pass.
+      let broken = CaseBroken(step: "set up the case in the test process: \(error)")
+      verdict = Verdict(status: .broken, reason: broken.description)
+      setupFailure = broken.failure
     }
     let elapsed = clock.now - start
     let seconds =
@@ -117,7 +128,7 @@ public enum Conformance {
         id: row.id, area: row.area, title: row.title, status: verdict.status,
         expected: expected?.spelled, observed: observation?.description, reason: verdict.reason,
         skipKind: verdict.skipKind, feature: row.feature, knownBug: verdict.knownBug,
-        kernel: RunningKernel.release, durationSeconds: seconds))
+        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds))
     if let logFailure {
       Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
     }

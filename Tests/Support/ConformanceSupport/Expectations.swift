@@ -1,3 +1,4 @@
+import CKernelABI
 import ConformanceResults
 import Foundation
 import KernelABI
@@ -188,15 +189,44 @@ public enum Fixtures {
   }
 
   /// Decodes `name` as a table of `Call` rows. Errors name the file and the row.
-  public static func load<Call>(_ name: String, as call: Call.Type = Call.self) throws
-    -> FixtureFile<Call>
-  {
+  public static func load<Call>(
+    _ name: String, as call: Call.Type = Call.self, from directory: URL = directory
+  ) throws -> FixtureFile<Call> {
     let data = try Data(contentsOf: directory.appendingPathComponent(name))
+    let table: FixtureFile<Call>
     do {
-      return try JSONDecoder().decode(FixtureFile<Call>.self, from: data)
+      table = try JSONDecoder().decode(FixtureFile<Call>.self, from: data)
     } catch let error as DecodingError {
       throw FixtureError(file: name, message: FixtureError.describe(error))
     }
+    for row in table.cases {
+      if let problem = (row.call as? any CheckedCall)?.problem {
+        throw FixtureError(file: name, message: "\(row.id): \(problem)")
+      }
+    }
+    return table
+  }
+}
+
+/// A call whose row can be well-formed JSON and still not be a call the suite can make safely.
+public protocol CheckedCall {
+  /// Why the suite refuses the row, or nil.
+  var problem: String? { get }
+}
+
+extension CloneFlags {
+  /// Flags that make the child share the caller's memory or stack, or set its TLS: without a
+  /// stack of its own the child would run on the body's stack.
+  static let needingOwnStack: CloneFlags = [
+    .init(rawValue: KABI_CLONE_VM), .init(rawValue: KABI_CLONE_THREAD),
+    .init(rawValue: KABI_CLONE_SETTLS), .init(rawValue: KABI_CLONE_VFORK),
+  ]
+
+  /// Why a fork-like child (no stack given) cannot be made with these flags, or nil.
+  var stacklessProblem: String? {
+    let offending = intersection(.needingOwnStack)
+    guard !offending.isEmpty else { return nil }
+    return "\(offending) needs a stack for the child, which this call type does not give it"
   }
 }
 

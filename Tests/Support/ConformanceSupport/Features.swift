@@ -58,6 +58,17 @@ public enum Features {
     }
   }
 
+  /// SKIPs the case unless `name` is present: a case may need more than its own feature.
+  public static func requireUsable(_ name: String, for purpose: String) throws {
+    switch state(name) {
+    case .present: return
+    case .blocked(let evidence):
+      throw CaseSkip(.environment, "\(purpose) needs \(name), which is refused here: \(evidence)")
+    case .absent(let evidence):
+      throw CaseSkip(.feature, "\(purpose) needs \(name), which this kernel lacks: \(evidence)")
+    }
+  }
+
   /// Every probed feature, for the environment record.
   public static func summary() -> [String: Bool] {
     Dictionary(uniqueKeysWithValues: probes.keys.map { ($0, state($0) == .present) })
@@ -112,10 +123,18 @@ public enum Features {
   /// An invalid exit_signal is rejected only by a kernel that parsed the arguments (kselftest's
   /// test_clone3_supported).
   private static func probeClone3() -> FeatureState {
+    classify(clone3ProbeResult, present: .EINVAL, call: "clone3(exit_signal 0x100)")
+  }
+
+  private static let clone3ProbeResult: Int = {
     var args = kabi_clone_args()
     args.exit_signal = 0x100
-    return classify(
-      kabi_clone3_probe(&args, 64), present: .EINVAL, call: "clone3(exit_signal 0x100)")
+    return kabi_clone3_probe(&args, 64)
+  }()
+
+  /// What clone3 answered the probe, when it failed.
+  public static var clone3Answer: Errno? {
+    clone3ProbeResult < 0 ? Errno(rawValue: Int32(-clone3ProbeResult)) : nil
   }
 
   /// set_tid without set_tid_size is EINVAL from 5.5; 5.3 and 5.4 see a non-zero unknown tail

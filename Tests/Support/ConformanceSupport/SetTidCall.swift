@@ -151,6 +151,13 @@ public struct SetTidCall: Codable, Hashable, Sendable {
   var cloneFlags: CloneFlags { flags ?? [] }
 }
 
+extension SetTidCall: CheckedCall {
+  public var problem: String? {
+    ((kind ?? .clone3) == .clone3 ? flags?.stacklessProblem : nil)
+      ?? blockerFlags?.stacklessProblem
+  }
+}
+
 extension SetTidCall {
   /// Sandbox levels for this row where the suite runs; throws a SKIP when they do not fit.
   func sandboxLevels() throws -> Int {
@@ -180,6 +187,9 @@ extension SetTidCall {
 
   /// Runs the scenario in a fresh sandbox and reads back what happened.
   public func observe() throws -> Observation {
+    if (kind ?? .clone3) == .clone3 || blocker != nil {
+      try Features.requireUsable("clone3", for: "the call or its setup")
+    }
     let levels = try sandboxLevels()
     var scenario = kabi_settid_scenario()
     scenario.kind = Int32(kindCode)
@@ -290,18 +300,14 @@ extension SetTidCall {
 
   /// Reads a `kabi_body_settid` run.
   func observation(of run: SandboxRun, outside: OutsideCheck) throws -> Observation {
-    if run.timedOut { return .broken("the sandbox timed out and was killed") }
-    if let failure = run.setupFailure {
-      if failure.step == Int32(KABI_SETTID_STEP_HOST_PID_MAX.rawValue) {
-        return .broken(
-          "/proc/sys/kernel/pid_max in the sandbox is the host's, although the probe found "
-            + "per-namespace pid_max: not written")
-      }
-      if failure.errno == .EROFS {
-        throw CaseSkip(.environment, "/proc/sys is read-only here (step \(failure.step))")
-      }
-      return .broken("setup failed at step \(failure.step): \(failure.errno)")
+    if let failure = run.setupFailure,
+      failure.step == Int32(KABI_SETTID_STEP_HOST_PID_MAX.rawValue)
+    {
+      return .broken(
+        "/proc/sys/kernel/pid_max in the sandbox is the host's, although the probe found "
+          + "per-namespace pid_max: not written")
     }
+    try run.requireSetUp()
     let calls = run.reports(.call)
     guard let call = calls.first(where: { $0.step == Int32(KABI_SETTID_FIRST.rawValue) }) else {
       return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")

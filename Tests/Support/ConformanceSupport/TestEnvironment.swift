@@ -13,13 +13,49 @@ public enum TestEnvironment {
   ///
   /// Every case runs in its own user and PID namespaces, so this decides whether any case
   /// can run at all.
-  public static let sandboxUnavailable: String? = levelProbe.unavailable
+  public static let sandboxUnavailable: String? = levelMeasurement.unavailable
 
-  /// The PID-namespace level the suite itself runs at (0 = the initial PID namespace).
+  /// The PID-namespace level the suite itself runs at (0 = the initial PID namespace); nil
+  /// when it could not be measured (`pidNamespaceLevelEvidence` says why).
   ///
-  /// Measured from inside a sandbox, because NSpid is cut short by a procfs mounted inside a
-  /// PID namespace (`unshare --mount-proc`).
-  public static let pidNamespaceLevel: Int? = levelProbe.level
+  /// Never derived from set_tid, the behaviour under test: PID namespaces are nested below a
+  /// sandbox until create_pid_namespace() refuses the level above MAX_PID_NS_LEVEL, checked
+  /// against NSpid (a lower bound, cut short by a procfs mounted inside a PID namespace) and
+  /// the initial namespace's fixed inode. set_tid's own limit is only compared with it.
+  public static let pidNamespaceLevel: Int? = levelMeasurement.level
+
+  /// How the level was measured and what disagreed, one sentence.
+  public static let pidNamespaceLevelEvidence: String = levelMeasurement.evidence
+
+  /// Syscalls this environment refuses (seccomp) or lacks, with their answer: the suite falls
+  /// back where it can (kill(2) for pidfd_send_signal, clone for clone3 in helpers) and skips
+  /// the cases whose call under test is refused.
+  public static let refusedSyscalls: [String: Errno] = {
+    var refused: [String: Errno] = [:]
+    let pidfd = kabi_pidfd_open(getpid(), 0)
+    if pidfd < 0, pidfd == -Int(EPERM) || pidfd == -Int(ENOSYS) {
+      refused["pidfd_open"] = Errno(rawValue: Int32(-pidfd))
+    }
+    let signalled = kabi_pidfd_send_signal(pidfd >= 0 ? Int32(pidfd) : -1, 0, nil, 0)
+    if signalled == -Int(EPERM) || signalled == -Int(ENOSYS) {
+      refused["pidfd_send_signal"] = Errno(rawValue: Int32(-signalled))
+    }
+    if pidfd >= 0 { close(Int32(pidfd)) }
+    if case .blocked = Features.state("clone3"), let answer = Features.clone3Answer {
+      refused["clone3"] = answer
+    }
+    return refused
+  }()
+
+  /// `seccomp mode 2 (filter)`, or what else `/proc/self/status` says.
+  public static var seccompDescription: String {
+    switch seccompMode {
+    case 0?: "no seccomp filter is active, so the kernel itself lacks it"
+    case 1?: "seccomp strict mode"
+    case 2?: "a seccomp filter (mode 2) is active"
+    default: "the seccomp mode is unknown"
+    }
+  }
 
   /// Where a cgroup v2 hierarchy is mounted (`CLONE_INTO_CGROUP` needs one): `/sys/fs/cgroup`,
   /// or `/sys/fs/cgroup/unified` on a hybrid setup; nil when there is none.
@@ -38,6 +74,12 @@ public enum TestEnvironment {
   public static var limitations: [String] {
     var list: [String] = []
     if let sandboxUnavailable { list.append(sandboxUnavailable) }
+    if pidNamespaceLevel == nil || levelMeasurement.disagreement != nil {
+      list.append(levelMeasurement.disagreement ?? pidNamespaceLevelEvidence)
+    }
+    for (name, errno) in refusedSyscalls.sorted(by: { $0.key < $1.key }) {
+      list.append("\(name) answers \(errno.name) (\(seccompDescription))")
+    }
     if let seccompMode, seccompMode != 0 { list.append("seccomp mode \(seccompMode) is active") }
     if cgroupV2Mount == nil { list.append("no cgroup v2 hierarchy is mounted") }
     if !Capabilities.effective(CAP_SYS_ADMIN) {
@@ -53,27 +95,96 @@ public enum TestEnvironment {
     EnvironmentRecord(
       kernel: RunningKernel.release, machine: RunningKernel.machine,
       pidNamespaceLevel: pidNamespaceLevel, features: Features.summary(),
-      limitations: limitations)
+      limitations: limitations, expectedCases: FixtureCatalog.expectedCases.counts,
+      fixtureErrors: FixtureCatalog.expectedCases.errors.nilIfEmpty,
+      selection: ProcessInfo.processInfo.environment["PIDNS_SELECTION"],
+      pidNamespaceLevelEvidence: pidNamespaceLevelEvidence, timeoutScale: Sandbox.timeoutScale)
   }
 
-  private static let levelProbe: (level: Int?, unavailable: String?) = {
-    var nothing: Int32 = 0
-    do throws(Errno) {
-      let run = try Sandbox.run(body: kabi_body_probe_level, argument: &nothing)
-      if let failure = run.setupFailure {
-        return (nil, "sandbox setup failed at step \(failure.step): \(failure.errno)")
-      }
-      guard let report = run.reports(.level).first else {
-        return (nil, "the level probe sent no report")
-      }
-      switch report.result {
-      case .success(let level): return (Int(level) - 1, nil)
-      case .failure(let errno): return (nil, "the level probe failed: \(errno)")
-      }
-    } catch {
-      return (nil, explainSandboxFailure(error))
+  struct LevelMeasurement {
+    var level: Int?
+    var unavailable: String?
+    var evidence: String
+    /// Set when set_tid's limit or NSpid contradicts the nesting measurement.
+    var disagreement: String?
+  }
+
+  /// `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
+  static let initialPidNamespaceInode: UInt64 = 0xEFFF_FFFC
+
+  private static let levelMeasurement: LevelMeasurement = {
+    var own = stat()
+    let ownInode = stat("/proc/self/ns/pid", &own) == 0 ? UInt64(own.st_ino) : nil
+    let ownNSpidCount = statusField("NSpid").map {
+      $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
     }
+    var nothing: Int32 = 0
+    let run: SandboxRun
+    do throws(Errno) {
+      run = try Sandbox.run(body: kabi_body_nest_pid_namespaces, argument: &nothing)
+    } catch {
+      let why = explainSandboxFailure(error)
+      return LevelMeasurement(unavailable: why, evidence: "no sandbox: \(why)")
+    }
+    if let failure = run.setupFailure {
+      let why = "sandbox setup failed at step \(failure.step): \(failure.errno)"
+      return LevelMeasurement(unavailable: why, evidence: why)
+    }
+    guard let report = run.reports(.level).first else {
+      return LevelMeasurement(
+        evidence: "the nesting probe sent no report (\(run.exitDescription)): level unknown")
+    }
+    let made = Int(report.value)
+    let refusal = Errno(rawValue: -report.step)
+    var evidence: [String] = []
+    var level: Int?
+    if refusal == .ENOSPC {
+      // The sandbox is one level below the suite, and `made` more fit below it.
+      level = Int(KABI_MAX_PID_NS_LEVEL) - 1 - made
+      evidence.append(
+        "\(made + 1) PID namespaces nest below the suite before clone(CLONE_NEWPID) answers "
+          + "ENOSPC: level \(level ?? 0)")
+      if let limit = sysctl("user/max_pid_namespaces").flatMap(Int.init), limit < 1024 {
+        evidence.append("but user.max_pid_namespaces is \(limit), which may have ended it early")
+        level = nil
+      }
+    } else {
+      evidence.append("nesting PID namespaces stopped after \(made + 1) with \(refusal.name)")
+    }
+    if ownInode == initialPidNamespaceInode {
+      if level != nil, level != 0 {
+        evidence.append("yet the suite's PID namespace is the initial one (inode 0xeffffffc)")
+        level = nil
+      } else {
+        level = 0
+        evidence.append("the suite's PID namespace is the initial one")
+      }
+    }
+    if let count = ownNSpidCount, let measured = level, count - 1 > measured {
+      evidence.append("yet the suite's NSpid shows \(count - 1) levels above it")
+      level = nil
+    }
+    var disagreement: String?
+    if let level, case .present = Features.state("clone3.set_tid"),
+      let kernelSays = setTidLimitLevel(), kernelSays != level
+    {
+      disagreement =
+        "set_tid's size limit puts the suite at PID-namespace level \(kernelSays), the nesting "
+        + "limit at \(level): set_tid cases are judged against \(level)"
+      evidence.append(disagreement ?? "")
+    }
+    return LevelMeasurement(
+      level: level, evidence: evidence.joined(separator: "; "), disagreement: disagreement)
   }()
+
+  /// The suite's level as set_tid's `set_tid_size <= level + 1` check implies: a cross-check.
+  private static func setTidLimitLevel() -> Int? {
+    var nothing: Int32 = 0
+    guard let run = try? Sandbox.run(body: kabi_body_probe_level, argument: &nothing),
+      case .success(let level)? = run.reports(.level).first?.result
+    else { return nil }
+    return Int(level) - 1
+  }
 
   /// Names the likely cause when the sandbox's clone(CLONE_NEWUSER|CLONE_NEWPID) fails.
   private static func explainSandboxFailure(_ error: Errno) -> String {

@@ -24,6 +24,8 @@ long kabi_waitid(int idtype, int id, siginfo_t *info, int options);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
 long kabi_unshare(int flags);
 long kabi_setns(int fd, int nstype);
+/* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
+long kabi_nproc_limit(void);
 /* statfs(path).f_type, the filesystem's magic number, or -errno. */
 long kabi_filesystem_type(const char *path);
 static const long KABI_CGROUP2_SUPER_MAGIC = 0x63677270;	/* CGROUP2_SUPER_MAGIC */

@@ -1,0 +1,69 @@
+import ConformanceResults
+import Foundation
+
+/// One fixture table and how the suite reads it.
+public struct FixtureTable: Sendable {
+  /// The file name in `Fixtures/`.
+  public var file: String
+  /// Decodes the whole file, calls included, and returns its area and the cases run from it.
+  public var load: @Sendable () throws -> (area: String, cases: Int)
+
+  /// A table whose rows decode as `Call` and run one case each.
+  public init<Call: Codable & Sendable>(_ file: String, _ call: Call.Type) {
+    self.file = file
+    load = {
+      let table = try Fixtures.load(file, as: Call.self)
+      return (table.area, table.cases.count)
+    }
+  }
+
+  /// A table the suite expands into more cases than it has rows.
+  public init(_ file: String, load: @escaping @Sendable () throws -> (area: String, cases: Int)) {
+    self.file = file
+    self.load = load
+  }
+}
+
+/// Every fixture table the suite runs, each exactly once: the fixture validation checks that
+/// `Fixtures/` holds no other table, and the result log records how many cases each area has,
+/// so a table that fails to load or a run that stops midway cannot look complete.
+public enum FixtureCatalog {
+  public static let tables: [FixtureTable] = [
+    FixtureTable("clone3-sizes.json", Clone3Call.self),
+    FixtureTable("ns-last-pid.json", SetTidCall.self),
+    FixtureTable("pid-max.json", SetTidCall.self),
+    FixtureTable("set-tid-errors.json", SetTidCall.self),
+    FixtureTable("set-tid-historical.json", SetTidCall.self),
+    FixtureTable("set-tid-historical-layout.json", Clone3Call.self),
+    FixtureTable("set-tid-levels.json") {
+      let cases = try SetTidDepths.cases("set-tid-levels.json")
+      return (cases.first?.area ?? "set_tid.levels", cases.count)
+    },
+    FixtureTable("set-tid-order.json", SetTidCall.self),
+    FixtureTable("set-tid-parent.json", SetTidCall.self),
+    FixtureTable("set-tid-thread.json", ThreadCall.self),
+  ]
+
+  /// Files in `Fixtures/` that are not case tables.
+  public static let otherFiles: Set<String> = ["features.json"]
+
+  /// Cases per area, and the tables that could not be loaded (`file: problem`).
+  public static let expectedCases: (counts: [String: Int], errors: [String]) = {
+    var counts: [String: Int] = [:]
+    var errors: [String] = []
+    for table in tables {
+      do {
+        let (area, cases) = try table.load()
+        counts[area, default: 0] += cases
+      } catch {
+        errors.append("\(table.file): \(error)")
+      }
+    }
+    return (counts, errors)
+  }()
+}
+
+extension Array {
+  /// nil for an empty array, so an optional field stays out of the JSON.
+  var nilIfEmpty: Self? { isEmpty ? nil : self }
+}

@@ -1,0 +1,89 @@
+import CKernelABI
+import ConformanceResults
+import Glibc
+import KernelABI
+
+/// A case whose own setup failed: the kernel was never asked the question, so the case is
+/// BROKEN, not FAIL. Thrown by an observation; `Conformance.check` records it.
+public struct CaseBroken: Error, CustomStringConvertible {
+  public var failure: SetupFailure
+
+  public init(step: String, errno: Errno? = nil, syscall: String? = nil) {
+    failure = SetupFailure(
+      step: step, errno: errno?.name, cause: LikelyCause.of(errno, syscall: syscall))
+  }
+
+  /// A sandbox step that reported SETUP_FAILED, named in words.
+  public init(sandboxStep step: Int32, level: Int32, errno: Errno) {
+    let named = SetupStep.named(step)
+    self.init(step: "sandbox level \(level): \(named.words)", errno: errno, syscall: named.syscall)
+  }
+
+  /// A sandbox that ran past its timeout and was killed.
+  public init(timedOut run: SandboxRun) {
+    failure = SetupFailure(
+      step: "wait for the sandbox", errno: nil,
+      cause: "the sandbox ran past its \(run.timeoutMilliseconds) ms timeout and was killed "
+        + "(PIDNS_TIMEOUT_SCALE=\(Sandbox.timeoutScale); raise it on a slow or emulated machine)")
+  }
+
+  public var description: String {
+    "setup failed: \(failure.step)" + (failure.errno.map { ": \($0)" } ?? "")
+      + (failure.cause.map { " (\($0))" } ?? "")
+  }
+}
+
+/// The sandbox and body steps that report SETUP_FAILED, in words, with the syscall each makes.
+enum SetupStep {
+  static func named(_ step: Int32) -> (words: String, syscall: String?) {
+    switch UInt32(bitPattern: step) {
+    case KABI_STEP_SETGROUPS.rawValue: ("write /proc/self/setgroups", "write")
+    case KABI_STEP_UID_MAP.rawValue: ("write /proc/self/uid_map", "write")
+    case KABI_STEP_GID_MAP.rawValue: ("write /proc/self/gid_map", "write")
+    case KABI_STEP_CLONE_LEVEL.rawValue: ("clone the next sandbox level", "clone")
+    case KABI_STEP_WAIT_LEVEL.rawValue: ("wait for the next sandbox level", "waitid")
+    case KABI_SETTID_STEP_UNSHARE_PID.rawValue: ("unshare(CLONE_NEWPID)", "unshare")
+    case KABI_SETTID_STEP_UNSHARE_USER.rawValue: ("unshare(CLONE_NEWUSER)", "unshare")
+    case KABI_SETTID_STEP_CAPSET.rawValue: ("drop capabilities with capset", "capset")
+    case KABI_SETTID_STEP_PID_MAX.rawValue: ("write pid_max before the call", "write")
+    case KABI_SETTID_STEP_NS_LAST_PID.rawValue: ("write ns_last_pid before the call", "write")
+    case KABI_SETTID_STEP_SPAWN.rawValue: ("fork a process before the call", "clone")
+    case KABI_SETTID_STEP_BLOCKER.rawValue: ("clone3 of the process holding the PIDs", "clone3")
+    case KABI_SETTID_STEP_HELPER.rawValue: ("fork the helper that makes the call", "clone")
+    case KABI_SETTID_STEP_READ_PID_MAX.rawValue: ("read pid_max before the call", "read")
+    case KABI_SETTID_STEP_CHAIN.rawValue: ("nest PID namespaces below the sandbox", "clone")
+    case KABI_SETTID_STEP_HOST_PID_MAX.rawValue:
+      ("check that pid_max is the sandbox's own, not the host's", nil)
+    default: ("step \(step)", nil)
+    }
+  }
+}
+
+/// The likely reason a setup step failed, from the errno and what the environment shows.
+public enum LikelyCause {
+  public static func of(_ errno: Errno?, syscall: String?) -> String? {
+    guard let errno else { return nil }
+    if let syscall, let refused = TestEnvironment.refusedSyscalls[syscall], refused == errno {
+      return "\(syscall) is refused here (\(errno.name)): \(TestEnvironment.seccompDescription)"
+    }
+    switch errno {
+    case .EAGAIN:
+      let limit = kabi_nproc_limit()
+      if limit >= 0 {
+        return "RLIMIT_NPROC is \(limit) for uid \(getuid()) (ulimit -u): every "
+          + "sandbox level and helper is a process of that user"
+      }
+      return "the kernel ran out of PIDs or tasks (kernel.threads-max, a pids cgroup limit)"
+    case .ENOSPC:
+      return "a namespace limit was reached (user.max_pid_namespaces, user.max_user_namespaces)"
+    case .ENOMEM: return "out of memory (or RLIMIT_AS)"
+    case .EROFS: return "/proc/sys is mounted read-only here"
+    case .EPERM, .ENOSYS, .EACCES:
+      if let mode = TestEnvironment.seccompMode, mode != 0 {
+        return "seccomp mode \(mode) is active and may refuse \(syscall ?? "the call")"
+      }
+      return nil
+    default: return nil
+    }
+  }
+}
