@@ -6,7 +6,7 @@ import Testing
 
 /// The sandbox every case runs in: C bodies in fresh user and PID namespaces, records over a
 /// pipe, a timeout, and nothing left behind.
-@Suite struct SandboxTests {
+@Suite(.needsSandbox) struct SandboxTests {
   @Test(arguments: [1, 2, 5])
   func `every sandbox level is PID 1 and root of its own namespaces`(levels: Int) throws {
     var count: UInt32 = 0

@@ -6,12 +6,14 @@ import KernelABI
 /// Appends records to the result log that every report is rendered from.
 ///
 /// `$PIDNS_RESULT_LOG` names the log (the conformance script sets it, and several test
-/// processes may append to one log). Without it, each run replaces
-/// `.build/pidns-results/last-run.jsonl`.
+/// processes may append to one log); a log that was asked for and cannot be written fails
+/// every case. Without it, each run replaces `.build/pidns-results/last-run.jsonl` beside the
+/// checkout, a convenience: where that is not writable (the bundle run by another user or from
+/// another directory) the run says so once and goes on without a log.
 public enum ResultLogWriter {
   /// Where this process writes.
   public static let path: String = {
-    if let path = ProcessInfo.processInfo.environment["PIDNS_RESULT_LOG"] { return path }
+    if let path = requestedPath { return path }
     let directory = Fixtures.directory.deletingLastPathComponent()
       .appendingPathComponent(".build/pidns-results", isDirectory: true)
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -20,21 +22,35 @@ public enum ResultLogWriter {
     return path
   }()
 
+  private static let requestedPath = ProcessInfo.processInfo.environment["PIDNS_RESULT_LOG"]
+
   /// Appends one case result, preceded by the environment record on the first call.
   ///
-  /// - Returns: why the log could not be written, or nil.
+  /// - Returns: why the log could not be written, when it was asked for; nil otherwise.
   public static func append(_ result: CaseResult) -> String? {
     state.withLock { state in
+      if state.unwritableDefault { return nil }
+      var failure: String?
       if !state.wroteEnvironment {
         state.wroteEnvironment = true
-        if let failure = write(line(TestEnvironment.record())) { return failure }
+        failure = write(line(TestEnvironment.record()))
       }
-      return write(line(result))
+      failure = failure ?? write(line(result))
+      if let failure, requestedPath == nil {
+        state.unwritableDefault = true
+        FileHandle.standardError.write(
+          Data(
+            ("pidns-conformance: \(failure); running on without a result log "
+              + "(set PIDNS_RESULT_LOG to keep one)\n").utf8))
+        return nil
+      }
+      return failure
     }
   }
 
   private struct State {
     var wroteEnvironment = false
+    var unwritableDefault = false
   }
 
   private static let state = LockedValue(State())

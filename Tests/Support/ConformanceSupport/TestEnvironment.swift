@@ -3,6 +3,7 @@ import CLibcap
 import ConformanceResults
 import Foundation
 import KernelABI
+import Testing
 
 /// What the run can and cannot do here, probed once per test process.
 public enum TestEnvironment {
@@ -223,4 +224,24 @@ public enum TestEnvironment {
     }
     return nil
   }
+}
+
+/// Cancels (skips) a test of the suite itself where no sandbox can start, naming why: those
+/// tests exercise the sandbox, which is then simply not there to test.
+public struct SandboxRequirement: TestTrait, SuiteTrait, TestScoping {
+  public var isRecursive: Bool { true }
+
+  public func provideScope(
+    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+  ) async throws {
+    if let reason = TestEnvironment.sandboxUnavailable {
+      try Test.cancel(Comment(rawValue: "no sandbox can start here: \(reason)"))
+    }
+    try await function()
+  }
+}
+
+extension Trait where Self == SandboxRequirement {
+  /// The test needs a sandbox (user and PID namespaces the suite can create).
+  public static var needsSandbox: Self { SandboxRequirement() }
 }
