@@ -1,14 +1,19 @@
 /// The exit statuses of `conformance-report`, following sysexits(3) for usage and data errors.
 public enum ExitStatus: Int32, Sendable {
-  /// No case failed, or the comparison found no regression.
+  /// Every case ran or skipped, none failed or broke, and the log is complete; or the comparison
+  /// found no regression.
   case success = 0
   /// A case failed, or the comparison found a regression.
   case failure = 1
-  /// The environment prevented a meaningful run: nothing ran to a verdict.
+  /// The environment prevented a meaningful run: nothing ran to a verdict, or a case's own setup
+  /// broke (BROKEN, LTP's "the environment is broken") while no case failed.
   case environmentPrevented = 2
+  /// The run did not complete: results are missing against the fixtures' case count, a fixture
+  /// failed to load, or the log has no case at all although the fixtures define some.
+  case incomplete = 3
   /// The command line is wrong, or an input file cannot be read (`EX_USAGE`).
   case usage = 64
-  /// A log is malformed (`EX_DATAERR`).
+  /// A log is malformed or empty (`EX_DATAERR`).
   case malformedLog = 65
   /// A report could not be written (`EX_CANTCREAT`).
   case cannotWrite = 73
@@ -18,28 +23,58 @@ public enum ExitStatus: Int32, Sendable {
 public struct RunVerdict: Sendable, Equatable {
   /// The status `render` and `summary` exit with.
   public var status: ExitStatus
-  /// Why the run is not meaningful; nil unless the status is `environmentPrevented`.
+  /// Why the status is not plain success or failure, one line per problem; nil for a complete
+  /// run whose only trouble, if any, is a FAIL.
   public var explanation: String?
 
-  /// Judges a log: any FAIL fails; a log with no cases, or where nothing ran to a verdict and
-  /// the environment skipped at least one case, was prevented by the environment.
-  public init(_ log: ResultLog) {
+  /// Judges a log. The worst problem decides the status: a FAIL (1), because the kernel broke
+  /// its contract whatever else went wrong; then an incomplete run (3), because the missing
+  /// cases may hold failures; then BROKEN cases or an environment that let nothing run (2).
+  /// A log without any record is no run at all (65). The explanation names every problem found,
+  /// so a FAIL in an incomplete run still says that results are missing.
+  ///
+  /// - Parameter selection: How the run was narrowed, when the log does not say it itself.
+  public init(_ log: ResultLog, selection: String? = nil) {
+    guard !log.isEmpty else {
+      status = .malformedLog
+      explanation = "the log is empty: no case and no environment record"
+      return
+    }
     let tally = log.tally
+    let completeness = log.completeness(selection: selection)
+    var problems: [String] = []
+    if let incomplete = completeness.summary {
+      problems.append(incomplete + " (" + completeness.problems.joined(separator: "; ") + ")")
+    }
+    if tally.broken > 0 {
+      problems.append(
+        "\(tally.broken) case\(tally.broken == 1 ? "" : "s") BROKEN: the setup, not the kernel, "
+          + "failed (first: \(Self.firstBroken(log)))")
+    }
+    let environmentSkips = tally.skipsByKind[SkipKind.environment.rawValue] ?? 0
+    if tally.total == 0 {
+      problems.append("the log has no cases: the test process wrote no results")
+    } else if tally.ran == 0 && tally.broken == 0 && environmentSkips > 0 {
+      let limits = log.environment?.limitations ?? []
+      problems.append(
+        "no case ran: \(environmentSkips) of \(tally.total) skipped for the environment"
+          + (limits.isEmpty ? "" : " (" + limits.joined(separator: "; ") + ")"))
+    }
+    explanation = problems.isEmpty ? nil : problems.joined(separator: "\n")
+
     if tally.fail > 0 {
       status = .failure
-    } else if tally.total == 0 {
+    } else if !completeness.isComplete {
+      status = .incomplete
+    } else if !problems.isEmpty {
       status = .environmentPrevented
-      explanation = "the log has no cases: the test process wrote no results"
-    } else if tally.ran == 0,
-      let environmentSkips = tally.skipsByKind[SkipKind.environment.rawValue]
-    {
-      status = .environmentPrevented
-      let limits = log.environment?.limitations ?? []
-      explanation =
-        "no case ran: \(environmentSkips) of \(tally.total) skipped for the environment"
-        + (limits.isEmpty ? "" : " (" + limits.joined(separator: "; ") + ")")
     } else {
       status = .success
     }
+  }
+
+  private static func firstBroken(_ log: ResultLog) -> String {
+    guard let result = log.cases.first(where: { $0.status == .broken }) else { return "" }
+    return "\(result.id): \(oneLine(result.setupSummary))"
   }
 }

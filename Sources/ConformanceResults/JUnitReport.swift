@@ -4,26 +4,53 @@ extension ResultLog {
   /// Renders the log as JUnit XML: one `testsuite` per area inside `testsuites`.
   ///
   /// KNOWN cases are `skipped` (CI must not fail on them) with a `known-bug` property, so the bug
-  /// stays visible; JUnit has no status for them.
-  public func junitXML() -> String {
+  /// stays visible; JUnit has no status for them. BROKEN cases are `<error type="BROKEN">`, JUnit's
+  /// "the test could not run properly" as opposed to `<failure>`, with the setup step, errno and
+  /// likely cause as `setup-*` properties and in the error text.
+  ///
+  /// JUnit has no notion of a result that was never written, and CI dashboards only count the
+  /// testcases they see, so what the run is missing becomes testcases with an
+  /// `<error type="incomplete">`: one named `<area>: missing results` in each area with fewer
+  /// results than its fixture defines (in a testsuite of its own when the area has no result at
+  /// all), and one per fixture that failed to load, in a `fixtures` testsuite. They count in
+  /// `tests` and `errors`, so a partial run never shows as all green.
+  ///
+  /// - Parameter selection: How the run was narrowed; the log's own selection is used when nil.
+  public func junitXML(selection: String? = nil) -> String {
+    let completeness = completeness(selection: effectiveSelection(selection))
+    let shortfalls = Dictionary(
+      completeness.shortfalls.map { ($0.area, $0) }, uniquingKeysWith: { $1 })
+    let areasWithoutResults = completeness.shortfalls.filter { $0.recorded == 0 }.map(\.area)
+    let suites: [(name: String, cases: [CaseResult], errors: [JUnitError])] =
+      (areas + areasWithoutResults.map { (name: $0, cases: []) }).map { area in
+        (area.name, area.cases, shortfalls[area.name].map { [.missingResults($0)] } ?? [])
+      }
+      + (completeness.fixtureErrors.isEmpty
+        ? [] : [("fixtures", [], completeness.fixtureErrors.map(JUnitError.fixture))])
     var lines = [
       #"<?xml version="1.0" encoding="UTF-8"?>"#,
-      "<testsuites name=\"pidns-conformance\" \(Self.junitCounts(cases))>",
+      "<testsuites name=\"pidns-conformance\" "
+        + "\(Self.junitCounts(cases, extraErrors: suites.reduce(0) { $0 + $1.errors.count }))>",
     ]
-    for area in areas {
-      lines.append("  <testsuite name=\(xmlAttribute(area.name)) \(Self.junitCounts(area.cases))>")
+    for suite in suites {
+      lines.append(
+        "  <testsuite name=\(xmlAttribute(suite.name)) "
+          + "\(Self.junitCounts(suite.cases, extraErrors: suite.errors.count))>")
       lines += junitEnvironmentProperties().map { "    " + $0 }
-      lines += area.cases.flatMap(Self.junitTestCase).map { "    " + $0 }
+      lines += suite.cases.flatMap(Self.junitTestCase).map { "    " + $0 }
+      lines += suite.errors.flatMap { $0.testCase(suite: suite.name) }.map { "    " + $0 }
       lines.append("  </testsuite>")
     }
     lines.append("</testsuites>")
     return lines.joined(separator: "\n") + "\n"
   }
 
-  private static func junitCounts(_ cases: [CaseResult]) -> String {
+  /// The counts of a suite; `extraErrors` are the testcases that stand for missing results.
+  private static func junitCounts(_ cases: [CaseResult], extraErrors: Int) -> String {
     let tally = Tally(cases)
     let time = cases.reduce(0) { $0 + $1.durationSeconds }
-    return "tests=\"\(tally.total)\" failures=\"\(tally.fail)\" errors=\"0\" "
+    return "tests=\"\(tally.total + extraErrors)\" failures=\"\(tally.fail)\" "
+      + "errors=\"\(tally.broken + extraErrors)\" "
       + "skipped=\"\(tally.skip + tally.known)\" time=\"\(junitTime(time))\""
   }
 
@@ -50,8 +77,23 @@ extension ResultLog {
       let message = result.mismatch ?? result.reason ?? "failed"
       body = ["<failure message=\(xmlAttribute(message))>\(xmlText(result.reason ?? ""))</failure>"]
     case .broken:
-      let message = result.reason ?? "setup failed"
-      body = ["<error message=\(xmlAttribute(message))>\(xmlText(message))</error>"]
+      let failure = result.setupFailure
+      let properties = [
+        ("setup-step", failure?.step), ("setup-errno", failure?.errno),
+        ("setup-cause", failure?.cause),
+      ].compactMap { name, value in
+        value.map { "  <property name=\"\(name)\" value=\(xmlAttribute($0))/>" }
+      }
+      let text = [
+        failure.map { "step: " + $0.step }, failure?.errno.map { "errno: " + $0 },
+        failure?.cause.map { "likely cause: " + $0 }, result.reason,
+      ].compactMap { $0 }.joined(separator: "\n")
+      body =
+        (properties.isEmpty ? [] : ["<properties>"] + properties + ["</properties>"])
+        + [
+          "<error type=\"BROKEN\" message=\(xmlAttribute(result.setupSummary))>"
+            + "\(xmlText(text))</error>"
+        ]
     case .skip:
       let message = "\(result.skipKindLabel): \(result.reason ?? "no reason given")"
       body = ["<skipped message=\(xmlAttribute(message))/>"]
@@ -74,6 +116,30 @@ extension ResultLog {
   /// Seconds with millisecond precision; a non-finite duration is written as 0.
   private static func junitTime(_ seconds: Double) -> String {
     String(format: "%.3f", seconds.isFinite ? seconds : 0)
+  }
+}
+
+/// A testcase that stands for results the run should have written and did not.
+private enum JUnitError {
+  case missingResults(Completeness.AreaShortfall)
+  case fixture(String)
+
+  func testCase(suite: String) -> [String] {
+    let name: String
+    let message: String
+    switch self {
+    case .missingResults(let shortfall):
+      name = "\(shortfall.area): missing results"
+      message = "\(shortfall.missing) of \(shortfall.expected) expected cases have no result"
+    case .fixture(let error):
+      name = "fixture " + Completeness.fixtureFile(of: error)
+      message = "fixture failed to load: " + error
+    }
+    return [
+      "<testcase classname=\(xmlAttribute(suite)) name=\(xmlAttribute(name)) time=\"0.000\">",
+      "  <error type=\"incomplete\" message=\(xmlAttribute(message))/>",
+      "</testcase>",
+    ]
   }
 }
 

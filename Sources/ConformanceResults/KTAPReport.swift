@@ -3,26 +3,72 @@ import Foundation
 extension ResultLog {
   /// Renders the log as KTAP version 1, one subtest per area, as kselftest and KernelCI read it.
   ///
-  /// SKIP cases carry the `SKIP` directive and KNOWN cases the `XFAIL` directive; an area is
-  /// `not ok` when one of its cases failed and skipped when all of them were.
-  public func ktap() -> String {
-    let areas = self.areas
-    var lines = ["KTAP version 1", "1..\(areas.count)"]
-    for (number, area) in zip(1..., areas) {
-      lines += ["  KTAP version 1", "  1..\(area.cases.count)"]
+  /// SKIP cases carry the `SKIP` directive and KNOWN cases the `XFAIL` directive. A BROKEN case
+  /// is `not ok N description # error <step failed with errno: cause>`, as kselftest's
+  /// `ksft_test_result_error()` writes `not ok N # error <message>`: not ok, because no verdict
+  /// was reached, and marked as an error, because the setup rather than the kernel failed.
+  ///
+  /// What the run is missing shows in three ways, so every consumer sees it: a subtest's plan is
+  /// the number of cases its fixture defines, so a parser finds fewer results than planned (an
+  /// area with no result at all still gets its subtest header and plan); the area's line is
+  /// `not ok ... # error N of E expected cases have no result`, after a `#` diagnostic saying the
+  /// same; and a fixture that failed to load is one more `not ok ... # error` line of its own. A
+  /// `# INCOMPLETE:` diagnostic after the top-level plan sums it up.
+  ///
+  /// - Parameter selection: How the run was narrowed; the log's own selection is used when nil.
+  public func ktap(selection: String? = nil) -> String {
+    let completeness = completeness(selection: effectiveSelection(selection))
+    let shortfalls = Dictionary(
+      completeness.shortfalls.map { ($0.area, $0) }, uniquingKeysWith: { $1 })
+    let areasWithoutResults = completeness.shortfalls.filter { $0.recorded == 0 }.map(\.area)
+    let allAreas = areas + areasWithoutResults.map { (name: $0, cases: [CaseResult]()) }
+    var lines = ["KTAP version 1", "1..\(allAreas.count + completeness.fixtureErrors.count)"]
+    if let incomplete = completeness.summary {
+      lines.append("# INCOMPLETE: " + oneLine(incomplete))
+    }
+    for (number, area) in zip(1..., allAreas) {
+      let shortfall = shortfalls[area.name]
+      lines += ["  KTAP version 1", "  1..\(shortfall?.expected ?? area.cases.count)"]
       for (caseNumber, result) in zip(1..., area.cases) {
         lines += Self.ktapLines(result, number: caseNumber).map { "  " + $0 }
       }
-      let tally = Tally(area.cases)
-      let name = Self.ktapDescription(area.name)
-      lines.append(
-        tally.fail > 0
-          ? "not ok \(number) \(name)"
-          : tally.skip == tally.total
-            ? "ok \(number) \(name) # SKIP all cases skipped"
-            : "ok \(number) \(name)")
+      lines += Self.ktapAreaLines(area.name, area.cases, shortfall: shortfall, number: number)
+    }
+    for (number, error) in zip((allAreas.count + 1)..., completeness.fixtureErrors) {
+      let file = Completeness.fixtureFile(of: error)
+      lines += [
+        "# fixture failed to load: " + oneLine(error),
+        "not ok \(number) \(Self.ktapDescription("fixture " + file)) "
+          + "# error fixture failed to load: its cases did not run",
+      ]
     }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// An area's result line, after a diagnostic when results are missing: not ok when a case
+  /// failed; not ok with the error directive when a case broke or results are missing; skipped
+  /// when every case was.
+  private static func ktapAreaLines(
+    _ name: String, _ cases: [CaseResult], shortfall: Completeness.AreaShortfall?, number: Int
+  ) -> [String] {
+    let tally = Tally(cases)
+    let description = ktapDescription(name)
+    let brokenCount = tally.broken > 0 ? ["\(tally.broken) BROKEN"] : []
+    let missingCount =
+      shortfall.map { ["\($0.missing) of \($0.expected) expected cases have no result"] } ?? []
+    let diagnostics = shortfall.map { ["# " + oneLine($0.sentence)] } ?? []
+    if tally.fail > 0 {
+      return diagnostics + ["not ok \(number) \(description)"]
+    }
+    let errors = brokenCount + missingCount
+    if !errors.isEmpty {
+      return diagnostics
+        + ["not ok \(number) \(description) # error " + errors.joined(separator: "; ")]
+    }
+    if tally.skip == tally.total {
+      return ["ok \(number) \(description) # SKIP all cases skipped"]
+    }
+    return ["ok \(number) \(description)"]
   }
 
   /// The diagnostic lines of one case, then its result line.
@@ -35,7 +81,11 @@ extension ResultLog {
       let diagnostics = [result.mismatch, result.reason].compactMap { $0 }
       return diagnostics.map { "# " + oneLine($0) } + ["not ok \(number) \(description)"]
     case .broken:
-      return ["# " + oneLine(result.reason ?? "setup failed"), "not ok \(number) \(description)"]
+      // The directive carries the setup failure; a reason the case gave besides it stays as a
+      // diagnostic.
+      let reason = result.setupFailure == nil ? nil : result.reason
+      return (reason.map { ["# " + oneLine($0)] } ?? [])
+        + ["not ok \(number) \(description) # error \(oneLine(result.setupSummary))"]
     case .skip:
       return [
         "ok \(number) \(description) # SKIP \(oneLine(result.reason ?? result.skipKindLabel))"

@@ -1,29 +1,47 @@
 import Foundation
 
 extension ResultLog {
-  /// Renders the human summary: counts, skip reasons, environment limitations, a table per area,
-  /// the failures, and the known kernel bugs.
+  /// Renders the human summary: counts, what the run is missing, skip reasons, environment
+  /// limitations, a table per area, the failures, the BROKEN cases and the known kernel bugs.
   ///
   /// - Parameter selection: How the run was narrowed, such as `filter: SetTid`; the summary then
-  ///   says that its counts cover only the selected cases.
+  ///   says that its counts cover only the selected cases. The log's own selection is used when
+  ///   this is nil.
   public func markdown(selection: String? = nil) -> String {
+    let selection = effectiveSelection(selection)
+    let completeness = completeness(selection: selection)
     let title = "# PID-namespace conformance on Linux \(kernel)"
     let sections = [
       [title + (environment.map { " (\($0.machine))" } ?? "")],
       selection.map {
         ["Selection: \(describe(selection: $0)) — counts cover only the cases that ran"]
       } ?? [],
-      [tally.countsLine()],
+      [tally.countsLine(expected: completeness.expectedCases)],
+      markdownIncomplete(completeness),
       markdownSkips(),
       markdownList(
         "## Environment limitations", (environment?.limitations ?? []).map(markdownInline)),
       markdownAreas(),
       markdownList("## Failures", cases.filter { $0.status == .fail }.map(markdownFailure)),
+      markdownList(
+        "## Broken: the case's own setup failed, not the kernel",
+        cases.filter { $0.status == .broken }.map(markdownBroken)),
       markdownList("## Known kernel bugs", cases.filter { $0.status == .known }.map(markdownKnown)),
       markdownList("## Notes on the log", notes.map(markdownInline)),
     ]
     return sections.filter { !$0.isEmpty }.map { $0.joined(separator: "\n") + "\n" }
       .joined(separator: "\n")
+  }
+
+  /// The section that says the run did not complete, before anything that could read as clean.
+  private func markdownIncomplete(_ completeness: Completeness) -> [String] {
+    guard let summary = completeness.summary else { return [] }
+    return ["## INCOMPLETE", "", "**" + markdownInline(summary.capitalizedFirst) + ".**", ""]
+      + completeness.shortfalls.map {
+        "- `\($0.area)`: \($0.missing) of \($0.expected) expected "
+          + "cases have no result"
+      }
+      + completeness.fixtureErrors.map { "- fixture failed to load: " + markdownInline($0) }
   }
 
   private func markdownSkips() -> [String] {
@@ -34,11 +52,14 @@ extension ResultLog {
   }
 
   private func markdownAreas() -> [String] {
-    ["## Areas", "", "| area | pass | fail | skip | known |", "|---|---:|---:|---:|---:|"]
+    [
+      "## Areas", "", "| area | pass | fail | broken | skip | known |",
+      "|---|---:|---:|---:|---:|---:|",
+    ]
       + areas.map { area in
         let counts = Tally(area.cases)
         return "| \(markdownInline(area.name)) | \(counts.pass) | \(counts.fail) "
-          + "| \(counts.skip) | \(counts.known) |"
+          + "| \(counts.broken) | \(counts.skip) | \(counts.known) |"
       }
   }
 
@@ -46,6 +67,19 @@ extension ResultLog {
     let details = [result.mismatch, result.reason].compactMap { $0 }
     return caseHeading(result)
       + (details.isEmpty ? "" : " — " + markdownInline(details.joined(separator: "; ")))
+  }
+
+  /// `` `id` title — step: …; errno: EAGAIN; likely cause: … ``, or the reason when the case
+  /// recorded no setup failure.
+  private func markdownBroken(_ result: CaseResult) -> String {
+    guard let failure = result.setupFailure else {
+      return caseHeading(result) + " — " + markdownInline(result.setupSummary)
+    }
+    let details = [
+      "step: " + failure.step, failure.errno.map { "errno: " + $0 },
+      failure.cause.map { "likely cause: " + $0 },
+    ].compactMap { $0 }
+    return caseHeading(result) + " — " + markdownInline(details.joined(separator: "; "))
   }
 
   private func markdownKnown(_ result: CaseResult) -> String {
@@ -79,4 +113,9 @@ func caseHeading(_ result: CaseResult) -> String {
 /// Text for one line of a Markdown table or list: on one line, with table pipes escaped.
 func markdownInline(_ text: String) -> String {
   oneLine(text).replacingOccurrences(of: "|", with: "\\|")
+}
+
+extension String {
+  /// The text with its first letter upper-cased, to start a sentence.
+  var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
 }

@@ -18,13 +18,25 @@ public enum ReportCommand: Sendable, Equatable {
 
     render   writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md,
              then prints the console summary. --selection says how the run was narrowed, such as
-             "filter: SetTid"; the summary then notes that its counts cover only those cases.
+             "filter: SetTid" (the log may say so itself): the summary then notes that its counts
+             cover only those cases, and an area without any result counts as not selected.
     summary  prints only the console summary.
     compare  prints what changed between two runs, such as before and after a kernel upgrade.
+             A case that vanished (unless it skipped before), PASS or KNOWN that became SKIP or
+             BROKEN (lost coverage), and a later run that did not complete are regressions.
 
-    exit status: 0 no FAIL (compare: no regression); 1 a FAIL (compare: a regression);
-    2 the environment prevented a meaningful run (no case ran to a verdict); 64 usage error or
-    unreadable input; 65 malformed log; 73 a report could not be written.
+    Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely
+    cause) apart from FAIL, and says when the run did not complete: fewer results than the
+    fixtures define for an area, or a fixture that failed to load.
+
+    exit status (render, summary): 0 every case passed, skipped or is a known bug, none BROKEN,
+    and the run is complete; 1 a FAIL; 3 the run did not complete (results missing, a fixture
+    failed to load, or no case at all although the fixtures define some); 2 a case is BROKEN
+    or the environment prevented a meaningful run (no case ran to a verdict). A FAIL wins over
+    an incomplete run, which wins over 2.
+    exit status (compare): 0 no regression; 1 a regression.
+    both: 64 usage error or unreadable input; 65 malformed or empty log (no record at all);
+    73 a report could not be written.
     """
 
   /// Parses the arguments that follow the program name.

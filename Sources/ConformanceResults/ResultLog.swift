@@ -51,11 +51,27 @@ public struct ResultLog: Sendable, Equatable {
     environment?.kernel ?? cases.first?.kernel ?? "unknown kernel"
   }
 
-  /// The console summary: the counts line, the commonest skip reasons (at most `reasonLimit`),
-  /// and last the line CI parses.
-  public func consoleSummary(reasonLimit: Int = 5) -> String {
+  /// Whether the log holds no record at all: not a run the environment prevented, but no run.
+  public var isEmpty: Bool { cases.isEmpty && environment == nil }
+
+  /// The console summary: the counts line; what the run is missing; the BROKEN cases with their
+  /// setup failure and the commonest skip reasons (at most `reasonLimit` of each); and last the
+  /// line CI parses.
+  ///
+  /// - Parameter selection: How the run was narrowed, when the log does not say it itself.
+  public func consoleSummary(reasonLimit: Int = 5, selection: String? = nil) -> String {
+    let completeness = completeness(selection: selection)
+    var lines = [tally.countsLine(withSkipKinds: true, expected: completeness.expectedCases)]
+    if let incomplete = completeness.summary {
+      lines.append("INCOMPLETE: " + incomplete)
+      lines += completeness.problems.map { "  " + oneLine($0) }
+    }
+    let broken = cases.filter { $0.status == .broken }
+    lines += broken.prefix(reasonLimit).map { "  BROKEN \($0.id): \(oneLine($0.setupSummary))" }
+    if broken.count > reasonLimit {
+      lines.append("  \(broken.count - reasonLimit) more BROKEN cases in summary.md")
+    }
     let reasons = skipReasons
-    var lines = [tally.countsLine(withSkipKinds: true)]
     lines += reasons.prefix(reasonLimit).map { "  \($0.count) skip (\($0.kind)): \($0.reason)" }
     if reasons.count > reasonLimit {
       lines.append("  \(reasons.count - reasonLimit) more skip reasons in summary.md")
@@ -88,7 +104,8 @@ public struct ResultLog: Sendable, Equatable {
   }
 
   /// Merges the records of several test processes: the first record's identity, every feature
-  /// (a feature any process found missing counts as missing) and every limitation once.
+  /// (a feature any process found missing counts as missing), every limitation and fixture error
+  /// once, and the largest expected case count of each area.
   private static func merge(_ records: [EnvironmentRecord], notes: inout [String])
     -> EnvironmentRecord?
   {
@@ -111,6 +128,18 @@ public struct ResultLog: Sendable, Equatable {
       for limitation in record.limitations where !merged.limitations.contains(limitation) {
         merged.limitations.append(limitation)
       }
+      // Each process counts the fixtures it loaded; the largest count is what the run defines,
+      // so a process that loaded fewer cannot hide the others' cases.
+      if let counts = record.expectedCases {
+        merged.expectedCases = (merged.expectedCases ?? [:]).merging(counts, uniquingKeysWith: max)
+      }
+      for error in record.fixtureErrors ?? [] where !(merged.fixtureErrors ?? []).contains(error) {
+        merged.fixtureErrors = (merged.fixtureErrors ?? []) + [error]
+      }
+      merged.selection = merged.selection ?? record.selection
+      merged.pidNamespaceLevelEvidence =
+        merged.pidNamespaceLevelEvidence ?? record.pidNamespaceLevelEvidence
+      merged.timeoutScale = merged.timeoutScale ?? record.timeoutScale
     }
     return merged
   }

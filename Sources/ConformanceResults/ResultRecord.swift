@@ -83,6 +83,12 @@ public struct SetupFailure: Codable, Sendable, Equatable {
     self.errno = errno
     self.cause = cause
   }
+
+  /// `clone3 of the blocker process failed with EAGAIN: RLIMIT_NPROC is 30 for uid 1000`, the
+  /// one line every report prints for a BROKEN case.
+  public var summary: String {
+    step + " failed" + (errno.map { " with " + $0 } ?? "") + (cause.map { ": " + $0 } ?? "")
+  }
 }
 
 /// One conformance case's result.

@@ -30,7 +30,8 @@ public struct Tally: Sendable, Equatable, Encodable {
     skip = skipsByKind.values.reduce(0, +)
   }
 
-  /// Cases that ran to a verdict: PASS, FAIL or KNOWN.
+  /// Cases that ran to a verdict: PASS, FAIL or KNOWN. BROKEN cases did not: their setup
+  /// failed before the kernel was asked.
   public var ran: Int { pass + fail + known }
 
   /// The skip counts by kind in a fixed order, leaving out kinds with no skips.
@@ -38,23 +39,32 @@ public struct Tally: Sendable, Equatable, Encodable {
     Self.skipKindOrder.compactMap { kind in skipsByKind[kind].map { (kind, $0) } }
   }
 
-  /// `312 cases: 290 pass, 0 fail, 18 skip, 4 known`, optionally with the skip kinds in
-  /// parentheses after the skip count.
-  public func countsLine(withSkipKinds: Bool = false) -> String {
+  /// `312 cases: 290 pass, 0 fail, 2 broken, 16 skip, 4 known`, optionally with the skip kinds
+  /// in parentheses after the skip count and `, of 359 expected` when the log records how many
+  /// cases the fixtures define. The line starts `N cases:` because scripts grep for it.
+  public func countsLine(withSkipKinds: Bool = false, expected: Int? = nil) -> String {
     let kinds =
       withSkipKinds && skip > 0
       ? " (" + skipKinds.map { "\($0.count) \($0.kind)" }.joined(separator: ", ") + ")" : ""
-    return "\(total) cases: \(pass) pass, \(fail) fail, \(skip) skip\(kinds), \(known) known"
+    return "\(total) cases: \(pass) pass, \(fail) fail, \(broken) broken, \(skip) skip\(kinds), "
+      + "\(known) known" + (expected.map { ", of \($0) expected" } ?? "")
   }
 
-  /// `N passed, N failed, N skipped`, the line CI parses (KNOWN counts in none of them).
-  public var closingLine: String { "\(pass) passed, \(fail) failed, \(skip) skipped" }
+  /// `N passed, N failed, N skipped`, the line CI parses, in exactly that format. BROKEN cases
+  /// count as failed (they are not passes, and the line has no other place for them); KNOWN
+  /// cases count in none of them.
+  public var closingLine: String { "\(pass) passed, \(fail + broken) failed, \(skip) skipped" }
 
   static let skipKindOrder = SkipKind.allCases.map(\.rawValue) + [CaseResult.unspecifiedSkipKind]
 }
 
 extension CaseResult {
   static let unspecifiedSkipKind = "unspecified"
+
+  /// What broke a BROKEN case, as one line: its setup failure, else the reason it gave.
+  var setupSummary: String {
+    setupFailure?.summary ?? reason ?? "setup failed (no step recorded)"
+  }
 
   /// The skip kind as reports print it.
   var skipKindLabel: String { skipKind?.rawValue ?? Self.unspecifiedSkipKind }

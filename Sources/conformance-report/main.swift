@@ -33,22 +33,24 @@ func printError(_ message: String) {
   FileHandle.standardError.write(Data("conformance-report: \(message)\n".utf8))
 }
 
-/// Prints the console summary and returns the status the log calls for, explaining a run the
-/// environment prevented.
-func summarize(_ log: ResultLog) -> ExitStatus {
-  print(log.consoleSummary())
-  let verdict = RunVerdict(log)
-  if let explanation = verdict.explanation { printError(explanation) }
+/// Prints the console summary and returns the status the log calls for, explaining any status
+/// other than a plain pass or fail on stderr.
+func summarize(_ log: ResultLog, selection: String? = nil) -> ExitStatus {
+  print(log.consoleSummary(selection: selection))
+  let verdict = RunVerdict(log, selection: selection)
+  if let explanation = verdict.explanation {
+    for line in explanation.split(separator: "\n") { printError(String(line)) }
+  }
   return verdict.status
 }
 
 func render(log path: String, into directory: String, selection: String?) throws(Stop)
   -> ExitStatus
 {
-  let log = try readLog(path)
+  let log = try readNonEmptyLog(path)
   let outputs: [(name: String, text: () throws -> String)] = [
-    ("results.ktap", { log.ktap() }),
-    ("results.junit.xml", { log.junitXML() }),
+    ("results.ktap", { log.ktap(selection: selection) }),
+    ("results.junit.xml", { log.junitXML(selection: selection) }),
     ("results.json", { try log.json(selection: selection) }),
     ("summary.md", { log.markdown(selection: selection) }),
   ]
@@ -62,7 +64,21 @@ func render(log path: String, into directory: String, selection: String?) throws
       throw Stop(status: .cannotWrite, message: "cannot write \(file.path): \(error)")
     }
   }
-  return summarize(log)
+  return summarize(log, selection: selection)
+}
+
+/// Reads a log that holds at least one record. A log without any is no run at all (the test
+/// process never started writing): its reports would show an empty plan and `0 failed`, which
+/// a consumer could take for a clean run, and comparing with it would list every case as
+/// vanished or new. So it is refused as a data error.
+func readNonEmptyLog(_ path: String) throws(Stop) -> ResultLog {
+  let log = try readLog(path)
+  guard !log.isEmpty else {
+    throw Stop(
+      status: .malformedLog,
+      message: "\(path): the log is empty (no case and no environment record): no run to report")
+  }
+  return log
 }
 
 func run(_ arguments: [String]) throws(Stop) -> ExitStatus {
@@ -77,11 +93,12 @@ func run(_ arguments: [String]) throws(Stop) -> ExitStatus {
     print(ReportCommand.usage)
     return .success
   case .summary(let log):
-    return summarize(try readLog(log))
+    return summarize(try readNonEmptyLog(log))
   case .render(let log, let directory, let selection):
     return try render(log: log, into: directory, selection: selection)
   case .compare(let before, let after):
-    let comparison = RunComparison(before: try readLog(before), after: try readLog(after))
+    let comparison = RunComparison(
+      before: try readNonEmptyLog(before), after: try readNonEmptyLog(after))
     print(comparison.markdown(), terminator: "")
     return comparison.isRegression ? .failure : .success
   }

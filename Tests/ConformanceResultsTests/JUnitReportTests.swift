@@ -17,6 +17,7 @@ import Testing
     #expect(root.name == "testsuites")
     #expect(attribute(root, "tests") == "8")
     #expect(attribute(root, "failures") == "1")
+    #expect(attribute(root, "errors") == "0")
     #expect(attribute(root, "skipped") == "4")
     let suites = try xml.nodes(forXPath: "/testsuites/testsuite")
     #expect(suites.map { attribute($0, "name") } == ["clone3.size", "clone3.cgroup", "set_tid"])
@@ -66,5 +67,52 @@ import Testing
     #expect(attribute(testcase, "name") == "x: a & b < c > d \"e\" 'f'\nnext\tline \\u{1}\\u{1B}")
     #expect(attribute(testcase, "classname") == "<area>")
     #expect(try xml.nodes(forXPath: "//failure").first?.stringValue == "</failure>")
+  }
+
+  @Test func `a BROKEN case is an error with its step, errno and likely cause`() throws {
+    let xml = try document(partialLog)
+    let error = try #require(try xml.nodes(forXPath: "//testcase/error[@type='BROKEN']").first)
+    #expect(
+      attribute(error, "message")
+        == "clone3 of the blocker process failed with EAGAIN: RLIMIT_NPROC is 30 for uid 1000")
+    #expect(
+      error.stringValue == """
+        step: clone3 of the blocker process
+        errno: EAGAIN
+        likely cause: RLIMIT_NPROC is 30 for uid 1000
+        the blocker never started
+        """)
+    let properties = try xml.nodes(
+      forXPath: "//testcase[error/@type='BROKEN']/properties/property")
+    #expect(
+      properties.map { "\(attribute($0, "name") ?? "")=\(attribute($0, "value") ?? "")" } == [
+        "setup-step=clone3 of the blocker process", "setup-errno=EAGAIN",
+        "setup-cause=RLIMIT_NPROC is 30 for uid 1000",
+      ])
+    #expect(try xml.nodes(forXPath: "//failure").isEmpty)
+  }
+
+  @Test func `missing results and fixture errors are error testcases, counted in errors`() throws {
+    let xml = try document(partialLog)
+    let root = try #require(xml.rootElement())
+    // 3 cases, one missing-results testcase for set_tid and one for ns_last_pid, one fixture.
+    #expect(attribute(root, "tests") == "6")
+    #expect(attribute(root, "errors") == "4")
+    #expect(attribute(root, "failures") == "0")
+    let suites = try xml.nodes(forXPath: "/testsuites/testsuite")
+    #expect(
+      suites.map { attribute($0, "name") } == ["clone3.size", "set_tid", "ns_last_pid", "fixtures"])
+    #expect(suites.map { attribute($0, "errors") } == ["0", "2", "1", "1"])
+    let incomplete = try xml.nodes(forXPath: "//testcase[error/@type='incomplete']")
+    #expect(
+      incomplete.map { attribute($0, "name") } == [
+        "set_tid: missing results", "ns_last_pid: missing results", "fixture pid-max.json",
+      ])
+    #expect(
+      try xml.nodes(forXPath: "//error[@type='incomplete']").map { attribute($0, "message") } == [
+        "2 of 3 expected cases have no result", "4 of 4 expected cases have no result",
+        "fixture failed to load: pid-max.json: .cases[2].call: unknown call 'frob'",
+      ])
+    #expect(try document(completeLog).nodes(forXPath: "//error").isEmpty)
   }
 }

@@ -22,7 +22,8 @@ private struct KTAPSyntaxError: Error, CustomStringConvertible {
 }
 
 /// A small reader of the KTAP version 1 subset the report writes: version, plan, diagnostics,
-/// result lines with directives, and subtests indented two spaces.
+/// result lines with directives (kselftest's `# error` among them), and subtests indented two
+/// spaces.
 private struct KTAPReader {
   var lines: [Substring]
   var index = 0
@@ -63,7 +64,7 @@ private struct KTAPReader {
     -> KTAPResult
   {
     let pattern =
-      /(?<status>ok|not ok) (?<number>\d+) (?<text>[^#]*?)(?: # (?<directive>SKIP|XFAIL|TODO)(?: (?<why>.*))?)?/
+      /(?<status>ok|not ok) (?<number>\d+) (?<text>[^#]*?)(?: # (?<directive>SKIP|XFAIL|TODO|error)(?: (?<why>.*))?)?/
     guard let match = line.wholeMatch(of: pattern), let number = Int(match.number) else {
       throw KTAPSyntaxError(description: "not a result line: \(line)")
     }
@@ -121,7 +122,8 @@ private struct KTAPReader {
         #expect(!line.ok && line.directive == nil)
         #expect(line.diagnostics == ["expected EINVAL, observed E2BIG", "size check moved"])
       case .broken:
-        #expect(!line.ok && line.directive == nil)
+        #expect(!line.ok && line.directive == "error")
+        #expect(line.directiveText == result.setupFailure?.summary)
       case .skip:
         #expect(line.ok && line.directive == "SKIP" && line.directiveText == result.reason)
       case .known:
@@ -148,5 +150,54 @@ private struct KTAPReader {
 
   @Test func `an empty log has an empty plan`() throws {
     #expect(ResultLog(cases: []).ktap() == "KTAP version 1\n1..0\n")
+  }
+
+  @Test func `a BROKEN case is not ok with the error directive, as ksft_test_result_error writes`()
+    throws
+  {
+    let areas = try parsed(partialLog).results
+    let setTid = try #require(areas.first { $0.description == "set_tid" })
+    let line = try #require(setTid.subtest?.results.first)
+    #expect(!line.ok && line.directive == "error")
+    #expect(
+      line.directiveText
+        == "clone3 of the blocker process failed with EAGAIN: RLIMIT_NPROC is 30 for uid 1000")
+    #expect(line.diagnostics == ["the blocker never started"])
+    #expect(!setTid.ok && setTid.directive == "error")
+  }
+
+  @Test func `plans count the expected cases, so a consumer sees the missing results`() throws {
+    let document = try parsed(partialLog)
+    #expect(document.plan == 4)
+    #expect(
+      document.results.map(\.description) == [
+        "clone3.size", "set_tid", "ns_last_pid", "fixture pid-max.json",
+      ])
+    #expect(document.results.map { $0.subtest?.plan } == [2, 3, 4, nil])
+    #expect(document.results.map { $0.subtest?.results.count } == [2, 1, 0, nil])
+    #expect(document.results.map(\.ok) == [true, false, false, false])
+    #expect(
+      document.results.map(\.directiveText) == [
+        "", "1 BROKEN; 2 of 3 expected cases have no result",
+        "4 of 4 expected cases have no result", "fixture failed to load: its cases did not run",
+      ])
+    #expect(
+      document.results[2].diagnostics == ["ns_last_pid: 4 of 4 expected cases have no result"])
+    #expect(
+      document.results[3].diagnostics == [
+        "fixture failed to load: pid-max.json: .cases[2].call: unknown call 'frob'"
+      ])
+  }
+
+  @Test func `an incomplete run says so right after the plan`() {
+    let lines = partialLog.ktap().split(separator: "\n")
+    #expect(
+      lines.prefix(3) == [
+        "KTAP version 1", "1..4",
+        "# INCOMPLETE: the run did not complete: 6 of 9 expected cases have no result; "
+          + "1 fixture failed to load",
+      ])
+    #expect(!completeLog.ktap().contains("INCOMPLETE"))
+    #expect(!completeLog.ktap().contains("not ok"))
   }
 }

@@ -5,7 +5,7 @@ import Testing
   @Test func `the title names the kernel and the counts line follows`() {
     let lines = sampleLog.markdown().split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines.first == "# PID-namespace conformance on Linux 6.1.0 (x86_64)")
-    #expect(lines.contains("8 cases: 3 pass, 1 fail, 3 skip, 1 known"))
+    #expect(lines.contains("8 cases: 3 pass, 1 fail, 0 broken, 3 skip, 1 known"))
   }
 
   @Test func `a selection is stated before the counts`() throws {
@@ -24,9 +24,9 @@ import Testing
       "- feature: kernel 6.1 lacks clone3.into_cgroup (2)",
       "- environment: user namespaces disabled (1)",
       "- user namespaces disabled (user.max_user_namespaces = 0)",
-      "| clone3.size | 2 | 1 | 0 | 0 |",
-      "| clone3.cgroup | 0 | 0 | 2 | 0 |",
-      "| set_tid | 1 | 0 | 1 | 1 |",
+      "| clone3.size | 2 | 1 | 0 | 0 | 0 |",
+      "| clone3.cgroup | 0 | 0 | 0 | 2 | 0 |",
+      "| set_tid | 1 | 0 | 0 | 1 | 1 |",
       "- `clone3.size.65` clone3.size.65 behaves — expected EINVAL, observed E2BIG; size check moved",
       "- `set_tid.level` set_tid.level behaves: set_tid ignores the namespace level — "
         + "https://lore.kernel.org/r/1; fixed by 0123abcd (stable: 6.1.y (6.1.80))",
@@ -37,6 +37,48 @@ import Testing
 
   @Test func `a pipe in an area name does not break the table`() {
     let log = ResultLog(cases: [sample("a", .pass, area: "x|y")])
-    #expect(log.markdown().contains("| x\\|y | 1 | 0 | 0 | 0 |"))
+    #expect(log.markdown().contains("| x\\|y | 1 | 0 | 0 | 0 | 0 |"))
+  }
+
+  @Test func `BROKEN cases are listed with their step, errno and likely cause`() {
+    let text = partialLog.markdown()
+    #expect(
+      text.contains(
+        "## Broken: the case's own setup failed, not the kernel\n\n"
+          + "- `set_tid.blocker` set_tid.blocker behaves — step: clone3 of the blocker process; "
+          + "errno: EAGAIN; likely cause: RLIMIT_NPROC is 30 for uid 1000\n"))
+    #expect(text.contains("| set_tid | 0 | 0 | 1 | 0 | 0 |"))
+    #expect(!text.contains("## Failures"))
+  }
+
+  @Test func `an incomplete run says so before anything that could read as clean`() throws {
+    let text = partialLog.markdown()
+    #expect(text.contains("3 cases: 2 pass, 0 fail, 1 broken, 0 skip, 0 known, of 9 expected"))
+    #expect(
+      text.contains(
+        """
+        ## INCOMPLETE
+
+        **The run did not complete: 6 of 9 expected cases have no result; 1 fixture failed to \
+        load.**
+
+        - `ns_last_pid`: 4 of 4 expected cases have no result
+        - `set_tid`: 2 of 3 expected cases have no result
+        - fixture failed to load: pid-max.json: .cases[2].call: unknown call 'frob'
+        """))
+    let incomplete = try #require(text.range(of: "## INCOMPLETE"))
+    let areas = try #require(text.range(of: "## Areas"))
+    #expect(incomplete.upperBound < areas.lowerBound)
+    #expect(!completeLog.markdown().contains("INCOMPLETE"))
+    #expect(
+      completeLog.markdown().contains(
+        "9 cases: 9 pass, 0 fail, 0 broken, 0 skip, 0 known, of 9 expected"))
+  }
+
+  @Test func `in a selection an area without results was not selected`() {
+    let text = partialLog.markdown(selection: "filter: SetTid")
+    #expect(text.contains("of 5 expected"))
+    #expect(text.contains("- `set_tid`: 2 of 3 expected cases have no result"))
+    #expect(!text.contains("ns_last_pid"))
   }
 }

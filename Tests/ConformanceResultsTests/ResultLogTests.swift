@@ -74,4 +74,32 @@ import Testing
     #expect(sampleLog.areas.map(\.name) == ["clone3.size", "clone3.cgroup", "set_tid"])
     #expect(sampleLog.areas.map(\.cases.count) == [3, 2, 3])
   }
+
+  @Test func `expected counts merge by the largest per area, fixture errors by union`() {
+    var first = completeEnvironment
+    first.expectedCases = ["clone3.size": 2, "set_tid": 1]
+    first.fixtureErrors = ["a.json: not valid JSON"]
+    var second = completeEnvironment
+    second.expectedCases = ["set_tid": 3, "ns_last_pid": 4]
+    second.fixtureErrors = ["b.json: missing key 'area'", "a.json: not valid JSON"]
+    second.selection = "filter: SetTid"
+    let log = ResultLog(cases: [], environments: [first, second])
+    #expect(log.environment?.expectedCases == ["clone3.size": 2, "set_tid": 3, "ns_last_pid": 4])
+    #expect(
+      log.environment?.fixtureErrors == ["a.json: not valid JSON", "b.json: missing key 'area'"])
+    #expect(log.environment?.selection == "filter: SetTid")
+  }
+
+  @Test func `distinct case ids count toward completeness, not repeated records`() {
+    let repeated = ResultLog(
+      cases: completeLog.cases + [completeLog.cases[0]], environments: [completeEnvironment])
+    #expect(repeated.completeness().isComplete)
+    let missingOne = ResultLog(
+      cases: completeLog.cases.dropLast() + [completeLog.cases[0]],
+      environments: [completeEnvironment])
+    #expect(
+      missingOne.completeness().shortfalls == [
+        .init(area: "ns_last_pid", expected: 4, recorded: 3)
+      ])
+  }
 }
