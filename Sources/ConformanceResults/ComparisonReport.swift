@@ -1,32 +1,77 @@
 extension RunComparison {
-  /// Renders the comparison as Markdown: the verdict, then one section per kind of change.
+  /// Renders the comparison as Markdown: the verdict, then `## Regressions` with every
+  /// regressing change (a later run that did not complete, regressed cases, lost coverage,
+  /// vanished cases, vanished features), then `## Other changes`; one `###` section per kind of
+  /// change in each.
   public func markdown() -> String {
     let regressions =
       changes.filter(\.isRegression).count
       + featureChanges.filter(\.isRegression).count
-    var sections = [
-      [
-        "# Comparison: Linux \(kernels.before) → \(kernels.after)", "",
-        isRegression ? "Regression: \(regressions) regressing change(s)." : "No regression.",
-      ]
-    ]
-    for transition in Transition.allCases {
-      let items = changes(transition)
-      if !items.isEmpty {
-        sections.append(["## \(transition.heading) (\(items.count))", ""] + items.map(Self.line))
-      }
+    let verdict =
+      isRegression
+      ? "Regression: \(regressions) regressing change(s)"
+        + (laterRunIsPartial ? "; the later run did not complete." : ".")
+      : "No regression."
+    let regressing =
+      laterRunSection() + changeSections(regressing: true)
+      + featureSection("Vanished features", featureChanges.filter(\.isRegression))
+    let other =
+      changeSections(regressing: false)
+      + featureSection("Features", featureChanges.filter { !$0.isRegression })
+      + earlierRunSection()
+    var sections = [["# Comparison: Linux \(kernels.before) → \(kernels.after)", "", verdict]]
+    if !regressing.isEmpty { sections += [["## Regressions"]] + regressing }
+    if !other.isEmpty { sections += [["## Other changes"]] + other }
+    if changes.isEmpty && featureChanges.isEmpty && regressing.isEmpty && other.isEmpty {
+      sections.append(["No differences."])
     }
-    if !featureChanges.isEmpty {
-      sections.append(
-        ["## Features", ""]
-          + featureChanges.map { change in
-            "- \(change.name) \(change.present ? "appeared" : "vanished")"
-              + (change.isRegression
-                ? " (regression)" : change.present ? "" : " (cases needing it still ran)")
-          })
-    }
-    if changes.isEmpty && featureChanges.isEmpty { sections.append(["No differences."]) }
     return sections.map { $0.joined(separator: "\n") + "\n" }.joined(separator: "\n")
+  }
+
+  /// One section per kind of change, holding only the changes that do (or do not) regress:
+  /// a vanished case regresses unless it skipped before, so `Vanished cases` can be in both.
+  private func changeSections(regressing: Bool) -> [[String]] {
+    Transition.allCases.compactMap { transition in
+      let items = changes(transition).filter { $0.isRegression == regressing }
+      guard !items.isEmpty else { return nil }
+      return ["### \(transition.heading) (\(items.count))", ""] + items.map(Self.line)
+    }
+  }
+
+  private func featureSection(_ heading: String, _ features: [FeatureChange]) -> [[String]] {
+    guard !features.isEmpty else { return [] }
+    return [
+      ["### \(heading) (\(features.count))", ""]
+        + features.map { change in
+          "- \(change.name) \(change.present ? "appeared" : "vanished")"
+            + (change.isRegression || change.present ? "" : " (cases needing it still ran)")
+        }
+    ]
+  }
+
+  private func laterRunSection() -> [[String]] {
+    guard laterRunIsPartial, let summary = afterCompleteness.summary else { return [] }
+    return [
+      ["### The later run did not complete", "", summary.capitalizedFirst + ".", ""]
+        + afterCompleteness.problems.map { "- " + markdownInline($0) }
+    ]
+  }
+
+  /// An earlier run that did not complete makes every comparison with it partial; said, not
+  /// counted as a regression of the later run.
+  private func earlierRunSection() -> [[String]] {
+    var lines: [String] = []
+    if let summary = beforeCompleteness.summary {
+      lines +=
+        ["Earlier run: " + summary + ".", ""]
+        + beforeCompleteness.problems.map { "- " + markdownInline($0) }
+    }
+    if !laterRunIsPartial, let summary = afterCompleteness.summary {
+      lines +=
+        (lines.isEmpty ? [] : [""]) + ["Later run: " + summary + ".", ""]
+        + afterCompleteness.problems.map { "- " + markdownInline($0) }
+    }
+    return lines.isEmpty ? [] : [["### Incomplete runs", ""] + lines]
   }
 
   private static func line(_ change: CaseChange) -> String {
@@ -41,7 +86,6 @@ extension RunComparison {
     let shown = change.after ?? change.before
     return "- " + (shown.map(caseHeading) ?? "`\(change.id)`") + ": " + statuses
       + (detail.map { " (\(markdownInline($0)))" } ?? "")
-      + (change.isRegression && change.transition != .regressed ? " — regression" : "")
   }
 
   /// What the later run says about the case, in the words its status calls for.
@@ -50,7 +94,7 @@ extension RunComparison {
     switch result.status {
     case .pass: return nil
     case .fail: return result.mismatch ?? result.reason
-    case .broken: return result.reason
+    case .broken: return result.setupSummary
     case .skip: return "\(result.skipKindLabel): \(result.reason ?? "no reason given")"
     case .known: return result.knownBug?.title ?? result.reason
     }
@@ -73,11 +117,13 @@ extension RunComparison.Transition {
   var heading: String {
     switch self {
     case .regressed: "Regressed"
+    case .lostCoverage: "Lost coverage"
     case .fixed: "Fixed"
     case .knownBugFixed: "Known bug fixed"
     case .becameKnown: "Now a known bug"
     case .newlyRunnable: "Newly runnable"
     case .newlySkipped: "Newly skipped"
+    case .newlyBroken: "Newly broken"
     case .resultChanged: "Result changed"
     case .added: "New cases"
     case .vanished: "Vanished cases"

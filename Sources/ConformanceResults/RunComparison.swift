@@ -4,16 +4,21 @@ public struct RunComparison: Sendable {
   public enum Transition: String, Sendable, CaseIterable {
     /// PASS or KNOWN became FAIL, or PASS became KNOWN.
     case regressed
+    /// PASS or KNOWN became SKIP or BROKEN: the kernel is no longer checked there, so a
+    /// regression could hide behind it.
+    case lostCoverage
     /// FAIL became PASS.
     case fixed
     /// KNOWN became PASS: the kernel bug is fixed.
     case knownBugFixed
     /// FAIL became KNOWN: the failure is now explained by a documented bug.
     case becameKnown
-    /// SKIP became PASS, FAIL or KNOWN.
+    /// SKIP or BROKEN became PASS, FAIL or KNOWN.
     case newlyRunnable
-    /// PASS, FAIL or KNOWN became SKIP.
+    /// FAIL or BROKEN became SKIP.
     case newlySkipped
+    /// FAIL or SKIP became BROKEN.
+    case newlyBroken
     /// The status stayed but the expected or observed result changed, such as EINVAL → EPERM.
     case resultChanged
     /// The case is only in the later run.
@@ -33,12 +38,16 @@ public struct RunComparison: Sendable {
     /// The case in the later run; nil when it vanished.
     public var after: CaseResult?
 
-    /// Whether the change counts as a regression: the case fails now and did not before, or a
-    /// PASS became KNOWN.
+    /// Whether the change counts as a regression: the case fails now and did not before, a PASS
+    /// became KNOWN, a case that ran to a verdict no longer does (lost coverage), or a case
+    /// that did not skip before has no result now (a lost result looks clean otherwise).
     public var isRegression: Bool {
       switch (before?.status, after?.status) {
-      case (.fail, _), (_, nil): false
+      case (.skip, nil): false
+      case (_, nil): true
+      case (.fail, _): false
       case (_, .fail), (.pass, .known): true
+      case (.pass, .skip), (.known, .skip), (.pass, .broken), (.known, .broken): true
       default: false
       }
     }
@@ -60,10 +69,16 @@ public struct RunComparison: Sendable {
   public var changes: [CaseChange]
   /// The features that appeared or vanished, by name; empty if either run lacks an environment.
   public var featureChanges: [FeatureChange]
+  /// Whether the earlier run holds every result it should (see `Completeness`).
+  public var beforeCompleteness: Completeness
+  /// Whether the later run holds every result it should.
+  public var afterCompleteness: Completeness
 
   /// Compares two runs by case id and by probed feature.
   public init(before: ResultLog, after: ResultLog) {
     kernels = (before.kernel, after.kernel)
+    beforeCompleteness = before.completeness()
+    afterCompleteness = after.completeness()
     let earlier = Dictionary(before.cases.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
     let later = Set(after.cases.map(\.id))
     changes =
@@ -90,10 +105,17 @@ public struct RunComparison: Sendable {
     }
   }
 
-  /// Whether the later run is worse: a case fails now that did not, a PASS became KNOWN, or a
-  /// feature vanished.
+  /// Whether the later run did not complete while the earlier one did: whatever its missing
+  /// results hold is unknown, so a comparison cannot call it clean.
+  public var laterRunIsPartial: Bool {
+    !afterCompleteness.isComplete && beforeCompleteness.isComplete
+  }
+
+  /// Whether the later run is worse: a case fails now that did not, a PASS became KNOWN, a case
+  /// lost coverage or vanished, a feature vanished, or the later run did not complete.
   public var isRegression: Bool {
     changes.contains(where: \.isRegression) || featureChanges.contains(where: \.isRegression)
+      || laterRunIsPartial
   }
 
   /// The changes of one kind, in `changes` order.
@@ -105,12 +127,14 @@ public struct RunComparison: Sendable {
   private static func transition(from old: CaseResult, to new: CaseResult) -> Transition? {
     switch (old.status, new.status) {
     case (.pass, .fail), (.known, .fail), (.pass, .known): .regressed
+    case (.pass, .skip), (.known, .skip), (.pass, .broken), (.known, .broken): .lostCoverage
     case (.fail, .pass): .fixed
     case (.known, .pass): .knownBugFixed
     case (.fail, .known): .becameKnown
-    case (.skip, .skip): nil
-    case (.skip, _): .newlyRunnable
+    case (.skip, .skip), (.broken, .broken): nil
     case (_, .skip): .newlySkipped
+    case (_, .broken): .newlyBroken
+    case (.skip, _), (.broken, _): .newlyRunnable
     default:
       old.expected != new.expected || old.observed != new.observed ? .resultChanged : nil
     }
