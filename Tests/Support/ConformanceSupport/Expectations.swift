@@ -244,6 +244,8 @@ public struct FixtureError: Error, CustomStringConvertible {
       }.joined()
     }
     switch error {
+    case .dataCorrupted(let context) where context.codingPath.isEmpty:
+      return "not valid JSON: \(context.debugDescription)"
     case .dataCorrupted(let context):
       return "\(path(context.codingPath)): \(context.debugDescription)"
     case .keyNotFound(let key, let context):

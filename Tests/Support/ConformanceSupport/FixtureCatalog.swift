@@ -55,6 +55,8 @@ public enum FixtureCatalog {
       do {
         let (area, cases) = try table.load()
         counts[area, default: 0] += cases
+      } catch let error as FixtureError {
+        errors.append(error.description)
       } catch {
         errors.append("\(table.file): \(error)")
       }
