@@ -62,9 +62,6 @@ static const uint64_t KABI_CLONE_IO = 0x80000000ULL;
 static const uint64_t KABI_CLONE_CLEAR_SIGHAND = 0x100000000ULL;	/* 5.5 */
 static const uint64_t KABI_CLONE_INTO_CGROUP = 0x200000000ULL;		/* 5.7 */
 
-/* clone3(args, size): the child's PID, 0 in the child, or -errno. Never retries. */
-long kabi_clone3(void *args, size_t size);
-
 /*
  * clone3 for feature probes whose arguments must be rejected: -errno, as expected; or, if the
  * kernel wrongly accepts them, the PID of a child that did nothing but _exit and is reaped.
