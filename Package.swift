@@ -34,6 +34,9 @@ let package = Package(
       path: "Tests/Support/ConformanceSupport"
     ),
 
+    // Test tool: runs a program (the test bundle) with some syscalls refused by seccomp.
+    .executableTarget(name: "pidns-seccomp-exec", path: "Tests/Tools/SeccompExec"),
+
     .testTarget(
       name: "ConformanceTests",
       dependencies: ["ConformanceSupport", "KernelABI", "CKernelABI"],
