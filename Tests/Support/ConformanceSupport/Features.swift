@@ -35,15 +35,23 @@ public enum FeatureState: Sendable, Equatable {
 
 /// The feature table and the probes behind it; each probe runs once per process.
 public enum Features {
-  /// `Fixtures/features.json`.
-  public static let definitions: [String: FeatureDefinition] = {
+  /// `Fixtures/features.json`; empty when it cannot be read, which the result log records as a
+  /// fixture error (`FixtureCatalog`), so the run cannot look complete.
+  public static let definitions: [String: FeatureDefinition] =
+    (try? loadDefinitions()) ?? [:]
+
+  /// Reads `Fixtures/features.json`, throwing what is wrong with it.
+  public static func loadDefinitions() throws -> [String: FeatureDefinition] {
     struct File: Codable { var features: [FeatureDefinition] }
-    guard
-      let data = try? Data(contentsOf: Fixtures.directory.appendingPathComponent("features.json")),
-      let file = try? JSONDecoder().decode(File.self, from: data)
-    else { return [:] }
-    return Dictionary(file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-  }()
+    let name = "features.json"
+    let data = try Data(contentsOf: Fixtures.directory.appendingPathComponent(name))
+    do {
+      let file = try JSONDecoder().decode(File.self, from: data)
+      return Dictionary(file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    } catch let error as DecodingError {
+      throw FixtureError(file: name, message: FixtureError.describe(error))
+    }
+  }
 
   /// Names that have a probe in code; the fixture validation checks the table against it.
   public static let probedNames: Set<String> = Set(probes.keys)

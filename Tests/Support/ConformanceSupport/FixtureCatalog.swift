@@ -51,6 +51,11 @@ public enum FixtureCatalog {
   public static let expectedCases: (counts: [String: Int], errors: [String]) = {
     var counts: [String: Int] = [:]
     var errors: [String] = []
+    do {
+      _ = try Features.loadDefinitions()
+    } catch {
+      errors.append("\(error)")
+    }
     for table in tables {
       do {
         let (area, cases) = try table.load()
