@@ -47,7 +47,8 @@ public enum Features {
     let data = try Data(contentsOf: Fixtures.directory.appendingPathComponent(name))
     do {
       let file = try JSONDecoder().decode(File.self, from: data)
-      return Dictionary(file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+      return Dictionary(
+        file.features.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     } catch let error as DecodingError {
       throw FixtureError(file: name, message: FixtureError.describe(error))
     }
