@@ -129,8 +129,8 @@ import Testing
     expect result: String, pid: Int32? = nil, nspid: [Int32]? = nil, observed: Observation
   ) -> Verdict {
     var row = self.row(expect: result)
-    row.expect[0].pid = pid
-    row.expect[0].nspid = nspid
+    row.expect[0].fields["pid"] = pid.map { .number(Int64($0)) }
+    row.expect[0].fields["nspid"] = nspid.map { .numbers($0.map(Int64.init)) }
     return Conformance.judge(row, expected: row.expect.first, observed: observed)
   }
 }

@@ -160,19 +160,8 @@ extension Clone3Call {
       return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")
     }
     switch call.result {
-    case .failure(let errno):
-      return .failed(errno)
-    case .success(let pid):
-      guard let child = run.reports(.child).first else {
-        return .broken("clone3 returned \(pid) but no process reported back")
-      }
-      guard Int64(child.pid) == pid else {
-        return .broken("clone3 returned \(pid) but the child runs as \(child.pid)")
-      }
-      guard let exit = run.reports(.childExit).first, exit.value == 0 else {
-        return .broken("the child \(pid) did not exit cleanly")
-      }
-      return .succeeded(pid: child.pid, nspid: run.sandboxLevels(of: child, creator: call))
+    case .failure(let errno): return .failed(errno)
+    case .success(let pid): return run.proveChild(returned: pid, by: call)
     }
   }
 }
@@ -191,6 +180,34 @@ extension SandboxRun {
   public var exitDescription: String {
     if let exitCode { return "exit \(exitCode)" }
     return "signal \(signal ?? 0)"
+  }
+
+  /// The one proof, for every area, that a call which returned `pid` made a process that ran
+  /// with the IDs claimed: the process reported back (record `step`), its NSpid ends with its
+  /// own getpid(), the entry at its creator's level is `pid`, and it exited 0. The observation
+  /// is the PID and the NSpid from the sandbox's outermost level; otherwise it is broken.
+  public func proveChild(returned pid: Int64, by call: SandboxReport, step: Int32 = 0)
+    -> Observation
+  {
+    guard let child = reports(.child).first(where: { $0.step == step }) else {
+      return .broken("clone3 returned \(pid) but no process reported back")
+    }
+    guard let nspid = child.nspid, let own = nspid.last, own == child.pid else {
+      return .broken(
+        "the child's NSpid \(child.nspid.map(Observation.spell) ?? "?") does not end "
+          + "with its getpid() \(child.pid)")
+    }
+    guard let levels = sandboxLevels(of: child, creator: call) else {
+      return .broken("the child's NSpid \(Observation.spell(nspid)) is shorter than the sandbox")
+    }
+    let creatorIndex = levelsMade - 1
+    guard creatorIndex >= 0, creatorIndex < levels.count, Int64(levels[creatorIndex]) == pid
+    else {
+      return .broken("clone3 returned \(pid) but the child's NSpid is \(Observation.spell(levels))")
+    }
+    guard let exit = reports(.childExit).first(where: { $0.step == step }), exit.value == 0
+    else { return .broken("the child \(pid) did not exit cleanly") }
+    return .succeeded(pid: Int32(pid), nspid: levels)
   }
 
   /// How many namespace levels the sandbox made (its deepest LEVEL_READY).

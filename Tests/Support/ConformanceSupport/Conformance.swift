@@ -3,54 +3,143 @@ import ConformanceResults
 import KernelABI
 import Testing
 
-/// What the kernel did in one case.
-public enum Observation: Sendable, Equatable, CustomStringConvertible {
+/// One named value a case observes or expects: a number, a list of numbers (an NSpid line, a
+/// capability set's words) or a word (a path, a signal name).
+public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
+  case number(Int64)
+  case numbers([Int64])
+  case word(String)
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(Int64.self) {
+      self = .number(number)
+    } else if let numbers = try? container.decode([Int64].self) {
+      self = .numbers(numbers)
+    } else {
+      self = .word(try container.decode(String.self))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .number(let number): try container.encode(number)
+    case .numbers(let numbers): try container.encode(numbers)
+    case .word(let word): try container.encode(word)
+    }
+  }
+
+  /// `500`, `500 1` for a list, or the word itself.
+  public var description: String {
+    switch self {
+    case .number(let number): "\(number)"
+    case .numbers(let numbers): numbers.map(String.init).joined(separator: " ")
+    case .word(let word): word
+    }
+  }
+}
+
+/// Named values, spelled in a stable order: `pid`, `nspid` and `value` first (as result logs
+/// have always spelled them), then every other name alphabetically.
+public struct Fields: Hashable, Sendable, ExpressibleByDictionaryLiteral {
+  public var values: [String: FieldValue]
+
+  public init(_ values: [String: FieldValue] = [:]) { self.values = values }
+  public init(dictionaryLiteral elements: (String, FieldValue)...) {
+    values = Dictionary(elements, uniquingKeysWith: { _, last in last })
+  }
+
+  public subscript(name: String) -> FieldValue? {
+    get { values[name] }
+    set { values[name] = newValue }
+  }
+
+  public var isEmpty: Bool { values.isEmpty }
+
+  /// Whether every field here has the same value in `observed`; fields only observed are free.
+  public func areMatched(by observed: Fields) -> Bool {
+    values.allSatisfy { name, value in observed[name] == value }
+  }
+
+  /// `pid 500, NSpid 500 1`.
+  public var spelled: String {
+    let leading = ["pid", "nspid", "value"]
+    let names =
+      leading.filter { values[$0] != nil }
+      + values.keys.filter { !leading.contains($0) }
+      .sorted()
+    return names.compactMap { name in
+      values[name].map { "\(Self.labels[name] ?? name) \($0)" }
+    }.joined(separator: ", ")
+  }
+
+  /// How a field's name is written where it differs from the name.
+  static let labels = ["nspid": "NSpid"]
+}
+
+/// What the kernel did in one case: the call's result and the named fields it reported.
+public struct Observation: Sendable, Equatable, CustomStringConvertible {
+  public enum Outcome: Sendable, Equatable {
+    case success
+    case failure(Errno)
+    /// The kernel broke the contract in another way (a PID with no process behind it, a child
+    /// that ran with other PIDs than returned). The text says how.
+    case broken(String)
+  }
+
+  public var outcome: Outcome
+  public var fields: Fields
+
+  public init(_ outcome: Outcome, _ fields: Fields = [:]) {
+    self.outcome = outcome
+    self.fields = fields
+  }
+
   /// The call failed with this errno.
-  case failed(Errno)
-  /// The call succeeded and the new process reported back: its PID as its creator sees it,
-  /// and its NSpid from the outermost level the sandbox made.
-  case succeeded(pid: Int32, nspid: [Int32]?)
-  /// The operation succeeded and produced this value: a sysctl read (0 for a write), or a value
-  /// the new process read and reported itself.
-  case produced(Int64)
-  /// Neither: the kernel broke the contract in another way (a PID with no process behind it, a
-  /// child that ran with other PIDs than returned). The text says how.
-  case broken(String)
+  public static func failed(_ errno: Errno) -> Self { Self(.failure(errno)) }
+  /// The call succeeded and reported these fields.
+  public static func success(_ fields: Fields) -> Self { Self(.success, fields) }
+  /// A new process reported back: its PID as its creator sees it, and its NSpid from the
+  /// outermost level the sandbox made.
+  public static func succeeded(pid: Int32, nspid: [Int32]?) -> Self {
+    var fields: Fields = ["pid": .number(Int64(pid))]
+    fields["nspid"] = nspid.map { .numbers($0.map(Int64.init)) }
+    return success(fields)
+  }
+  /// The operation produced this value: a sysctl read, or a value the new process read.
+  public static func produced(_ value: Int64) -> Self { success(["value": .number(value)]) }
+  public static func broken(_ how: String) -> Self { Self(.broken(how)) }
+
+  /// Why the observation is broken, or nil.
+  public var brokenReason: String? {
+    if case .broken(let how) = outcome { return how }
+    return nil
+  }
 
   /// `EINVAL`, `success (pid 500)`, or `broken: …`, as the result log spells it.
   public var description: String {
-    switch self {
-    case .failed(let errno): errno.name
-    case .succeeded(let pid, let nspid):
-      "success (pid \(pid)" + (nspid.map { ", NSpid \(Observation.spell($0))" } ?? "") + ")"
-    case .produced(let value): "success (value \(value))"
+    switch outcome {
+    case .failure(let errno): errno.name
+    case .success: fields.isEmpty ? "success" : "success (\(fields.spelled))"
     case .broken(let how): "broken: \(how)"
     }
   }
 
   /// What the observation says in the vocabulary of expectations; nil for `broken`.
   public var result: ExpectedResult? {
-    switch self {
-    case .failed(let errno): .failure(errno)
-    case .succeeded, .produced: .success
+    switch outcome {
+    case .failure(let errno): .failure(errno)
+    case .success: .success
     case .broken: nil
     }
   }
 
-  /// Whether this observation is what `expectation` states, PIDs included.
+  /// Whether this observation is what `expectation` states: the same result and, for a
+  /// success, every expected field observed with the same value.
   public func satisfies(_ expectation: Expectation) -> Bool {
-    switch (self, expectation.result) {
-    case (.failed(let observed), .failure(let expected)):
-      return observed == expected
-    case (.succeeded(let pid, let nspid), .success):
-      return (expectation.pid.map { $0 == pid } ?? true)
-        && (expectation.nspid.map { $0 == nspid } ?? true) && expectation.value == nil
-    case (.produced(let value), .success):
-      return expectation.pid == nil && expectation.nspid == nil
-        && (expectation.value.map { $0 == value } ?? true)
-    default:
-      return false
-    }
+    guard let result, result == expectation.result else { return false }
+    return result != .success || expectation.fields.areMatched(by: fields)
   }
 
   static func spell(_ pids: [Int32]) -> String { pids.map(String.init).joined(separator: " ") }
@@ -59,12 +148,8 @@ public enum Observation: Sendable, Equatable, CustomStringConvertible {
 extension Expectation {
   /// `EINVAL`, or `success (pid 500, NSpid 500 1)`.
   public var spelled: String {
-    guard result == .success, pid != nil || nspid != nil || value != nil else { return result.name }
-    let details = [
-      pid.map { "pid \($0)" }, nspid.map { "NSpid \(Observation.spell($0))" },
-      value.map { "value \($0)" },
-    ]
-    return "success (" + details.compactMap { $0 }.joined(separator: ", ") + ")"
+    guard result == .success, !fields.isEmpty else { return result.name }
+    return "success (\(fields.spelled))"
   }
 }
 
@@ -179,7 +264,7 @@ public enum Conformance {
   /// thousands, from memory size) cannot, and there EAGAIN is judged like any errno.
   static func requireOwnLimitsNotHit(_ observed: Observation, expected: Expectation?) throws {
     let limit = kabi_nproc_limit()
-    guard case .failed(.EAGAIN) = observed, expected?.result != .failure(.EAGAIN),
+    guard observed.outcome == .failure(.EAGAIN), expected?.result != .failure(.EAGAIN),
       limit >= 0, limit < 10_000
     else { return }
     throw CaseBroken(step: "the call under test (room for one more process)", errno: .EAGAIN)
@@ -235,7 +320,7 @@ extension Expectation {
 extension Observation {
   /// Like `description`, with the errno's number and message.
   var detailed: String {
-    if case .failed(let errno) = self { return errno.description }
+    if case .failure(let errno) = outcome { return errno.description }
     return description
   }
 }

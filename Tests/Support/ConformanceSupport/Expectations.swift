@@ -83,19 +83,55 @@ public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible 
   }
 }
 
-/// What a case expects on a range of kernels.
+/// What a case expects on a range of kernels: the result (`success` or an errno name) and,
+/// for a success, named fields the observation must have with the same values. In a table the
+/// fields sit next to `result`: `{"result": "success", "pid": 500, "nspid": [500, 1]}`.
 public struct Expectation: Codable, Hashable, Sendable {
   /// Where this result holds; nil means every kernel that has the case's feature.
   public var kernels: KernelRange?
   public var result: ExpectedResult
-  /// For success: the PID the new process must have, as seen by its creator.
-  public var pid: Int32?
-  /// For success: the new process's NSpid line, outermost level the sandbox made first.
-  public var nspid: [Int32]?
-  /// For success: the value the operation produced (a sysctl read, a value the new process read).
-  public var value: Int64?
+  /// For success: every field the observation must report with this value.
+  public var fields: Fields
   /// Why this is the result on these kernels: the kernel function, or the commit that changed it.
   public var why: String?
+
+  public init(
+    kernels: KernelRange? = nil, result: ExpectedResult, fields: Fields = [:], why: String? = nil
+  ) {
+    self.kernels = kernels
+    self.result = result
+    self.fields = fields
+    self.why = why
+  }
+
+  private struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  private static let ownKeys: Set<String> = ["kernels", "result", "why"]
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: Key.self)
+    kernels = try container.decodeIfPresent(KernelRange.self, forKey: Key("kernels"))
+    result = try container.decode(ExpectedResult.self, forKey: Key("result"))
+    why = try container.decodeIfPresent(String.self, forKey: Key("why"))
+    fields = [:]
+    for key in container.allKeys where !Self.ownKeys.contains(key.stringValue) {
+      fields[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encodeIfPresent(kernels, forKey: Key("kernels"))
+    try container.encode(result, forKey: Key("result"))
+    try container.encodeIfPresent(why, forKey: Key("why"))
+    for (name, value) in fields.values { try container.encode(value, forKey: Key(name)) }
+  }
 }
 
 /// A documented kernel bug: on these kernels the case gives `result` instead.

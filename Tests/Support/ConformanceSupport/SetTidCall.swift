@@ -379,10 +379,10 @@ extension SetTidCall {
       let child = checkChild(
         run, call: retry, pid: pid, step: Int32(KABI_SETTID_RETRY.rawValue),
         outside: OutsideCheck(enabled: false))
-      if case .broken(let how) = child { return .broken("retry: \(how)") }
-      guard case .succeeded(_, let nspid?) = child, let requested = setTid,
+      if let how = child.brokenReason { return .broken("retry: \(how)") }
+      guard case .numbers(let nspid)? = child.fields["nspid"], let requested = setTid,
         !requested.contains(where: \.relativeToPidMax),
-        Array(nspid.reversed().prefix(requested.count)) == requested.map(\.number)
+        Array(nspid.reversed().prefix(requested.count)) == requested.map({ Int64($0.number) })
       else { return .broken("retry: the child did not get the requested PIDs (\(child))") }
       return nil
     }
@@ -391,35 +391,22 @@ extension SetTidCall {
   private func checkChild(
     _ run: SandboxRun, call: SandboxReport, pid: Int64, step: Int32, outside: OutsideCheck
   ) -> Observation {
-    guard let child = run.reports(.child).first(where: { $0.step == step }) else {
-      return .broken("clone3 returned \(pid) but no process reported back")
-    }
-    guard let nspid = child.nspid, let full = nspid.last, full == child.pid else {
-      return .broken(
-        "the child's NSpid \(child.nspid.map(Observation.spell) ?? "?") does not end "
-          + "with its getpid() \(child.pid)")
-    }
-    guard let levels = run.sandboxLevels(of: child, creator: call) else {
-      return .broken("the child's NSpid \(Observation.spell(nspid)) is shorter than the sandbox")
-    }
-    let creatorIndex = run.levelsMade - 1
-    guard creatorIndex < levels.count, Int64(levels[creatorIndex]) == pid else {
-      return .broken("clone3 returned \(pid) but the child's NSpid is \(Observation.spell(levels))")
-    }
+    let proof = run.proveChild(returned: pid, by: call, step: step)
+    guard proof.brokenReason == nil,
+      let child = run.reports(.child).first(where: { $0.step == step }), let nspid = child.nspid
+    else { return proof }
     if let pidfd = run.reports(.call).first(where: { $0.step == Int32(KABI_SETTID_PIDFD.rawValue) }
     ),
       case .failure(let errno) = pidfd.result
     {
       return .broken("the creator cannot open a pidfd for PID \(pid): \(errno)")
     }
-    guard let exit = run.reports(.childExit).first(where: { $0.step == step }), exit.value == 0
-    else { return .broken("the child \(pid) did not exit cleanly") }
     if parentIsCallersParent == true, child.value != 1 {
       return .broken("the child's parent is PID \(child.value), not the caller's parent (PID 1)")
     }
     if let problem = outside.verdict(for: child, run: run) { return .broken(problem) }
     if let problem = requestedPidsProblem(nspid, run: run) { return .broken(problem) }
     if childReads == .pidMax { return .produced(child.value) }
-    return .succeeded(pid: Int32(pid), nspid: levels)
+    return proof
   }
 }

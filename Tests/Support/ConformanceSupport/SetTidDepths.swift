@@ -79,8 +79,8 @@ public enum SetTidDepths {
         let expect = row.expect.map { template in
           var expectation = template
           if expectation.result == .success {
-            expectation.pid = request.pid
-            expectation.nspid = request.nspid
+            expectation.fields["pid"] = .number(Int64(request.pid))
+            expectation.fields["nspid"] = .numbers(request.nspid.map(Int64.init))
           }
           return expectation
         }

@@ -34,7 +34,7 @@ public struct ThreadCall: Codable, Hashable, Sendable {
     call.unshare_pid = unsharePidFirst == true ? 1 : 0
     let run = try Sandbox.run(body: kabi_body_clone3_thread, argument: &call)
     let observation = try Clone3Call.observation(of: run)
-    guard case .succeeded = observation, let thread = run.reports(.child).first,
+    guard observation.outcome == .success, let thread = run.reports(.child).first,
       let creator = run.reports(.call).first
     else { return observation }
     guard thread.value == Int64(creator.pid) else {
