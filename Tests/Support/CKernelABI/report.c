@@ -59,7 +59,7 @@ static int read_nspid(const char *status, int32_t *out)
 }
 
 static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t step, int64_t value,
-		   long pid, const char *status)
+		   long pid, const char *status, const char *name)
 {
 	struct kabi_report r;
 
@@ -71,17 +71,31 @@ static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t ste
 	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
 	r.nspid_count = read_nspid(status, r.nspid);
+	for (int i = 0; name && name[i] && i < KABI_NAME_MAX - 1; i++)
+		r.name[i] = name[i];
 	put_record(ctx->report_fd, &r);
 }
 
 void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 		      int64_t value)
 {
-	report(ctx, tag, step, value, kabi_sys(SYS_getpid), "/proc/self/status");
+	report(ctx, tag, step, value, kabi_sys(SYS_getpid), "/proc/self/status", 0);
 }
 
 void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 			int64_t value)
 {
-	report(ctx, tag, step, value, kabi_sys(SYS_gettid), "/proc/thread-self/status");
+	report(ctx, tag, step, value, kabi_sys(SYS_gettid), "/proc/thread-self/status", 0);
+}
+
+void kabi_report_named(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+		       const char *name, int64_t value)
+{
+	report(ctx, tag, step, value, kabi_sys(SYS_getpid), "/proc/self/status", name);
+}
+
+void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const char *name,
+		       int64_t value)
+{
+	kabi_report_named(ctx, KABI_REPORT_FIELD, step, name, value);
 }

@@ -171,7 +171,8 @@ extension SandboxRun {
   /// reported SETUP_FAILED, or the run hit its timeout.
   public func requireSetUp() throws(CaseBroken) {
     if let report = reports(.setupFailed).first, case .failure(let errno) = report.result {
-      throw CaseBroken(sandboxStep: report.step, level: report.level, errno: errno)
+      throw CaseBroken(
+        sandboxStep: report.step, level: report.level, errno: errno, name: report.name)
     }
     if timedOut { throw CaseBroken(timedOut: self) }
   }

@@ -14,8 +14,8 @@ public struct CaseBroken: Error, CustomStringConvertible {
   }
 
   /// A sandbox step that reported SETUP_FAILED, named in words.
-  public init(sandboxStep step: Int32, level: Int32, errno: Errno) {
-    let named = SetupStep.named(step)
+  public init(sandboxStep step: Int32, level: Int32, errno: Errno, name: String? = nil) {
+    let named = name.map { (words: "step \($0)", syscall: Optional($0)) } ?? SetupStep.named(step)
     self.init(step: "sandbox level \(level): \(named.words)", errno: errno, syscall: named.syscall)
   }
 

@@ -12,6 +12,7 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
     case child = 4
     case childExit = 5
     case level = 6
+    case field = 7
   }
 
   public var tag: Tag?
@@ -26,6 +27,8 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
   /// unreadable (then `nspidError` says why).
   public var nspid: [Int32]?
   public var nspidError: Errno?
+  /// A FIELD record's field name, or the operation of a program step's record; nil if unnamed.
+  public var name: String?
 
   init(_ raw: kabi_report) {
     tag = Tag(rawValue: raw.tag)
@@ -34,6 +37,10 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
     pid = raw.pid
     value = raw.value
     uid = raw.uid
+    let name = withUnsafeBytes(of: raw.name) { bytes in
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    self.name = name.isEmpty ? nil : name
     if raw.nspid_count >= 0 {
       nspid = withUnsafeBytes(of: raw.nspid) { bytes in
         Array(bytes.bindMemory(to: Int32.self).prefix(Int(raw.nspid_count)))

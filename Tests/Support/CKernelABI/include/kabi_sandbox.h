@@ -17,6 +17,7 @@ enum {
 	KABI_SANDBOX_KEEP_FDS = 4,
 	/* Exit code of a sandbox level whose own setup failed (a SETUP_FAILED record says why). */
 	KABI_SANDBOX_SETUP_EXIT = 125,
+	KABI_NAME_MAX = 16,
 };
 
 enum kabi_report_tag {
@@ -26,6 +27,7 @@ enum kabi_report_tag {
 	KABI_REPORT_CHILD = 4,		/* a process made by the call under test is running */
 	KABI_REPORT_CHILD_EXIT = 5,	/* value: that child's wait status, or -errno */
 	KABI_REPORT_LEVEL = 6,		/* value: the reporter's PID-namespace level, or -errno */
+	KABI_REPORT_FIELD = 7,		/* value: what the body observed, under the record's name */
 };
 
 enum kabi_setup_step {
@@ -46,6 +48,8 @@ struct kabi_report {
 	int32_t nspid_count;	/* entries in nspid, or -errno if /proc/self/status was unreadable */
 	int32_t nspid[KABI_NSPID_MAX];	/* NSpid of the writer (of the thread), outermost first */
 	int32_t reserved;
+	/* FIELD: the observed field's name; a program step's record: its operation. NUL-ended. */
+	char name[KABI_NAME_MAX];
 };
 
 /* What a body gets: where to report, how deep it runs, and its argument. */
@@ -110,5 +114,13 @@ void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t 
 /* The same for the calling thread: its TID as pid, and the NSpid of /proc/thread-self. */
 void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 			int64_t value);
+
+/* Sends a FIELD record: the body observed value, named name (at most 15 bytes). */
+void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const char *name,
+		       int64_t value);
+
+/* A record of the calling process with a name: a program step's CALL or SETUP_FAILED. */
+void kabi_report_named(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+		       const char *name, int64_t value);
 
 #endif

@@ -1,0 +1,60 @@
+/*
+ * The one boundary between a fixture row and sandbox C: Swift turns the row into a program,
+ * a few steps, each an operation by name with a word and numbers as arguments; an area's body
+ * interprets the steps with its table of operations. Neither side knows the other's field
+ * names beyond this struct. Results go back as records: a CALL per step (step
+ * KABI_PROGRAM_FIRST_STEP + i, named by its operation) and FIELD records, named values.
+ */
+#ifndef CKERNELABI_KABI_PROGRAM_H
+#define CKERNELABI_KABI_PROGRAM_H
+
+#include <stdint.h>
+
+#include "kabi_sandbox.h"
+
+enum {
+	KABI_PROGRAM_STEPS = 8,
+	KABI_STEP_ARGS = 4,
+	KABI_STEP_TEXT = 64,
+	/* Records of program step i carry step KABI_PROGRAM_FIRST_STEP + i. */
+	KABI_PROGRAM_FIRST_STEP = 100,
+	/* Returned by an operation that already reported SETUP_FAILED: the program stops. */
+	KABI_STEP_ABORTED = -100000,
+};
+
+struct kabi_step {
+	char op[KABI_NAME_MAX];		/* the operation, by name */
+	char text[KABI_STEP_TEXT];	/* a word argument (a path), NUL-ended */
+	int64_t args[KABI_STEP_ARGS];
+	uint32_t setup;		/* a failure is the case's own setup failing, not its answer */
+	uint32_t reserved;
+};
+
+struct kabi_program {
+	uint32_t count;
+	uint32_t reserved;
+	struct kabi_step steps[KABI_PROGRAM_STEPS];
+};
+
+/* Runs one step: the result (>= 0, or -errno); fields go out with kabi_report_field(step). */
+typedef long (*kabi_op_run)(const struct kabi_body_context *ctx, int32_t step,
+			    const struct kabi_step *s);
+
+struct kabi_op {
+	const char *name;
+	kabi_op_run run;
+};
+
+/*
+ * Runs the program at ctx->arg with ops, then the operations every area has: unshare (args[0]
+ * the flags) and spawn (a child that blocks until the program ends; args[0] extra clone
+ * flags). Each step reports CALL with its result; the program stops at the first
+ * failure. A failed setup step, or an operation no table names, reports SETUP_FAILED instead.
+ */
+int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *ops,
+		     unsigned int count);
+
+/* Opens path read-only for a step; on failure reports SETUP_FAILED and returns -errno. */
+long kabi_step_open(const struct kabi_body_context *ctx, int32_t step, const char *path);
+
+#endif
