@@ -91,7 +91,26 @@ public enum Features {
     "clone3.into_cgroup": probeIntoCgroup,
     "pid_namespace.ns_last_pid": probeNsLastPid,
     "pid_namespace.pid_max": probePerNamespacePidMax,
+    "nsfs.get_parent": { probeNsfs(KABI_NS_GET_PARENT, present: { $0 == -Int(EPERM) }) },
+    "nsfs.get_nstype": { probeNsfs(KABI_NS_GET_NSTYPE, present: { $0 == Int(KABI_CLONE_NEWPID) }) },
   ]
+
+  /// An nsfs ioctl on the suite's own `/proc/self/ns/pid`: ENOTTY before the kernel had it.
+  /// NS_GET_PARENT answers EPERM there (the parent, if any, is outside the active namespace).
+  private static func probeNsfs(_ request: Int, present: (Int) -> Bool) -> FeatureState {
+    let fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      return .blocked("cannot open /proc/self/ns/pid: \(Errno(rawValue: errno))")
+    }
+    defer { close(fd) }
+    let result = kabi_ioctl(fd, UInt(request), 0)
+    if result >= 0, request == KABI_NS_GET_PARENT { close(Int32(result)) }
+    if present(result) { return .present }
+    let call = "ioctl(/proc/self/ns/pid, 0x\(String(request, radix: 16)))"
+    return .absent(
+      result < 0
+        ? "\(call) answered \(Errno(rawValue: Int32(-result)).name)" : "\(call) returned \(result)")
+  }
 
   /// `/proc/sys/kernel/ns_last_pid` exists only with CONFIG_CHECKPOINT_RESTORE.
   private static func probeNsLastPid() -> FeatureState {

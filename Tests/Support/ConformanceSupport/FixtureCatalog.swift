@@ -31,6 +31,7 @@ public enum FixtureCatalog {
   public static let tables: [FixtureTable] = [
     FixtureTable("clone3-sizes.json", Clone3Call.self),
     FixtureTable("ns-last-pid.json", SetTidCall.self),
+    FixtureTable("nsfs-ioctl.json", ProgramCall.self),
     FixtureTable("pid-max.json", SetTidCall.self),
     FixtureTable("set-tid-errors.json", SetTidCall.self),
     FixtureTable("set-tid-historical.json", SetTidCall.self),

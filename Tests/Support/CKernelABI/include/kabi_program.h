@@ -57,4 +57,11 @@ int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *
 /* Opens path read-only for a step; on failure reports SETUP_FAILED and returns -errno. */
 long kabi_step_open(const struct kabi_body_context *ctx, int32_t step, const char *path);
 
+/* nsfs ioctls (nsfs.c): nstype PATH, parent PATH. */
+int kabi_body_nsfs(const struct kabi_body_context *ctx);
+enum {
+	KABI_NS_GET_PARENT = 0xb702,	/* _IO(NSIO, 0x2), 4.9 */
+	KABI_NS_GET_NSTYPE = 0xb703,	/* _IO(NSIO, 0x3), 4.11 */
+};
+
 #endif
