@@ -11,6 +11,13 @@ import Testing
     (node as? XMLElement)?.attribute(forName: name)?.stringValue
   }
 
+  /// The `name=value` of each property the path selects.
+  private func properties(_ xml: XMLDocument, _ path: String) throws -> [String] {
+    try xml.nodes(forXPath: path).map {
+      "\(attribute($0, "name") ?? "")=\(attribute($0, "value") ?? "")"
+    }
+  }
+
   @Test func `suites carry the counts of their area and the root the totals`() throws {
     let xml = try document(sampleLog)
     let root = try #require(xml.rootElement())
@@ -48,10 +55,8 @@ import Testing
 
   @Test func `a known case keeps its bug as properties`() throws {
     let xml = try document(sampleLog)
-    let properties = try xml.nodes(
-      forXPath: "//testcase[@classname='set_tid']/properties/property")
     #expect(
-      properties.map { "\(attribute($0, "name") ?? "")=\(attribute($0, "value") ?? "")" } == [
+      try properties(xml, "//testcase[@classname='set_tid']/properties/property") == [
         "known-bug=\(levelBug.title)", "known-bug-report=\(levelBug.report)",
         "known-bug-fixed-by=0123abcd",
       ])
@@ -82,10 +87,8 @@ import Testing
         likely cause: RLIMIT_NPROC is 30 for uid 1000
         the blocker never started
         """)
-    let properties = try xml.nodes(
-      forXPath: "//testcase[error/@type='BROKEN']/properties/property")
     #expect(
-      properties.map { "\(attribute($0, "name") ?? "")=\(attribute($0, "value") ?? "")" } == [
+      try properties(xml, "//testcase[error/@type='BROKEN']/properties/property") == [
         "setup-step=clone3 of the blocker process", "setup-errno=EAGAIN",
         "setup-cause=RLIMIT_NPROC is 30 for uid 1000",
       ])

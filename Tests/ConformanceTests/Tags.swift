@@ -2,6 +2,4 @@ import Testing
 
 extension Tag {
   @Tag static var clone3: Self
-  @Tag static var sandbox: Self
-  @Tag static var fixtures: Self
 }

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kabi_files.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"
 
@@ -19,45 +20,6 @@ static void put_record(int fd, const struct kabi_report *r)
 		;
 }
 
-static int parse_nspid(const char *text, long len, int32_t *out)
-{
-	static const char key[] = "\nNSpid:";
-	int count = 0;
-
-	for (long i = 0; i + (long)sizeof(key) - 1 <= len; i++) {
-		if (!kabi_equal(text + i, key, sizeof(key) - 1))
-			continue;
-		for (long j = i + sizeof(key) - 1; j < len && text[j] != '\n';) {
-			while (j < len && (text[j] == ' ' || text[j] == '\t'))
-				j++;
-			if (j >= len || text[j] == '\n' || count == KABI_NSPID_MAX)
-				break;
-			int32_t v = 0;
-			while (j < len && text[j] >= '0' && text[j] <= '9')
-				v = v * 10 + (text[j++] - '0');
-			out[count++] = v;
-		}
-		return count;
-	}
-	return -ENOENT;
-}
-
-static int read_nspid(const char *status, int32_t *out)
-{
-	char buf[4096];
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, status, O_RDONLY | O_CLOEXEC);
-	long len = 0, n;
-
-	if (fd < 0)
-		return (int)fd;
-	buf[len++] = '\n';	/* so the first line matches "\nKey:" too */
-	while (len < (long)sizeof(buf) &&
-	       (n = kabi_sys(SYS_read, fd, buf + len, sizeof(buf) - len)) > 0)
-		len += n;
-	kabi_sys(SYS_close, fd);
-	return parse_nspid(buf, len, out);
-}
-
 static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t step, int64_t value,
 		   long pid, const char *status, const char *name)
 {
@@ -70,7 +32,7 @@ static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t ste
 	r.pid = (int32_t)pid;
 	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
-	r.nspid_count = read_nspid(status, r.nspid);
+	r.nspid_count = kabi_read_nspid(status, r.nspid);
 	for (int i = 0; name && name[i] && i < KABI_NAME_MAX - 1; i++)
 		r.name[i] = name[i];
 	put_record(ctx->report_fd, &r);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kabi_files.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"
 #include "kabi_syscalls.h"
@@ -15,48 +16,23 @@
 
 /* Sandbox levels: raw syscalls only, no malloc, no stdio, and no writes outside the stack. */
 
-static char *format_uint(char *p, unsigned long v)
-{
-	char digits[24];
-	int n = 0;
-
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		*p++ = digits[--n];
-	return p;
-}
-
-static long write_file(const char *path, const char *text, long len)
-{
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-	long r;
-
-	if (fd < 0)
-		return fd;
-	r = kabi_sys(SYS_write, fd, text, len);
-	kabi_sys(SYS_close, fd);
-	return r < 0 ? r : 0;
-}
-
 /* Writes "0 <outer> 1": id 0 inside maps onto the creator's id, as newuidmap would. */
 static long write_id_map(const char *path, unsigned long outer)
 {
-	char line[64], *p = format_uint(line, 0);
+	char line[64], *p = kabi_format_int(line, 0);
 
 	*p++ = ' ';
-	p = format_uint(p, outer);
+	p = kabi_format_int(p, (int64_t)outer);
 	*p++ = ' ';
 	*p++ = '1';
-	return write_file(path, line, p - line);
+	return kabi_write_file(path, line, p - line);
 }
 
 /* Makes the new user namespace's root the creator; reports the step that failed, if any. */
 static long map_root(const struct kabi_body_context *ctx, unsigned long outer_uid,
 		     unsigned long outer_gid)
 {
-	long r = write_file("/proc/self/setgroups", "deny", 4);
+	long r = kabi_write_file("/proc/self/setgroups", "deny", 4);
 	int step = KABI_STEP_SETGROUPS;
 
 	if (r == 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kabi_clone3.h"
+#include "kabi_files.h"
 #include "kabi_raw.h"
 #include "kabi_settid.h"
 #include "kabi_syscalls.h"
@@ -18,48 +19,6 @@
 
 static const char pid_max_path[] = "/proc/sys/kernel/pid_max";
 static const char ns_last_pid_path[] = "/proc/sys/kernel/ns_last_pid";
-
-/* Reads a decimal sysctl: the value, or -errno. */
-static int64_t read_int(const char *path)
-{
-	char buf[32];
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	long n;
-	int64_t v = 0;
-
-	if (fd < 0)
-		return fd;
-	n = kabi_sys(SYS_read, fd, buf, sizeof(buf));
-	kabi_sys(SYS_close, fd);
-	if (n < 0)
-		return n;
-	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		v = v * 10 + (buf[i] - '0');
-	return v;
-}
-
-/* Writes a decimal sysctl in one write: 0, or -errno of open or write. */
-static long write_int(const char *path, int64_t v)
-{
-	char digits[24], text[24];
-	int n = 0, len = 0;
-	uint64_t u = v < 0 ? (uint64_t)-v : (uint64_t)v;
-	long fd, r;
-
-	do
-		digits[n++] = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		text[len++] = '-';
-	while (n > 0)
-		text[len++] = digits[--n];
-	fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fd;
-	r = kabi_sys(SYS_write, fd, text, len);
-	kabi_sys(SYS_close, fd);
-	return r < 0 ? r : 0;
-}
 
 /* capset: drop CAP_SYS_ADMIN (21) and, unless kept, CAP_CHECKPOINT_RESTORE (40). */
 static long drop_caps(int keep_cr)
@@ -82,7 +41,7 @@ static long drop_caps(int keep_cr)
 static __attribute__((noreturn)) void
 child_main(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc, int step)
 {
-	int64_t value = sc->child_reads == KABI_CHILD_READS_PID_MAX ? read_int(pid_max_path)
+	int64_t value = sc->child_reads == KABI_CHILD_READS_PID_MAX ? kabi_read_int(pid_max_path)
 								     : kabi_sys(SYS_getppid);
 	char byte;
 
@@ -110,6 +69,10 @@ static long clone3_with(uint64_t flags, const int32_t *tids, uint64_t count)
 static long perform(const struct kabi_body_context *ctx, const struct kabi_settid_scenario *sc,
 		    const int32_t *tids, int step)
 {
+	/* The sysctl a read or write kind acts on. */
+	const char *path = sc->kind == KABI_SETTID_READ_PID_MAX ||
+				   sc->kind == KABI_SETTID_WRITE_PID_MAX ? pid_max_path
+									 : ns_last_pid_path;
 	siginfo_t info;
 	long r;
 
@@ -118,16 +81,12 @@ static long perform(const struct kabi_body_context *ctx, const struct kabi_setti
 		r = kabi_sys(SYS_unshare, (unsigned long)sc->flags);
 		break;
 	case KABI_SETTID_READ_NS_LAST_PID:
-		r = read_int(ns_last_pid_path);
+	case KABI_SETTID_READ_PID_MAX:
+		r = kabi_read_int(path);
 		break;
 	case KABI_SETTID_WRITE_NS_LAST_PID:
-		r = write_int(ns_last_pid_path, sc->value);
-		break;
-	case KABI_SETTID_READ_PID_MAX:
-		r = read_int(pid_max_path);
-		break;
 	case KABI_SETTID_WRITE_PID_MAX:
-		r = write_int(pid_max_path, sc->value);
+		r = kabi_write_int(path, sc->value);
 		break;
 	default:
 		r = clone3_with(sc->flags, sc->array == KABI_SETTID_INLINE ? tids :
@@ -140,10 +99,7 @@ static long perform(const struct kabi_body_context *ctx, const struct kabi_setti
 	if (r == 0 && (sc->kind == KABI_SETTID_WRITE_NS_LAST_PID ||
 		       sc->kind == KABI_SETTID_WRITE_PID_MAX)) {
 		/* A write counts only if the value reads back. */
-		const char *path = sc->kind == KABI_SETTID_WRITE_PID_MAX ? pid_max_path
-									  : ns_last_pid_path;
-
-		kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_READ_BACK, read_int(path));
+		kabi_report_self(ctx, KABI_REPORT_CALL, KABI_SETTID_READ_BACK, kabi_read_int(path));
 	}
 	if (sc->kind != KABI_SETTID_CLONE3 || r <= 0)
 		return r;
@@ -204,7 +160,7 @@ static int prepare(const struct kabi_body_context *ctx, const struct kabi_settid
 		if (r < 0 || (r = kabi_reap(r, &info)) < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_SPAWN, r);
 	}
-	if (sc->write_pid_max > 0 && (r = write_int(pid_max_path, sc->write_pid_max)) < 0)
+	if (sc->write_pid_max > 0 && (r = kabi_write_int(pid_max_path, sc->write_pid_max)) < 0)
 		return setup_failed(ctx, KABI_SETTID_STEP_PID_MAX, r);
 	return 0;
 }
@@ -224,7 +180,7 @@ static int restrict_caller(const struct kabi_body_context *ctx,
 	    (r = drop_caps(sc->prepare & KABI_PREP_KEEP_CR)) < 0)
 		return setup_failed(ctx, KABI_SETTID_STEP_CAPSET, r);
 	if (sc->write_ns_last_pid >= 0 &&
-	    (r = write_int(ns_last_pid_path, sc->write_ns_last_pid)) < 0)
+	    (r = kabi_write_int(ns_last_pid_path, sc->write_ns_last_pid)) < 0)
 		return setup_failed(ctx, KABI_SETTID_STEP_NS_LAST_PID, r);
 	return 0;
 }
@@ -284,7 +240,7 @@ int kabi_body_settid(const struct kabi_body_context *outer)
 		return setup_failed(ctx, KABI_SETTID_STEP_HOST_PID_MAX, -EXDEV);
 	kabi_copy(tids, sc->tids, sizeof(tids));
 	if (sc->pid_max_relative) {
-		int64_t pid_max = read_int(pid_max_path);
+		int64_t pid_max = kabi_read_int(pid_max_path);
 
 		if (pid_max < 0)
 			return setup_failed(ctx, KABI_SETTID_STEP_READ_PID_MAX, pid_max);

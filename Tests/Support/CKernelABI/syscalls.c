@@ -1,11 +1,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kabi_syscalls.h"
@@ -25,24 +23,9 @@ long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned 
 	return raw(syscall(KABI_SYS_PIDFD_SEND_SIGNAL, pidfd, sig, info, flags));
 }
 
-long kabi_waitid(int idtype, int id, siginfo_t *info, int options)
-{
-	return raw(syscall(SYS_waitid, idtype, id, info, options, NULL));
-}
-
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg)
 {
 	return raw(ioctl(fd, request, arg));
-}
-
-long kabi_unshare(int flags)
-{
-	return raw(unshare(flags));
-}
-
-long kabi_setns(int fd, int nstype)
-{
-	return raw(setns(fd, nstype));
 }
 
 long kabi_filesystem_type(const char *path)

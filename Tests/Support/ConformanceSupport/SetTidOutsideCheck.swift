@@ -25,7 +25,7 @@ final class OutsideCheck {
   /// Opens the hold pipe; SKIPs when procfs is not this PID namespace's own.
   func prepare() throws {
     guard enabled else { return }
-    guard let own = Self.nspid(ofProcess: "self"), own.first == getpid() else {
+    guard let own = ProcessStatus.nspid("self"), own.first == getpid() else {
       throw CaseSkip(
         .environment,
         "/proc is not the suite's own PID namespace's procfs, so /proc/<pid> from outside "
@@ -63,7 +63,7 @@ final class OutsideCheck {
       problems.append("the child sent no NSpid")
       return
     }
-    outsideNSpid = Self.nspid(ofProcess: "\(hostPid)")
+    outsideNSpid = ProcessStatus.nspid("\(hostPid)")
     for (level, initReport) in levelInits {
       guard let initPid = initReport.nspid?.first else { continue }
       let nsfd = open("/proc/\(initPid)/ns/pid", O_RDONLY | O_CLOEXEC)
@@ -101,17 +101,6 @@ final class OutsideCheck {
         return "sandbox level \(level)'s PID namespace sees the child as \(seen), "
           + "its NSpid says \(own[depth - 1])"
       }
-    }
-    return nil
-  }
-
-  /// The NSpid line of `/proc/<process>/status`.
-  static func nspid(ofProcess process: String) -> [Int32]? {
-    guard let status = try? String(contentsOfFile: "/proc/\(process)/status", encoding: .utf8)
-    else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("NSpid:") {
-      return line.dropFirst("NSpid:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
-        .compactMap { Int32($0) }
     }
     return nil
   }

@@ -116,9 +116,7 @@ public enum TestEnvironment {
   private static let levelMeasurement: LevelMeasurement = {
     var own = stat()
     let ownInode = stat("/proc/self/ns/pid", &own) == 0 ? UInt64(own.st_ino) : nil
-    let ownNSpidCount = statusField("NSpid").map {
-      $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
-    }
+    let ownNSpidCount = ProcessStatus.nspid("self")?.count
     var nothing: Int32 = 0
     let run: SandboxRun
     do throws(Errno) {

@@ -87,12 +87,12 @@ public enum CloneArgsLayout: Int, CaseIterable, Sendable {
   case ver1 = 80
   case ver2 = 88
 
-  /// Byte offsets of the fields, as the uapi header lays them out.
+  /// Byte offsets of the fields, from the C definition (`offsetof`), which pins them.
   public enum Offset {
-    public static let flags = 0
-    public static let exitSignal = 32
-    public static let setTid = 64
-    public static let setTidSize = 72
-    public static let cgroup = 80
+    public static let flags = Int(KABI_CLONE_ARGS_OFFSET_FLAGS)
+    public static let exitSignal = Int(KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL)
+    public static let setTid = Int(KABI_CLONE_ARGS_OFFSET_SET_TID)
+    public static let setTidSize = Int(KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE)
+    public static let cgroup = Int(KABI_CLONE_ARGS_OFFSET_CGROUP)
   }
 }

@@ -140,12 +140,13 @@ public enum Sandbox {
     Int32(clamping: Int64((Double(milliseconds) * timeoutScale).rounded()))
   }
 
-  /// Runs `body` with a pointer to `argument` (a copy of the caller's memory) in a new sandbox.
+  /// Runs `body` with a pointer to `argument` in a new sandbox. On x86-64 the sandbox shares
+  /// the caller's memory (CLONE_VM), elsewhere it gets a copy: a body must only read it.
   ///
   /// `onReport` sees each record as it arrives, while the sandbox still runs; a body that waits
   /// on a descriptor it keeps can so be inspected from outside before it goes on.
   ///
-  /// - Throws: the errno of the first clone3 when the sandbox cannot start at all (user
+  /// - Throws: the errno of the first clone when the sandbox cannot start at all (user
   ///   namespaces disabled, clone3 blocked, ...). Every other outcome is in the result.
   public static func run<Argument>(
     _ spec: SandboxSpec = SandboxSpec(), body: kabi_sandbox_body, argument: inout Argument,
@@ -198,5 +199,17 @@ public enum Sandbox {
       killError: outcome.kill_errno != 0 ? Errno(rawValue: outcome.kill_errno) : nil,
       timeoutMilliseconds: raw.timeout_ms
     )
+  }
+}
+
+/// `/proc/<pid>/status`, read by the same C code that sandbox processes report with.
+public enum ProcessStatus {
+  /// The NSpid line of `/proc/<process>/status` (`self`, or a PID), outermost level first.
+  public static func nspid(_ process: String) -> [Int32]? {
+    var entries = [Int32](repeating: 0, count: Int(KABI_NSPID_MAX))
+    let count = entries.withUnsafeMutableBufferPointer { buffer in
+      kabi_read_nspid("/proc/\(process)/status", buffer.baseAddress)
+    }
+    return count < 0 ? nil : Array(entries.prefix(Int(count)))
   }
 }

@@ -5,6 +5,7 @@
 #include "kabi_bodies.h"
 #include "kabi_clone3.h"
 #include "kabi_errno.h"
+#include "kabi_files.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"

@@ -6,7 +6,7 @@
 
 #include "kabi_sandbox.h"
 
-/* One clone3 call under test: the argument bytes live in the caller's (copied) memory. */
+/* One clone3 call under test; the argument bytes are the caller's (shared on x86-64). */
 struct kabi_clone3_call {
 	uint64_t args;	/* address of the clone_args bytes; may be deliberately bad */
 	uint64_t size;

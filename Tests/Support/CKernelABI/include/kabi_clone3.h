@@ -33,6 +33,15 @@ enum {
 	KABI_SYS_CLONE3 = 435,		/* same number on every architecture (asm-generic) */
 };
 
+/* Offsets of the fields Swift writes into raw clone_args bytes: the layout lives only here. */
+enum {
+	KABI_CLONE_ARGS_OFFSET_FLAGS = offsetof(struct kabi_clone_args, flags),
+	KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL = offsetof(struct kabi_clone_args, exit_signal),
+	KABI_CLONE_ARGS_OFFSET_SET_TID = offsetof(struct kabi_clone_args, set_tid),
+	KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE = offsetof(struct kabi_clone_args, set_tid_size),
+	KABI_CLONE_ARGS_OFFSET_CGROUP = offsetof(struct kabi_clone_args, cgroup),
+};
+
 /* Legacy flags (low 32 bits) and the clone3-only ones above them. */
 static const uint64_t KABI_CLONE_NEWTIME = 0x00000080ULL;
 static const uint64_t KABI_CLONE_VM = 0x00000100ULL;

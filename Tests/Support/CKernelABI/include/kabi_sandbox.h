@@ -1,8 +1,10 @@
 /*
- * The sandbox: C bodies run inside fresh user + PID namespaces made by raw clone3 from the
- * (multithreaded) test process. Everything that runs in a sandbox process is async-signal-safe
- * C: raw syscalls, no malloc, no stdio, _exit. Results travel back as fixed-size records over
- * a close-on-exec pipe; the parent waits on a pidfd with a timeout, then kills and reaps.
+ * The sandbox: C bodies run inside fresh user + PID namespaces made by clone (not clone3) from
+ * the (multithreaded) test process; on x86-64 with CLONE_VM, so sandbox levels share the test
+ * process's memory, elsewhere they get a copy. Everything that runs in a sandbox process is
+ * async-signal-safe C: raw syscalls, no malloc, no stdio, _exit. Results travel back as
+ * fixed-size records over a close-on-exec pipe; the parent waits on a pidfd with a timeout,
+ * then kills and reaps.
  */
 #ifndef CKERNELABI_KABI_SANDBOX_H
 #define CKERNELABI_KABI_SANDBOX_H
@@ -100,7 +102,7 @@ typedef void (*kabi_report_callback)(const struct kabi_report *report, void *con
 /*
  * Runs body(arg) in spec->levels nested user + PID namespaces and collects its records.
  * Returns 0 once the sandbox has exited and been reaped, or -errno if it could not start
- * (the first clone3 failed). Never leaves a process behind. on_report may be NULL.
+ * (the first clone failed). Never leaves a process behind. on_report may be NULL.
  */
 int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body body,
 		     const void *arg, struct kabi_report *reports, uint32_t max_reports,

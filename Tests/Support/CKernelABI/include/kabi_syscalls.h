@@ -10,20 +10,11 @@ enum {
 	KABI_SYS_PIDFD_SEND_SIGNAL = 424,
 	KABI_SYS_PIDFD_OPEN = 434,
 	KABI_SYS_CLOSE_RANGE = 436,
-	KABI_P_PIDFD = 3,
 };
-
-/* The Glibc module hides these behind _GNU_SOURCE, so they are re-exported here. */
-static const int KABI_PIDFD_NONBLOCK = 04000;	/* O_NONBLOCK on x86 and most others */
-static const int KABI_WALL = 0x40000000;	/* __WALL */
 
 long kabi_pidfd_open(pid_t pid, unsigned int flags);
 long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned int flags);
-/* waitid(idtype, id, info, options); 0 or -errno. */
-long kabi_waitid(int idtype, int id, siginfo_t *info, int options);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
-long kabi_unshare(int flags);
-long kabi_setns(int fd, int nstype);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
 /* statfs(path).f_type, the filesystem's magic number, or -errno. */

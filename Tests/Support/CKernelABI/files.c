@@ -1,0 +1,102 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+#include "kabi_files.h"
+#include "kabi_raw.h"
+#include "kabi_sandbox.h"
+
+/* Runs in sandbox processes too: raw syscalls only, no malloc, no stdio. */
+
+char *kabi_format_int(char *p, int64_t v)
+{
+	char digits[24];
+	int n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		digits[n++] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*p++ = '-';
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+long kabi_write_file(const char *path, const char *text, long len)
+{
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+	long r;
+
+	if (fd < 0)
+		return fd;
+	r = kabi_sys(SYS_write, fd, text, len);
+	kabi_sys(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
+long kabi_write_int(const char *path, int64_t v)
+{
+	char text[24];
+
+	return kabi_write_file(path, text, kabi_format_int(text, v) - text);
+}
+
+int64_t kabi_read_int(const char *path)
+{
+	char buf[32];
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	long n;
+	int64_t v = 0;
+
+	if (fd < 0)
+		return fd;
+	n = kabi_sys(SYS_read, fd, buf, sizeof(buf));
+	kabi_sys(SYS_close, fd);
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v;
+}
+
+static int parse_nspid(const char *text, long len, int32_t *out)
+{
+	static const char key[] = "\nNSpid:";
+	int count = 0;
+
+	for (long i = 0; i + (long)sizeof(key) - 1 <= len; i++) {
+		if (!kabi_equal(text + i, key, sizeof(key) - 1))
+			continue;
+		for (long j = i + sizeof(key) - 1; j < len && text[j] != '\n';) {
+			while (j < len && (text[j] == ' ' || text[j] == '\t'))
+				j++;
+			if (j >= len || text[j] == '\n' || count == KABI_NSPID_MAX)
+				break;
+			int32_t v = 0;
+			while (j < len && text[j] >= '0' && text[j] <= '9')
+				v = v * 10 + (text[j++] - '0');
+			out[count++] = v;
+		}
+		return count;
+	}
+	return -ENOENT;
+}
+
+int kabi_read_nspid(const char *status, int32_t *out)
+{
+	char buf[4096];
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, status, O_RDONLY | O_CLOEXEC);
+	long len = 0, n;
+
+	if (fd < 0)
+		return (int)fd;
+	buf[len++] = '\n';	/* so the first line matches "\nKey:" too */
+	while (len < (long)sizeof(buf) &&
+	       (n = kabi_sys(SYS_read, fd, buf + len, sizeof(buf) - len)) > 0)
+		len += n;
+	kabi_sys(SYS_close, fd);
+	return parse_nspid(buf, len, out);
+}

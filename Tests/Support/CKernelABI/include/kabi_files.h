@@ -1,0 +1,25 @@
+/* Small files under /proc, for sandbox code and the test process alike: raw syscalls only. */
+#ifndef CKERNELABI_KABI_FILES_H
+#define CKERNELABI_KABI_FILES_H
+
+#include <stdint.h>
+
+/* Writes v in decimal ('-' first if negative) at p; returns the end. No NUL. */
+char *kabi_format_int(char *p, int64_t v);
+
+/* Writes len bytes of text to path in one write: 0, or -errno of open or write. */
+long kabi_write_file(const char *path, const char *text, long len);
+
+/* Writes a decimal sysctl in one write: 0, or -errno of open or write. */
+long kabi_write_int(const char *path, int64_t v);
+
+/* Reads a decimal sysctl: the value, or -errno. */
+int64_t kabi_read_int(const char *path);
+
+/*
+ * The NSpid line of a status file (/proc/self/status, /proc/<pid>/status): the number of
+ * entries stored in out (at most 33, outermost first), or -errno (-ENOENT without the line).
+ */
+int kabi_read_nspid(const char *status, int32_t *out);
+
+#endif
