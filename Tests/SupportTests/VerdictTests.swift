@@ -40,6 +40,20 @@ import Testing
       .status == .pass)
   }
 
+  @Test func `any named field is matched exactly, and a field not observed fails`() throws {
+    var row = self.row(expect: "success")
+    row.expect[0].fields = ["nstype": .number(0x2000_0000), "cgroup": .word("/a")]
+    let observed = Observation.success(["nstype": .number(0x2000_0000), "cgroup": .word("/a")])
+    #expect(Conformance.judge(row, expected: row.expect.first, observed: observed).status == .pass)
+    #expect(observed.description == "success (cgroup /a, nstype 536870912)")
+    let missing = Observation.success(["nstype": .number(0x2000_0000)])
+    #expect(Conformance.judge(row, expected: row.expect.first, observed: missing).status == .fail)
+    let json = #"{"result": "success", "nstype": 536870912, "nspid": [5, 1], "why": "w"}"#
+    let decoded = try JSONDecoder().decode(Expectation.self, from: Data(json.utf8))
+    #expect(decoded.fields == ["nstype": .number(536_870_912), "nspid": .numbers([5, 1])])
+    #expect(decoded.spelled == "success (NSpid 5 1, nstype 536870912)")
+  }
+
   @Test func `a PID without a process behind it fails`() {
     let broken = Observation.broken("clone3 returned 500 but no process reported back")
     #expect(verdict(expect: "success", pid: 500, observed: broken).status == .fail)

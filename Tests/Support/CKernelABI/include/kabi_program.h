@@ -17,7 +17,7 @@ enum {
 	KABI_STEP_ARGS = 4,
 	KABI_STEP_TEXT = 64,
 	/* Records of program step i carry step KABI_PROGRAM_FIRST_STEP + i. */
-	KABI_PROGRAM_FIRST_STEP = 100,
+	KABI_PROGRAM_FIRST_STEP = 1000,
 	/* Returned by an operation that already reported SETUP_FAILED: the program stops. */
 	KABI_STEP_ABORTED = -100000,
 };
