@@ -7,28 +7,28 @@
 #include <unistd.h>
 
 #include "kabi_bodies.h"
+#include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
 
 /* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
 
-int kabi_body_clone3(const struct kabi_body_context *ctx)
+long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
 {
-	const struct kabi_clone3_call *call = ctx->arg;
 	siginfo_t info;
-	long r = kabi_sys(KABI_SYS_CLONE3, (void *)(uintptr_t)call->args, (size_t)call->size);
+	long r = kabi_sys(KABI_SYS_CLONE3, (void *)(uintptr_t)s->args[0], (size_t)s->args[1]);
 
 	if (r == 0) {
-		kabi_report_self(ctx, KABI_REPORT_CHILD, 0, 0);
+		kabi_report_self(ctx, KABI_REPORT_CHILD, step, kabi_sys(SYS_getppid));
 		kabi_sys(SYS_exit_group, 0);
 	}
-	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
 	if (r > 0) {
 		long w = kabi_reap(r, &info);
 
-		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, w < 0 ? w : kabi_wait_status(&info));
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step,
+				 w < 0 ? w : kabi_wait_status(&info));
 	}
-	return 0;
+	return r;
 }
 
 int kabi_body_probe_level(const struct kabi_body_context *ctx)

@@ -50,6 +50,8 @@ static long op_spawn(const struct kabi_body_context *ctx, int32_t step,
 static const struct kabi_op common_ops[] = {
 	{ "unshare", op_unshare },
 	{ "spawn", op_spawn },
+	{ "clone3", kabi_op_clone3 },
+	{ "thread", kabi_op_thread },
 };
 
 static kabi_op_run find(const char *name, const struct kabi_op *ops, unsigned int count)
@@ -99,4 +101,9 @@ int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *
 			break;
 	}
 	return 0;
+}
+
+int kabi_body_program(const struct kabi_body_context *ctx)
+{
+	return kabi_run_program(ctx, 0, 0);
 }

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "kabi_raw.h"
-#include "kabi_settid.h"
+#include "kabi_program.h"
 #include "kabi_threads.h"
 
 /* Sandbox body: raw syscalls only, no malloc, no stdio. */
@@ -60,47 +60,54 @@ int kabi_threads_supported(void)
 }
 #endif
 
-static int thread_main(void *ctx)
+struct thread_start {
+	const struct kabi_body_context *ctx;
+	int32_t step;
+};
+
+static int thread_main(void *arg)
 {
-	kabi_report_thread(ctx, KABI_REPORT_CHILD, 0, kabi_sys(SYS_getpid));
+	const struct thread_start *start = arg;
+
+	kabi_report_thread(start->ctx, KABI_REPORT_CHILD, start->step, kabi_sys(SYS_getpid));
 	return 0;
 }
 
-int kabi_body_clone3_thread(const struct kabi_body_context *ctx)
+long kabi_op_thread(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
 {
-	const struct kabi_thread_call *call = ctx->arg;
+	struct thread_start start;
 	volatile int32_t tid_word = -1;
+	int32_t tids[KABI_STEP_ARGS];
 	struct kabi_clone_args a;
+	uint64_t count = (uint64_t)s->args[1];
 	long r;
 
-	if (call->unshare_pid) {
-		r = kabi_sys(SYS_unshare, KABI_CLONE_NEWPID);
-		if (r < 0) {
-			kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, KABI_SETTID_STEP_UNSHARE_PID, r);
-			return 1;
-		}
-	}
+	if (count > KABI_STEP_ARGS - 2)
+		return -E2BIG;
+	start.ctx = ctx;	/* assigned, not initialized: no memset call for sandbox code */
+	start.step = step;
+	for (uint64_t i = 0; i < count; i++)
+		tids[i] = (int32_t)s->args[2 + i];
 	kabi_zero(&a, sizeof(a));
 	a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
 		  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM | KABI_CLONE_CHILD_CLEARTID |
-		  call->extra_flags;
+		  (uint64_t)s->args[0];
 	a.child_tid = (uint64_t)(uintptr_t)&tid_word;
 	/* The sandbox's scratch, above a guard page, unmapped with the sandbox even if killed. */
 	a.stack = (uint64_t)(uintptr_t)ctx->scratch;
 	a.stack_size = ctx->scratch_bytes;
-	if (call->tid_count > 0) {
-		a.set_tid = (uint64_t)(uintptr_t)call->tids;
-		a.set_tid_size = call->tid_count;
+	if (count > 0) {
+		a.set_tid = (uint64_t)(uintptr_t)tids;
+		a.set_tid_size = count;
 	}
-	r = kabi_clone3_run(&a, sizeof(a), thread_main, (void *)ctx);
-	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
+	r = kabi_clone3_run(&a, sizeof(a), thread_main, &start);
 	if (r > 0) {
 		/* CLONE_CHILD_CLEARTID: the kernel zeroes the word and wakes us when it exits. */
 		int32_t seen;
 
 		while ((seen = tid_word) != 0)
 			kabi_sys(SYS_futex, &tid_word, FUTEX_WAIT, seen, NULL);
-		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, 0, 0);
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, 0);
 	}
-	return 0;
+	return r;
 }

@@ -121,9 +121,10 @@ extension Clone3Call {
       address = 0
     }
 
-    var call = kabi_clone3_call(args: UInt64(address), size: UInt64(size))
-    let run = try Sandbox.run(body: kabi_body_clone3, argument: &call)
-    return try Self.observation(of: run)
+    let program = ProgramCall(steps: [
+      .init("clone3", args: [Int64(bitPattern: UInt64(address)), Int64(size)])
+    ])
+    return try withExtendedLifetime(memory) { try program.observe() }
   }
 
   /// Writes the fields that fit into `bytes` and returns its address.
@@ -151,18 +152,6 @@ extension Clone3Call {
       for index in size..<bytes.count { bytes[index] = 0xff }
     }
     return UInt(bitPattern: bytes.baseAddress)
-  }
-
-  /// Reads a `kabi_body_clone3` run: the call's result and the child's own report.
-  public static func observation(of run: SandboxRun) throws(CaseBroken) -> Observation {
-    try run.requireSetUp()
-    guard let call = run.reports(.call).first else {
-      return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")
-    }
-    switch call.result {
-    case .failure(let errno): return .failed(errno)
-    case .success(let pid): return run.proveChild(returned: pid, by: call)
-    }
   }
 }
 

@@ -17,12 +17,28 @@ public struct ProgramCall: Codable, Hashable, Sendable {
     /// A step that prepares the case: its failure is BROKEN, not the case's answer.
     public var setup: Bool?
 
+    public init(
+      _ op: String, path: String? = nil, flags: CloneFlags? = nil, args: [Int64]? = nil,
+      setup: Bool? = nil
+    ) {
+      self.op = op
+      self.path = path
+      self.flags = flags
+      self.args = args
+      self.setup = setup
+    }
+
     var numbers: [Int64] { (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + (args ?? []) }
   }
 
   /// Sandbox levels (each a user + PID namespace pair); 1 when absent.
   public var levels: Int?
   public var steps: [Step]
+
+  public init(levels: Int? = nil, steps: [Step]) {
+    self.levels = levels
+    self.steps = steps
+  }
 }
 
 extension ProgramCall: CheckedCall {
@@ -46,11 +62,18 @@ extension ProgramCall: CheckedCall {
 }
 
 extension ProgramCall {
-  /// Runs the program in `body` at the innermost level of a fresh sandbox.
+  /// Runs the program in `body` (by default the common operations only) at the innermost level
+  /// of a fresh sandbox and reads back what happened.
   ///
   /// The observation is the first step that failed, as its errno, or success with every field
-  /// the body reported.
-  public func observe(body: kabi_sandbox_body) throws -> Observation {
+  /// the body reported; a step that made a process must prove it ran with the IDs claimed
+  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
+  public func observe(body: kabi_sandbox_body = kabi_body_program) throws -> Observation {
+    try observation(of: run(body: body))
+  }
+
+  /// Runs the program in `body` at the innermost level of a fresh sandbox.
+  public func run(body: kabi_sandbox_body = kabi_body_program) throws(Errno) -> SandboxRun {
     var program = kabi_program()
     program.count = UInt32(steps.count)
     withUnsafeMutableBytes(of: &program.steps) { raw in
@@ -66,22 +89,27 @@ extension ProgramCall {
         slots[index].setup = step.setup == true ? 1 : 0
       }
     }
-    let run = try Sandbox.run(SandboxSpec(levels: levels ?? 1), body: body, argument: &program)
-    return try Self.observation(of: run, steps: steps.count)
+    return try Sandbox.run(SandboxSpec(levels: levels ?? 1), body: body, argument: &program)
   }
 
-  static func observation(of run: SandboxRun, steps: Int) throws(CaseBroken) -> Observation {
+  /// What a run of this program observed.
+  public func observation(of run: SandboxRun) throws(CaseBroken) -> Observation {
     try run.requireSetUp()
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
     if let failed = calls.first(where: { $0.value < 0 }), case .failure(let errno) = failed.result {
       return .failed(errno)
     }
-    guard calls.count == steps else {
+    guard calls.count == steps.count else {
       return .broken(
-        "the sandbox exited (\(run.exitDescription)) after \(calls.count) of \(steps) steps")
+        "the sandbox exited (\(run.exitDescription)) after \(calls.count) of \(steps.count) steps")
     }
     var fields = Fields()
+    for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
+      let proof = run.proveChild(returned: call.value, by: call, step: call.step)
+      guard proof.brokenReason == nil else { return proof }
+      fields.values.merge(proof.fields.values) { _, proved in proved }
+    }
     for field in run.reports(.field) {
       fields[field.name ?? "step \(field.step - first)"] = .number(field.value)
     }

@@ -21,26 +21,30 @@ public struct ThreadCall: Codable, Hashable, Sendable {
       throw CaseSkip(
         .environment, "starting a thread from a sandbox body needs the x86-64 clone3 trampoline")
     }
-    var call = kabi_thread_call()
-    call.extra_flags = extraFlags?.rawValue ?? 0
-    let tids = setTid ?? []
-    precondition(tids.count <= Int(KABI_MAX_PID_NS_LEVEL) + 1, "set_tid longer than the ABI")
-    withUnsafeMutableBytes(of: &call.tids) { bytes in
-      for (index, tid) in tids.enumerated() {
-        bytes.storeBytes(of: tid, toByteOffset: index * 4, as: Int32.self)
-      }
+    let tids = (setTid ?? []).map(Int64.init)
+    var steps: [ProgramCall.Step] = []
+    if unsharePidFirst == true {
+      steps.append(.init("unshare", flags: CloneFlags(rawValue: KABI_CLONE_NEWPID), setup: true))
     }
-    call.tid_count = UInt32(tids.count)
-    call.unshare_pid = unsharePidFirst == true ? 1 : 0
-    let run = try Sandbox.run(body: kabi_body_clone3_thread, argument: &call)
-    let observation = try Clone3Call.observation(of: run)
+    steps.append(.init("thread", flags: extraFlags ?? [], args: [Int64(tids.count)] + tids))
+    let program = ProgramCall(steps: steps)
+    let run = try program.run()
+    let observation = try program.observation(of: run)
     guard observation.outcome == .success, let thread = run.reports(.child).first,
-      let creator = run.reports(.call).first
+      let creator = run.reports(.call).first(where: { $0.step == thread.step })
     else { return observation }
     guard thread.value == Int64(creator.pid) else {
       return .broken(
         "the new thread's getpid() is \(thread.value), not its creator's \(creator.pid)")
     }
     return observation
+  }
+}
+
+extension ThreadCall: CheckedCall {
+  public var problem: String? {
+    let most = Int(KABI_STEP_ARGS) - 2
+    guard (setTid?.count ?? 0) > most else { return nil }
+    return "the thread operation takes at most \(most) set_tid entries"
   }
 }

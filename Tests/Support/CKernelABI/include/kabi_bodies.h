@@ -6,18 +6,6 @@
 
 #include "kabi_sandbox.h"
 
-/* One clone3 call under test; the argument bytes are the caller's (shared on x86-64). */
-struct kabi_clone3_call {
-	uint64_t args;	/* address of the clone_args bytes; may be deliberately bad */
-	uint64_t size;
-};
-
-/*
- * Calls clone3(call->args, call->size) once. Reports CALL with the result; a child it makes
- * reports CHILD and exits 0; the body then reaps it and reports CHILD_EXIT.
- */
-int kabi_body_clone3(const struct kabi_body_context *ctx);
-
 /*
  * Reports LEVEL: the PID-namespace level of the body's namespace as set_tid sees it. The kernel
  * rejects a set_tid_size above level + 1 with EINVAL before it looks at capabilities or PIDs,

@@ -14,7 +14,7 @@
 
 enum {
 	KABI_PROGRAM_STEPS = 8,
-	KABI_STEP_ARGS = 4,
+	KABI_STEP_ARGS = 8,
 	KABI_STEP_TEXT = 64,
 	/* Records of program step i carry step KABI_PROGRAM_FIRST_STEP + i. */
 	KABI_PROGRAM_FIRST_STEP = 1000,
@@ -47,12 +47,31 @@ struct kabi_op {
 
 /*
  * Runs the program at ctx->arg with ops, then the operations every area has: unshare (args[0]
- * the flags) and spawn (a child that blocks until the program ends; args[0] extra clone
- * flags). Each step reports CALL with its result; the program stops at the first
+ * the flags), spawn (a child that blocks until the program ends; args[0] extra clone flags),
+ * clone3 and thread (below). Each step reports CALL with its result; the program stops at the first
  * failure. A failed setup step, or an operation no table names, reports SETUP_FAILED instead.
  */
 int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *ops,
 		     unsigned int count);
+
+/* A program of the common operations only. */
+int kabi_body_program(const struct kabi_body_context *ctx);
+
+/*
+ * clone3: clone3(args[0] as the address of the clone_args bytes, args[1] as the size), once.
+ * A child reports CHILD (value: its getppid()) and exits 0; the caller reaps it and reports
+ * CHILD_EXIT with its wait status. The bytes may be deliberately bad (bodies.c).
+ */
+long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s);
+
+/*
+ * thread: clone3(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|
+ * CLONE_CHILD_CLEARTID | args[0]) with set_tid args[2 ...] (args[1] of them; none: NULL), on
+ * the sandbox's scratch stack. The thread reports CHILD (pid: its gettid(), value: its
+ * getpid(), NSpid of thread-self) and exits; the caller waits for that on the cleared TID word
+ * and reports CHILD_EXIT 0. -ENOSYS where the build has no trampoline (threads.c).
+ */
+long kabi_op_thread(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s);
 
 /* Opens path read-only for a step; on failure reports SETUP_FAILED and returns -errno. */
 long kabi_step_open(const struct kabi_body_context *ctx, int32_t step, const char *path);
