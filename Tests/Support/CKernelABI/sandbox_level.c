@@ -118,13 +118,6 @@ static void reset_signals(void)
 static int level_entry(void *start);
 
 #if KABI_SANDBOX_SHARES_MEMORY
-/*
- * clone(flags, stack) that runs fn(arg) on the new stack in the child and exit_groups with its
- * result; the parent gets the PID or -errno. glibc's clone() would do, but it sets errno,
- * which a level sharing the test thread's TLS must not touch.
- */
-long kabi_clone_on_stack(unsigned long flags, void *stack_top, int *pidfd, int (*fn)(void *),
-			 void *arg);
 __asm__(".text\n"
 	".globl kabi_clone_on_stack\n"
 	".type kabi_clone_on_stack, @function\n"

@@ -2,6 +2,7 @@
 #ifndef CKERNELABI_SANDBOX_LEVEL_H
 #define CKERNELABI_SANDBOX_LEVEL_H
 
+#include "kabi_raw.h"
 #include "kabi_sandbox.h"
 
 /*
@@ -10,7 +11,7 @@
  * than the whole round trip otherwise. They run C only and write to nothing but their stack.
  * The calls under test, made by bodies, still copy memory as the fixtures say.
  */
-enum { LEVEL_STACK = 256 * 1024, BODY_SCRATCH = 128 * 1024 };
+enum { LEVEL_STACK = 256 * 1024, BODY_SCRATCH = 512 * 1024 };
 
 struct level_start {
 	const struct kabi_sandbox_spec *spec;
@@ -29,6 +30,16 @@ struct level_start {
 	int report_fd;
 	int parent_fd;		/* the pipe's read end, closed at level 1 */
 };
+
+#if KABI_SANDBOX_SHARES_MEMORY
+/*
+ * clone(flags, stack) that runs fn(arg) on the new stack in the child and exit_groups with its
+ * result; the parent gets the PID or -errno. glibc's clone() would do, but it sets errno,
+ * which a level sharing the test thread's TLS must not touch.
+ */
+long kabi_clone_on_stack(unsigned long flags, void *stack_top, int *pidfd, int (*fn)(void *),
+			 void *arg);
+#endif
 
 /* Starts level start->level on its stack slot; its PID, or -errno. pidfd may be NULL. */
 long kabi_sandbox_clone_level(struct level_start *start, int *pidfd);

@@ -14,6 +14,7 @@
 #include "kabi_raw.h"
 #include "kabi_settid.h"
 #include "kabi_syscalls.h"
+#include "sandbox_level.h"
 
 /* Sandbox body code: raw syscalls only, no malloc, no stdio. */
 
@@ -185,27 +186,65 @@ static int restrict_caller(const struct kabi_body_context *ctx,
 	return 0;
 }
 
-/* Nests sc->pid_chain PID namespaces; returns in the innermost init (or exits). */
-static int nest_pid_namespaces(struct kabi_body_context *here,
-			       const struct kabi_settid_scenario *sc)
+/*
+ * The PID namespaces nested below the body. On x86-64 each level shares the test process's
+ * memory (CLONE_VM) on a stack of its own in the body's scratch, as sandbox levels do: a fork
+ * per level copied the whole address space of the test process and made up most of a deep
+ * case's time. The innermost init runs the scenario, on the largest stack, lowest in the
+ * scratch right above its guard page; each other level only waits and passes the exit on.
+ */
+enum { CHAIN_SLOT = 12 * 1024, CHAIN_INNERMOST = 128 * 1024 };
+
+struct chain {
+	struct kabi_body_context ctx;	/* the context of the process running it: level grows */
+	uint32_t left;			/* levels still to nest */
+	uint32_t made;
+};
+
+static int run_scenario(const struct kabi_body_context *ctx);
+
+static int chain_entry(void *arg);
+
+/* Makes the next level and waits for it; in the innermost, runs the scenario. */
+static int nest(struct chain *c)
 {
 	siginfo_t info;
+	long child;
 
-	for (uint32_t i = 0; i < sc->pid_chain; i++) {
-		long child = kabi_fork(KABI_CLONE_NEWPID);
+	if (c->left == 0)
+		return run_scenario(&c->ctx);
+	c->left--;
+	c->made++;
+#if KABI_SANDBOX_SHARES_MEMORY
+	{
+		unsigned long top = c->left == 0 ? CHAIN_INNERMOST
+						 : CHAIN_INNERMOST + c->made * CHAIN_SLOT;
 
-		if (child < 0)
-			return setup_failed(here, KABI_SETTID_STEP_CHAIN, child);
-		if (child > 0) {
-			if (kabi_reap(child, &info) < 0)
-				kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
-			kabi_sys(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128);
-		}
-		kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		here->level++;
-		kabi_report_self(here, KABI_REPORT_LEVEL_READY, 0, 0);
+		if (top > c->ctx.scratch_bytes)
+			return setup_failed(&c->ctx, KABI_SETTID_STEP_CHAIN, -ENOMEM);
+		child = kabi_clone_on_stack(KABI_CLONE_VM | KABI_CLONE_NEWPID | SIGCHLD,
+					    (char *)c->ctx.scratch + top, 0, chain_entry, c);
 	}
-	return 0;
+#else
+	child = kabi_fork(KABI_CLONE_NEWPID);
+	if (child == 0)
+		kabi_sys(SYS_exit_group, chain_entry(c));
+#endif
+	if (child < 0)
+		return setup_failed(&c->ctx, KABI_SETTID_STEP_CHAIN, child);
+	if (kabi_reap(child, &info) < 0)
+		return KABI_SANDBOX_SETUP_EXIT;
+	return info.si_code == CLD_EXITED ? info.si_status : 128;
+}
+
+static int chain_entry(void *arg)
+{
+	struct chain *c = arg;	/* shared with the waiting parent, which reads it no more */
+
+	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	c->ctx.level++;
+	kabi_report_self(&c->ctx, KABI_REPORT_LEVEL_READY, 0, 0);
+	return nest(c);
 }
 
 /* Whether /proc/sys/kernel/pid_max here is this PID namespace's own, not the host's. */
@@ -224,18 +263,23 @@ static int pid_max_is_own(const struct kabi_settid_scenario *sc)
 
 int kabi_body_settid(const struct kabi_body_context *outer)
 {
-	const struct kabi_settid_scenario *sc = outer->arg;
-	struct kabi_body_context inner;
-	const struct kabi_body_context *ctx = &inner;
+	struct chain c;
+
+	kabi_copy(&c.ctx, outer, sizeof(c.ctx));
+	c.left = ((const struct kabi_settid_scenario *)outer->arg)->pid_chain;
+	c.made = 0;
+	return nest(&c);
+}
+
+static int run_scenario(const struct kabi_body_context *ctx)
+{
+	const struct kabi_settid_scenario *sc = ctx->arg;
 	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
 	int blocker_fds[2] = { -1, -1 };
 	long blocker = 0, r;
 	siginfo_t info;
 	int failed;
 
-	kabi_copy(&inner, outer, sizeof(inner));
-	if ((failed = nest_pid_namespaces(&inner, sc)) != 0)
-		return failed;
 	if ((sc->kind == KABI_SETTID_WRITE_PID_MAX || sc->write_pid_max > 0) && !pid_max_is_own(sc))
 		return setup_failed(ctx, KABI_SETTID_STEP_HOST_PID_MAX, -EXDEV);
 	kabi_copy(tids, sc->tids, sizeof(tids));
