@@ -37,8 +37,13 @@ public enum FeatureState: Sendable, Equatable {
 public enum Features {
   /// `Fixtures/features.json`; empty when it cannot be read, which the result log records as a
   /// fixture error (`FixtureCatalog`), so the run cannot look complete.
-  public static let definitions: [String: FeatureDefinition] =
-    (try? loadDefinitions()) ?? [:]
+  public static let definitions: [String: FeatureDefinition] = {
+    do {
+      return try loadDefinitions()
+    } catch {
+      return [:]  // FixtureCatalog.expectedCases records the error for the run.
+    }
+  }()
 
   /// Reads `Fixtures/features.json`, throwing what is wrong with it.
   public static func loadDefinitions() throws -> [String: FeatureDefinition] {
@@ -135,9 +140,15 @@ public enum Features {
       return .blocked("fstat pid_max: \(Errno(rawValue: errno))")
     }
     var nothing: Int32 = 0
-    guard let run = try? Sandbox.run(body: kabi_body_pid_max_inode, argument: &nothing),
-      let report = run.reports(.call).first
-    else { return .blocked("the probe's sandbox did not report") }
+    let run: SandboxRun
+    do {
+      run = try Sandbox.run(body: kabi_body_pid_max_inode, argument: &nothing)
+    } catch {
+      return .blocked("the probe's sandbox could not start: \(error)")
+    }
+    guard let report = run.reports(.call).first else {
+      return .blocked("the probe's sandbox did not report (\(run.exitDescription))")
+    }
     switch report.result {
     case .failure(let error):
       return .blocked("opening pid_max inside a sandbox failed: \(error)")
