@@ -10,12 +10,14 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
   public var bytes: Int
 
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int.self) {
+    let text: String
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
+    case .number(let number):
       (pages, bytes) = (0, number)
       return
+    case .word(let word):
+      text = word.replacingOccurrences(of: " ", with: "")
     }
-    let text = try container.decode(String.self).replacingOccurrences(of: " ", with: "")
     guard let parsed = Self.parse(text) else {
       throw DecodingError.dataCorrupted(
         .init(

@@ -12,12 +12,13 @@ public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int64.self) {
-      self = .number(number)
-    } else if let numbers = try? container.decode([Int64].self) {
-      self = .numbers(numbers)
-    } else {
-      self = .word(try container.decode(String.self))
+    do {
+      self = .numbers(try container.decode([Int64].self))
+    } catch DecodingError.typeMismatch {
+      switch try container.decodeNumberOrWord(Int64.self) {
+      case .number(let number): self = .number(number)
+      case .word(let word): self = .word(word)
+      }
     }
   }
 

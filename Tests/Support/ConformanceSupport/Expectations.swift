@@ -295,3 +295,24 @@ public struct FixtureError: Error, CustomStringConvertible {
     }
   }
 }
+
+/// A fixture scalar that is either a number or a word: fixtures spell sizes, PIDs and depths
+/// both ways (`64` or `"PAGE_SIZE+8"`, `500` or `"pid_max-1"`).
+public enum NumberOrWord<Number: Decodable> {
+  case number(Number)
+  case word(String)
+}
+
+extension SingleValueDecodingContainer {
+  /// The value as a `Number`, or as a word when it is not a number at all; any other problem
+  /// (a number out of range, a word that is not a string) is thrown, never passed over.
+  public func decodeNumberOrWord<Number: Decodable>(_ type: Number.Type) throws
+    -> NumberOrWord<Number>
+  {
+    do {
+      return .number(try decode(Number.self))
+    } catch DecodingError.typeMismatch {
+      return .word(try decode(String.self))
+    }
+  }
+}

@@ -14,9 +14,13 @@ public enum FixtureValidation {
     var problems: [String] = []
     func complain(_ place: String, _ what: String) { problems.append("\(file)\(place): \(what)") }
 
-    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-      return ["\(file): not a JSON object"]
+    let parsed: Any
+    do {
+      parsed = try JSONSerialization.jsonObject(with: data)
+    } catch {
+      return ["\(file): not a JSON object: \(error.localizedDescription)"]
     }
+    guard let root = parsed as? [String: Any] else { return ["\(file): not a JSON object"] }
     guard let area = root["area"] as? String, !area.isEmpty else {
       return ["\(file): missing \"area\""]
     }

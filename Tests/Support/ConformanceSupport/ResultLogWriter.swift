@@ -16,7 +16,11 @@ public enum ResultLogWriter {
     if let path = requestedPath { return path }
     let directory = Fixtures.directory.deletingLastPathComponent()
       .appendingPathComponent(".build/pidns-results", isDirectory: true)
-    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+      // Not fatal here: the first append cannot open the log and says so, once.
+    }
     let path = directory.appendingPathComponent("last-run.jsonl").path
     unlink(path)
     return path
@@ -33,9 +37,9 @@ public enum ResultLogWriter {
       var failure: String?
       if !state.wroteEnvironment {
         state.wroteEnvironment = true
-        failure = write(line(TestEnvironment.record()))
+        failure = write(TestEnvironment.record())
       }
-      failure = failure ?? write(line(result))
+      failure = failure ?? write(result)
       if let failure, requestedPath == nil {
         state.unwritableDefault = true
         FileHandle.standardError.write(
@@ -55,16 +59,17 @@ public enum ResultLogWriter {
 
   private static let state = LockedValue(State())
 
-  private static func line(_ value: some Encodable) -> Data {
+  /// One O_APPEND write per line, so lines from parallel processes never interleave.
+  private static func write(_ record: some Encodable) -> String? {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    var data: Data
+    do {
+      data = try encoder.encode(record)
+    } catch {
+      return "cannot encode a result log record: \(error)"
+    }
     data.append(0x0a)
-    return data
-  }
-
-  /// One O_APPEND write per line, so lines from parallel processes never interleave.
-  private static func write(_ data: Data) -> String? {
     let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return "cannot open the result log \(path): \(Errno(rawValue: errno))" }
     defer { close(fd) }

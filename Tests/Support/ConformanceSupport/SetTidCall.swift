@@ -15,12 +15,14 @@ public struct TidValue: Codable, Hashable, Sendable, CustomStringConvertible {
   }
 
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int32.self) {
+    let text: String
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int32.self) {
+    case .number(let number):
       self.init(number)
       return
+    case .word(let word):
+      text = word.replacingOccurrences(of: " ", with: "")
     }
-    let text = try container.decode(String.self).replacingOccurrences(of: " ", with: "")
     guard text.hasPrefix("pid_max") else {
       throw DecodingError.dataCorrupted(
         .init(codingPath: decoder.codingPath, debugDescription: "not a PID: \"\(text)\""))
@@ -52,12 +54,12 @@ public enum SandboxDepth: Codable, Hashable, Sendable {
   case deepest
 
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int.self) {
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
+    case .number(let number):
       self = .levels(number)
-    } else if try container.decode(String.self) == "deepest" {
+    case .word("deepest"):
       self = .deepest
-    } else {
+    case .word:
       throw DecodingError.dataCorrupted(
         .init(codingPath: decoder.codingPath, debugDescription: "levels: a number or \"deepest\""))
     }

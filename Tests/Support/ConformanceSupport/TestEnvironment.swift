@@ -61,7 +61,7 @@ public enum TestEnvironment {
   /// Where a cgroup v2 hierarchy is mounted (`CLONE_INTO_CGROUP` needs one): `/sys/fs/cgroup`,
   /// or `/sys/fs/cgroup/unified` on a hybrid setup; nil when there is none.
   public static let cgroupV2Mount: String? = {
-    let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+    guard case .success(let mounts) = readText("/proc/self/mounts") else { return nil }
     for line in mounts.split(separator: "\n") {
       let fields = line.split(separator: " ")
       guard fields.count > 2, fields[2] == "cgroup2" else { continue }
@@ -82,7 +82,11 @@ public enum TestEnvironment {
       list.append("\(name) answers \(errno.name) (\(seccompDescription))")
     }
     if let seccompMode, seccompMode != 0 { list.append("seccomp mode \(seccompMode) is active") }
-    if cgroupV2Mount == nil { list.append("no cgroup v2 hierarchy is mounted") }
+    if case .failure(let error) = readText("/proc/self/mounts") {
+      list.append("cannot read /proc/self/mounts (\(error)), so no cgroup v2 hierarchy is known")
+    } else if cgroupV2Mount == nil {
+      list.append("no cgroup v2 hierarchy is mounted")
+    }
     if !Capabilities.effective(CAP_SYS_ADMIN) {
       list.append(
         "no CAP_SYS_ADMIN in the suite's own user namespace (\(Capabilities.text)): "
@@ -164,25 +168,42 @@ public enum TestEnvironment {
       level = nil
     }
     var disagreement: String?
-    if let level, case .present = Features.state("clone3.set_tid"),
-      let kernelSays = setTidLimitLevel(), kernelSays != level
-    {
-      disagreement =
-        "set_tid's size limit puts the suite at PID-namespace level \(kernelSays), the nesting "
-        + "limit at \(level): set_tid cases are judged against \(level)"
-      evidence.append(disagreement ?? "")
+    if let level, case .present = Features.state("clone3.set_tid") {
+      switch setTidLimitLevel() {
+      case .success(let kernelSays) where kernelSays != level:
+        disagreement =
+          "set_tid's size limit puts the suite at PID-namespace level \(kernelSays), the nesting "
+          + "limit at \(level): set_tid cases are judged against \(level)"
+        evidence.append(disagreement ?? "")
+      case .success:
+        evidence.append("set_tid's size limit agrees")
+      case .failure(let why):
+        evidence.append("set_tid's size limit could not be compared: \(why.text)")
+      }
     }
     return LevelMeasurement(
       level: level, evidence: evidence.joined(separator: "; "), disagreement: disagreement)
   }()
 
+  /// Why a cross-check could not run, in words.
+  struct Unmeasured: Error {
+    var text: String
+  }
+
   /// The suite's level as set_tid's `set_tid_size <= level + 1` check implies: a cross-check.
-  private static func setTidLimitLevel() -> Int? {
+  private static func setTidLimitLevel() -> Result<Int, Unmeasured> {
     var nothing: Int32 = 0
-    guard let run = try? Sandbox.run(body: kabi_body_probe_level, argument: &nothing),
-      case .success(let level)? = run.reports(.level).first?.result
-    else { return nil }
-    return Int(level) - 1
+    let run: SandboxRun
+    do throws(Errno) {
+      run = try Sandbox.run(body: kabi_body_probe_level, argument: &nothing)
+    } catch {
+      return .failure(Unmeasured(text: "its sandbox did not start: \(error)"))
+    }
+    switch run.reports(.level).first?.result {
+    case .success(let level)?: return .success(Int(level) - 1)
+    case .failure(let error)?: return .failure(Unmeasured(text: "the probe answered \(error)"))
+    case nil: return .failure(Unmeasured(text: "the probe sent no report (\(run.exitDescription))"))
+    }
   }
 
   /// Names the likely cause when the sandbox's clone(CLONE_NEWUSER|CLONE_NEWPID) fails.
@@ -208,15 +229,24 @@ public enum TestEnvironment {
     return causes.isEmpty ? call : "\(call): \(causes.joined(separator: "; "))"
   }
 
-  private static func sysctl(_ path: String) -> String? {
-    (try? String(contentsOfFile: "/proc/sys/" + path, encoding: .utf8))?
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+  /// A procfs file's text, or why it could not be read.
+  static func readText(_ path: String) -> Result<String, Unmeasured> {
+    do {
+      return .success(try String(contentsOfFile: path, encoding: .utf8))
+    } catch {
+      return .failure(Unmeasured(text: "\(path): \(error.localizedDescription)"))
+    }
   }
 
+  /// A sysctl's value; nil where the kernel has no such sysctl, which is then not a cause.
+  private static func sysctl(_ path: String) -> String? {
+    guard case .success(let text) = readText("/proc/sys/" + path) else { return nil }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  /// A field of `/proc/self/status`; nil when absent (callers report an unknown value).
   private static func statusField(_ key: String) -> String? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-      return nil
-    }
+    guard case .success(let status) = readText("/proc/self/status") else { return nil }
     for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
       return line.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces)
     }
