@@ -18,6 +18,38 @@ import Testing
     #expect(run.exitCode == 0)
   }
 
+  @Test func `a program's failed setup step is BROKEN, named in words with its errno`() throws {
+    let missing = "/proc/sys/kernel/no_such_sysctl"
+    let program = ProgramCall(steps: [
+      .init("fork-reap", args: [1], setup: true),
+      .init("write", path: missing, args: [1], setup: true),
+      .init("read", path: missing),
+    ])
+    let run = try program.run(body: kabi_body_settid)
+    let broken = try #require(throws: CaseBroken.self) { try program.requireSetUp(run) }
+    #expect(broken.failure.step == "sandbox level 1: step 2, write \(missing)")
+    #expect(broken.failure.errno == "ENOENT")
+    #expect(run.reports(.call).map(\.name) == ["fork-reap"])
+  }
+
+  @Test func `a program that nests PID namespaces runs its remaining steps in the innermost`()
+    throws
+  {
+    let program = ProgramCall(steps: [
+      .init("pid-namespaces", args: [3], setup: true),
+      .init("read", path: "/proc/sys/kernel/ns_last_pid"),
+    ])
+    let run = try program.run(body: kabi_body_settid)
+    try program.requireSetUp(run)
+    let calls = run.reports(.call)
+    #expect(calls.map(\.name) == ["pid-namespaces", "read"])
+    #expect(calls.map(\.level) == [4, 4])
+    #expect(calls.first?.value == 3)
+    // Nothing was made in the innermost namespace before the read: its init is PID 1.
+    #expect(calls.last?.value == 1)
+    #expect(run.exitCode == 0)
+  }
+
   @Test func `records from many sandbox processes arrive whole and in full`() throws {
     var count: UInt32 = 200
     let run = try Sandbox.run(body: kabi_body_fan_out, argument: &count, maxReports: 512)

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -7,28 +8,124 @@
 #include <unistd.h>
 
 #include "kabi_bodies.h"
+#include "kabi_files.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
 
 /* Sandbox bodies: raw syscalls only, no malloc, no stdio. */
 
-long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
+/* Makes the call; the child reports and exits, its creator reports what it sees and reaps. */
+static long create(const struct kabi_body_context *ctx, int32_t step,
+		   const struct kabi_clone_args *args, size_t size, int64_t options, long hold_fd)
 {
 	siginfo_t info;
-	long r = kabi_sys(KABI_SYS_CLONE3, (void *)(uintptr_t)s->args[0], (size_t)s->args[1]);
+	char byte;
+	long r = kabi_sys(KABI_SYS_CLONE3, args, size);
 
 	if (r == 0) {
-		kabi_report_self(ctx, KABI_REPORT_CHILD, step, kabi_sys(SYS_getppid));
+		kabi_report_self(ctx, KABI_REPORT_CHILD, step,
+				 options & KABI_CLONE3_CHILD_READS_PID_MAX
+					 ? kabi_read_int("/proc/sys/kernel/pid_max")
+					 : kabi_sys(SYS_getppid));
+		if (hold_fd >= 0)
+			while (kabi_sys(SYS_read, hold_fd, &byte, 1) == -EINTR)
+				;
 		kabi_sys(SYS_exit_group, 0);
 	}
-	if (r > 0) {
+	if (r <= 0)
+		return r;
+	if (options & KABI_CLONE3_CREATOR_VIEW) {
+		long pidfd = kabi_sys(KABI_SYS_PIDFD_OPEN, r, 0);
+
+		if (pidfd >= 0)
+			kabi_sys(SYS_close, pidfd);
+		else if (pidfd == -EPERM || pidfd == -ENOSYS)
+			pidfd = kabi_sys(SYS_kill, r, 0);
+		kabi_report_field(ctx, step, "creatorView", pidfd < 0 ? pidfd : 0);
+	}
+	/* A CLONE_PARENT child is its creator's sibling: the creator's parent reaps it. */
+	if (!(args->flags & KABI_CLONE_PARENT)) {
 		long w = kabi_reap(r, &info);
 
 		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step,
 				 w < 0 ? w : kabi_wait_status(&info));
 	}
 	return r;
+}
+
+/*
+ * A helper child makes the call and sends back what clone3 returned; with CLONE_PARENT the new
+ * process is the caller's child, and the caller reaps that PID, not one it asked for.
+ */
+static long create_from_child(const struct kabi_body_context *ctx, int32_t step,
+			      const struct kabi_clone_args *args, size_t size, int64_t options,
+			      long hold_fd)
+{
+	siginfo_t info;
+	long returned = 0, helper, r;
+	int made[2];
+
+	if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0)
+		goto broken;
+	helper = kabi_fork(0);
+	if (helper == 0) {
+		kabi_sys(SYS_close, made[0]);
+		r = create(ctx, step, args, size, options, hold_fd);
+		kabi_sys(SYS_write, made[1], &r, sizeof(r));
+		kabi_sys(SYS_exit_group, 0);
+	}
+	kabi_sys(SYS_close, made[1]);
+	r = helper;
+	if (helper > 0 && kabi_sys(SYS_read, made[0], &returned, sizeof(returned)) !=
+				  (long)sizeof(returned))
+		r = -EPIPE;
+	kabi_sys(SYS_close, made[0]);
+	if (helper > 0 && kabi_reap(helper, &info) < 0)
+		r = -ECHILD;
+	if (r < 0)
+		goto broken;
+	if (returned > 0 && (args->flags & KABI_CLONE_PARENT)) {
+		long w = kabi_reap(returned, &info);
+
+		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step,
+				 w < 0 ? w : kabi_wait_status(&info));
+	}
+	return returned;
+broken:
+	kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "helper", r);
+	return KABI_STEP_ABORTED;
+}
+
+long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
+{
+	const struct kabi_clone_args *args = (const void *)(uintptr_t)s->args[0];
+	size_t size = (size_t)s->args[1];
+	int64_t options = s->args[2];
+	long hold_fd = (long)s->args[3] - 1;
+	uint64_t relative = (uint64_t)s->args[4];
+	struct kabi_clone_args resolved;
+	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
+
+	if (relative) {
+		/* The PIDs are offsets from pid_max here: the call gets a copy with them resolved. */
+		int64_t pid_max = kabi_read_int("/proc/sys/kernel/pid_max");
+		const int32_t *given = (const int32_t *)(uintptr_t)args->set_tid;
+
+		if (pid_max < 0) {
+			kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "read pid_max", pid_max);
+			return KABI_STEP_ABORTED;
+		}
+		kabi_report_field(ctx, step, "pid_max", pid_max);
+		kabi_copy(&resolved, args, sizeof(resolved));
+		for (uint64_t i = 0; i < args->set_tid_size && i <= KABI_MAX_PID_NS_LEVEL; i++)
+			tids[i] = (int32_t)(given[i] + (relative & (1ULL << i) ? pid_max : 0));
+		resolved.set_tid = (uint64_t)(uintptr_t)tids;
+		args = &resolved;
+	}
+	if (options & KABI_CLONE3_FROM_CHILD)
+		return create_from_child(ctx, step, args, size, options, hold_fd);
+	return create(ctx, step, args, size, options, hold_fd);
 }
 
 int kabi_body_probe_level(const struct kabi_body_context *ctx)

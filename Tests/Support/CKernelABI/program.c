@@ -74,15 +74,15 @@ long kabi_step_open(const struct kabi_body_context *ctx, int32_t step, const cha
 	return fd;
 }
 
-int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *ops,
-		     unsigned int count)
+int kabi_program_resume(struct kabi_program_state *state, unsigned int first)
 {
+	const struct kabi_body_context *ctx = &state->ctx;
 	const struct kabi_program *p = ctx->arg;
 
-	for (unsigned int i = 0; i < p->count && i < KABI_PROGRAM_STEPS; i++) {
+	for (unsigned int i = first; i < p->count && i < KABI_PROGRAM_STEPS; i++) {
 		const struct kabi_step *s = &p->steps[i];
 		int32_t step = KABI_PROGRAM_FIRST_STEP + (int32_t)i;
-		kabi_op_run run = find(s->op, ops, count);
+		kabi_op_run run = find(s->op, state->ops, state->op_count);
 		long r;
 
 		if (!run) {
@@ -92,15 +92,30 @@ int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *
 		r = run(ctx, step, s);
 		if (r == KABI_STEP_ABORTED)
 			return KABI_SANDBOX_SETUP_EXIT;
+		if (r == KABI_STEP_HANDED_OVER)
+			return state->exit_code;
+		state->result[i] = r;
 		if (r < 0 && s->setup) {
 			kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, s->op, r);
 			return KABI_SANDBOX_SETUP_EXIT;
 		}
 		kabi_report_named(ctx, KABI_REPORT_CALL, step, s->op, r);
-		if (r < 0)
+		if (r < 0 && !s->go_on)
 			break;
 	}
 	return 0;
+}
+
+int kabi_run_program(const struct kabi_body_context *ctx, const struct kabi_op *ops,
+		     unsigned int count)
+{
+	struct kabi_program_state state;
+
+	kabi_zero(&state, sizeof(state));
+	kabi_copy(&state.ctx, ctx, sizeof(state.ctx));
+	state.ops = ops;
+	state.op_count = count;
+	return kabi_program_resume(&state, 0);
 }
 
 int kabi_body_program(const struct kabi_body_context *ctx)

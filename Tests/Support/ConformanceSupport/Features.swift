@@ -139,10 +139,10 @@ public enum Features {
     guard fstat(fd, &outside) == 0 else {
       return .blocked("fstat pid_max: \(Errno(rawValue: errno))")
     }
-    var nothing: Int32 = 0
+    let probe = ProgramCall(steps: [.init("inode", path: "/proc/sys/kernel/pid_max")])
     let run: SandboxRun
     do {
-      run = try Sandbox.run(body: kabi_body_pid_max_inode, argument: &nothing)
+      run = try probe.run(body: kabi_body_settid)
     } catch {
       return .blocked("the probe's sandbox could not start: \(error)")
     }

@@ -16,17 +16,23 @@ public struct ProgramCall: Codable, Hashable, Sendable {
     public var args: [Int64]?
     /// A step that prepares the case: its failure is BROKEN, not the case's answer.
     public var setup: Bool?
+    /// The program goes on after this step fails (to release what blocked it and retry).
+    public var goOn: Bool?
 
     public init(
       _ op: String, path: String? = nil, flags: CloneFlags? = nil, args: [Int64]? = nil,
-      setup: Bool? = nil
+      setup: Bool? = nil, goOn: Bool? = nil
     ) {
       self.op = op
       self.path = path
       self.flags = flags
       self.args = args
       self.setup = setup
+      self.goOn = goOn
     }
+
+    /// The step in words, for a setup failure: `write /proc/sys/kernel/pid_max`.
+    var words: String { path.map { "\(op) \($0)" } ?? op }
 
     var numbers: [Int64] { (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + (args ?? []) }
   }
@@ -72,8 +78,12 @@ extension ProgramCall {
     try observation(of: run(body: body))
   }
 
-  /// Runs the program in `body` at the innermost level of a fresh sandbox.
-  public func run(body: kabi_sandbox_body = kabi_body_program) throws(Errno) -> SandboxRun {
+  /// Runs the program in `body` at the innermost level of a fresh sandbox (`spec`'s levels
+  /// when given), calling `onReport` with each record as it arrives.
+  public func run(
+    body: kabi_sandbox_body = kabi_body_program, spec: SandboxSpec? = nil,
+    onReport: (SandboxReport) -> Void = { _ in }
+  ) throws(Errno) -> SandboxRun {
     var program = kabi_program()
     program.count = UInt32(steps.count)
     withUnsafeMutableBytes(of: &program.steps) { raw in
@@ -87,14 +97,48 @@ extension ProgramCall {
           }
         }
         slots[index].setup = step.setup == true ? 1 : 0
+        slots[index].go_on = step.goOn == true ? 1 : 0
       }
     }
-    return try Sandbox.run(SandboxSpec(levels: levels ?? 1), body: body, argument: &program)
+    return try Sandbox.run(
+      spec ?? SandboxSpec(levels: levels ?? 1), body: body, argument: &program,
+      onReport: onReport)
+  }
+
+  /// Throws BROKEN when a setup step of the program, or the sandbox itself, failed: the step
+  /// is named in words, with the syscall it made when the operation is one.
+  public func requireSetUp(_ run: SandboxRun) throws(CaseBroken) {
+    let first = Int32(KABI_PROGRAM_FIRST_STEP)
+    if let report = run.reports(.setupFailed).first, report.step >= first,
+      case .failure(let errno) = report.result
+    {
+      let index = Int(report.step - first)
+      let step = index < steps.count ? steps[index] : nil
+      let words = step.map { "step \(index + 1), \($0.words)" } ?? "step \(index + 1)"
+      let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
+      throw CaseBroken(
+        step: "sandbox level \(report.level): \(words)\(failed)", errno: errno,
+        syscall: Self.syscall(of: report.name ?? step?.op ?? ""))
+    }
+    try run.requireSetUp()
+  }
+
+  /// The syscall an operation makes, for naming a likely cause (a seccomp refusal).
+  private static func syscall(of op: String) -> String? {
+    switch op {
+    case "clone3", "thread", "blocker": "clone3"
+    case "unshare", "capset": op
+    case "drop-caps": "capset"
+    case "fork-reap", "pid-namespaces", "spawn", "helper": "clone"
+    case "write": "write"
+    case "read", "inode", "own-file", "read pid_max": "read"
+    default: nil
+    }
   }
 
   /// What a run of this program observed.
   public func observation(of run: SandboxRun) throws(CaseBroken) -> Observation {
-    try run.requireSetUp()
+    try requireSetUp(run)
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
     if let failed = calls.first(where: { $0.value < 0 }), case .failure(let errno) = failed.result {

@@ -193,100 +193,31 @@ extension SetTidCall {
       try Features.requireUsable("clone3", for: "the call or its setup")
     }
     let levels = try sandboxLevels()
-    var scenario = kabi_settid_scenario()
-    scenario.kind = Int32(kindCode)
-    scenario.flags = cloneFlags.rawValue
-    scenario.value = value ?? 0
-    scenario.write_pid_max = writePidMax ?? 0
-    scenario.write_ns_last_pid = writeNsLastPid ?? -1
-    scenario.spawn_before = spawnBefore ?? 0
-    scenario.retry = retryWithoutBlocker == true ? 1 : 0
-    scenario.child_reads = Int32(childReads == .pidMax ? KABI_CHILD_READS_PID_MAX.rawValue : 0)
-    scenario.hold_fd = -1
-    scenario.pid_chain = pidNamespaces ?? 0
-    scenario.prepare = preparationBits
-
-    let tids = setTid ?? []
-    withUnsafeMutableBytes(of: &scenario.tids) { bytes in
-      let slots = bytes.bindMemory(to: Int32.self)
-      for (index, tid) in tids.prefix(slots.count).enumerated() { slots[index] = tid.number }
-    }
-    for (index, tid) in tids.enumerated() where tid.relativeToPidMax {
-      scenario.pid_max_relative |= 1 << UInt32(index)
-    }
-    scenario.tid_count = try resolvedSize(levels: levels, count: tids.count)
-    if let blocker {
-      scenario.blocker_count = UInt32(blocker.count)
-      scenario.blocker_flags = blockerFlags?.rawValue ?? 0
-      withUnsafeMutableBytes(of: &scenario.blocker) { bytes in
-        let slots = bytes.bindMemory(to: Int32.self)
-        for (index, tid) in blocker.prefix(slots.count).enumerated() { slots[index] = tid }
-      }
-    }
-
-    let memory = try GuardedMemory(capacity: RunningKernel.pageSize)
-    switch setTidAt ?? (setTid == nil ? .null : .inline) {
-    case .inline:
-      scenario.array = Int32(KABI_SETTID_INLINE.rawValue)
-    case .null:
-      scenario.array = Int32(KABI_SETTID_NULL.rawValue)
-    case .inaccessible:
-      scenario.array = Int32(KABI_SETTID_ADDRESS.rawValue)
-      scenario.address = UInt64(UInt(bitPattern: memory.guardAddress))
-    case .straddlesGuardPage:
-      let readable = memory.bytesEndingAtGuard(MemoryLayout<Int32>.size)
-      readable.storeBytes(of: tids.first?.number ?? 1, as: Int32.self)
-      scenario.array = Int32(KABI_SETTID_ADDRESS.rawValue)
-      scenario.address = UInt64(UInt(bitPattern: readable.baseAddress))
-    }
-
     let outside = OutsideCheck(enabled: verifyFromOutside == true)
     try outside.prepare()
     defer { outside.finish() }
-    scenario.hold_fd = outside.holdDescriptor
+    // Held open for the whole run, so the host's pid_max keeps its inode (see own-file).
+    let hostPidMax = open(Self.pidMaxPath, O_RDONLY | O_CLOEXEC)
+    defer { if hostPidMax >= 0 { close(hostPidMax) } }
+    var hostStat = stat()
+    let hostInode = hostPidMax >= 0 && fstat(hostPidMax, &hostStat) == 0 ? hostStat.st_ino : 0
+
+    let plan = try SetTidProgram(
+      self, levels: levels, hostPidMaxInode: UInt64(hostInode),
+      holdDescriptor: outside.holdDescriptor)
+    outside.step = plan.callStep
     let spec = SandboxSpec(
       levels: levels, mapRoot: mapRoot ?? true,
       keepDescriptors: outside.holdDescriptor >= 0 ? [outside.holdDescriptor] : [])
-    // Held open for the whole run, so the host's pid_max keeps its inode (see the C struct).
-    let hostPidMax = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC)
-    defer { if hostPidMax >= 0 { close(hostPidMax) } }
-    var hostStat = stat()
-    if hostPidMax >= 0, fstat(hostPidMax, &hostStat) == 0 {
-      scenario.host_pid_max_ino = UInt64(hostStat.st_ino)
-    }
-    let run = try Sandbox.run(spec, body: kabi_body_settid, argument: &scenario) { report in
-      outside.inspect(report)
-    }
-    return try observation(of: run, outside: outside)
+    let run = try plan.program.run(body: kabi_body_settid, spec: spec) { outside.inspect($0) }
+    return try withExtendedLifetime(plan) { try observation(of: run, plan: plan, outside: outside) }
   }
 
-  private var kindCode: UInt32 {
-    switch kind ?? .clone3 {
-    case .clone3: KABI_SETTID_CLONE3.rawValue
-    case .unshare: KABI_SETTID_UNSHARE.rawValue
-    case .readNsLastPid: KABI_SETTID_READ_NS_LAST_PID.rawValue
-    case .writeNsLastPid: KABI_SETTID_WRITE_NS_LAST_PID.rawValue
-    case .readPidMax: KABI_SETTID_READ_PID_MAX.rawValue
-    case .writePidMax: KABI_SETTID_WRITE_PID_MAX.rawValue
-    }
-  }
-
-  private var preparationBits: UInt32 {
-    var bits: UInt32 = 0
-    for step in prepare ?? [] {
-      switch step {
-      case .unsharePid: bits |= KABI_PREP_UNSHARE_PID.rawValue
-      case .unshareUser: bits |= KABI_PREP_UNSHARE_USER.rawValue
-      case .dropCapabilities: bits |= KABI_PREP_DROP_CAPS.rawValue
-      case .dropSysAdmin: bits |= KABI_PREP_DROP_CAPS.rawValue | KABI_PREP_KEEP_CR.rawValue
-      case .fromChild: bits |= KABI_PREP_FROM_CHILD.rawValue
-      }
-    }
-    return bits
-  }
+  static let pidMaxPath = "/proc/sys/kernel/pid_max"
+  static let nsLastPidPath = "/proc/sys/kernel/ns_last_pid"
 
   /// `set_tid_size`, with `setTidSizeAboveLevels` resolved against where the suite runs.
-  private func resolvedSize(levels: Int, count: Int) throws -> UInt32 {
+  func resolvedSize(levels: Int, count: Int) throws -> UInt32 {
     guard let above = setTidSizeAboveLevels else { return setTidSize ?? UInt32(count) }
     let newLevel =
       (TestEnvironment.pidNamespaceLevel ?? 0) + levels + Int(pidNamespaces ?? 0)
@@ -300,29 +231,26 @@ extension SetTidCall {
     return UInt32(size)
   }
 
-  /// Reads a `kabi_body_settid` run.
-  func observation(of run: SandboxRun, outside: OutsideCheck) throws -> Observation {
-    if let failure = run.setupFailure,
-      failure.step == Int32(KABI_SETTID_STEP_HOST_PID_MAX.rawValue)
-    {
+  /// Reads a run of the scenario's program.
+  func observation(of run: SandboxRun, plan: SetTidProgram, outside: OutsideCheck) throws
+    -> Observation
+  {
+    if let failure = run.reports(.setupFailed).first, failure.name == "own-file" {
       return .broken(
         "/proc/sys/kernel/pid_max in the sandbox is the host's, although the probe found "
           + "per-namespace pid_max: not written")
     }
-    try run.requireSetUp()
-    let calls = run.reports(.call)
-    guard let call = calls.first(where: { $0.step == Int32(KABI_SETTID_FIRST.rawValue) }) else {
+    try plan.program.requireSetUp(run)
+    guard let call = run.reports(.call).first(where: { $0.step == plan.callStep }) else {
       return .broken("the sandbox exited (\(run.exitDescription)) without reporting the call")
     }
     if (kind ?? .clone3) != .clone3 {
       switch call.result {
       case .failure(let errno): return .failed(errno)
       case .success(let value):
-        guard kind == .writeNsLastPid || kind == .writePidMax else { return .produced(value) }
+        guard let readBackStep = plan.readBackStep else { return .produced(value) }
         // A write is observed as the value that reads back, not as write()'s return.
-        let readBack = run.reports(.call).first {
-          $0.step == Int32(KABI_SETTID_READ_BACK.rawValue)
-        }
+        let readBack = run.reports(.call).first { $0.step == readBackStep }
         switch readBack?.result {
         case .success(let value): return .produced(value)
         case .failure(let errno):
@@ -333,25 +261,22 @@ extension SetTidCall {
     }
     switch call.result {
     case .failure(let errno):
-      if retryWithoutBlocker == true {
-        if let broken = checkRetry(run) { return broken }
+      if let retryStep = plan.retryStep, let broken = checkRetry(run, step: retryStep) {
+        return broken
       }
       return .failed(errno)
     case .success(let pid):
-      return checkChild(
-        run, call: call, pid: pid, step: Int32(KABI_SETTID_FIRST.rawValue), outside: outside)
+      return checkChild(run, call: call, pid: pid, outside: outside)
     }
   }
 
   /// Why the child's NSpid does not carry the PIDs `set_tid` asked for, innermost first; nil
   /// when it does, or when the row has no inline `set_tid` to compare with.
-  private func requestedPidsProblem(_ nspid: [Int32], run: SandboxRun) -> String? {
+  private func requestedPidsProblem(_ nspid: [Int32], run: SandboxRun, step: Int32) -> String? {
     guard let requested = setTid, !requested.isEmpty, (setTidAt ?? .inline) == .inline,
       setTidSize == nil, setTidSizeAboveLevels == nil
     else { return nil }
-    let pidMax = run.reports(.call).first {
-      $0.step == Int32(KABI_SETTID_PID_MAX_READ.rawValue)
-    }?.value
+    let pidMax = run.reports(.field).first { $0.step == step && $0.name == "pid_max" }?.value
     var wanted: [Int32] = []
     for tid in requested {
       guard tid.relativeToPidMax else {
@@ -368,19 +293,17 @@ extension SetTidCall {
   }
 
   /// The retried call must succeed once the blocker is gone: otherwise a PID leaked.
-  private func checkRetry(_ run: SandboxRun) -> Observation? {
-    guard
-      let retry = run.reports(.call).first(where: { $0.step == Int32(KABI_SETTID_RETRY.rawValue) })
-    else { return .broken("the call was not retried after the blocker was gone") }
+  private func checkRetry(_ run: SandboxRun, step: Int32) -> Observation? {
+    guard let retry = run.reports(.call).first(where: { $0.step == step }) else {
+      return .broken("the call was not retried after the blocker was gone")
+    }
     switch retry.result {
     case .failure(let errno):
       return .broken(
         "the same request failed with \(errno.name) once the blocker was gone: "
           + "the failed call left a PID reserved")
     case .success(let pid):
-      let child = checkChild(
-        run, call: retry, pid: pid, step: Int32(KABI_SETTID_RETRY.rawValue),
-        outside: OutsideCheck(enabled: false))
+      let child = checkChild(run, call: retry, pid: pid, outside: OutsideCheck(enabled: false))
       if let how = child.brokenReason { return .broken("retry: \(how)") }
       guard case .numbers(let nspid)? = child.fields["nspid"], let requested = setTid,
         !requested.contains(where: \.relativeToPidMax),
@@ -391,24 +314,167 @@ extension SetTidCall {
   }
 
   private func checkChild(
-    _ run: SandboxRun, call: SandboxReport, pid: Int64, step: Int32, outside: OutsideCheck
+    _ run: SandboxRun, call: SandboxReport, pid: Int64, outside: OutsideCheck
   ) -> Observation {
+    let step = call.step
     let proof = run.proveChild(returned: pid, by: call, step: step)
     guard proof.brokenReason == nil,
       let child = run.reports(.child).first(where: { $0.step == step }), let nspid = child.nspid
     else { return proof }
-    if let pidfd = run.reports(.call).first(where: { $0.step == Int32(KABI_SETTID_PIDFD.rawValue) }
-    ),
-      case .failure(let errno) = pidfd.result
-    {
+    let view = run.reports(.field).first { $0.step == step && $0.name == "creatorView" }
+    if case .failure(let errno)? = view?.result {
       return .broken("the creator cannot open a pidfd for PID \(pid): \(errno)")
     }
     if parentIsCallersParent == true, child.value != 1 {
       return .broken("the child's parent is PID \(child.value), not the caller's parent (PID 1)")
     }
     if let problem = outside.verdict(for: child, run: run) { return .broken(problem) }
-    if let problem = requestedPidsProblem(nspid, run: run) { return .broken(problem) }
+    if let problem = requestedPidsProblem(nspid, run: run, step: step) { return .broken(problem) }
     if childReads == .pidMax { return .produced(child.value) }
     return proof
   }
+}
+
+/// A set_tid, ns_last_pid or pid_max row as a program for `kabi_body_settid`, with the memory
+/// its clone3 steps point at (kept alive as long as this value).
+///
+/// The steps, each only where the row asks for it: nest PID namespaces; check that pid_max is
+/// the sandbox's own before any write to it; make automatic children; write pid_max; start the
+/// blocker; unshare a PID, then a user namespace; drop capabilities; write ns_last_pid; the call
+/// under test (a write is followed by reading the value back); release the blocker and make the
+/// same call again.
+final class SetTidProgram {
+  private(set) var program = ProgramCall(steps: [])
+  /// Record steps of the call under test, its read-back and its retry.
+  private(set) var callStep: Int32 = 0
+  private(set) var readBackStep: Int32?
+  private(set) var retryStep: Int32?
+  private var requests: [CloneRequest] = []
+  private let memory: GuardedMemory
+
+  init(_ row: SetTidCall, levels: Int, hostPidMaxInode: UInt64, holdDescriptor: Int32) throws {
+    memory = try GuardedMemory(capacity: RunningKernel.pageSize)
+    let pidMax = SetTidCall.pidMaxPath
+    let kind = row.kind ?? .clone3
+    let preparation = Set(row.prepare ?? [])
+
+    if let count = row.pidNamespaces, count > 0 {
+      add(.init("pid-namespaces", args: [Int64(count)], setup: true))
+    }
+    if kind == .writePidMax || row.writePidMax != nil {
+      add(.init("own-file", path: pidMax, args: [Int64(bitPattern: hostPidMaxInode)], setup: true))
+    }
+    if let count = row.spawnBefore, count > 0 {
+      add(.init("fork-reap", args: [Int64(count)], setup: true))
+    }
+    if let value = row.writePidMax {
+      add(.init("write", path: pidMax, args: [Int64(value)], setup: true))
+    }
+    if let blocker = row.blocker {
+      let request = CloneRequest(flags: row.blockerFlags ?? [], tids: blocker)
+      requests.append(request)
+      add(.init("blocker", args: [request.address], setup: true))
+    }
+    let blockerIndex = Int64(program.steps.count - 1)
+    if preparation.contains(.unsharePid) {
+      add(.init("unshare", flags: CloneFlags(rawValue: KABI_CLONE_NEWPID), setup: true))
+    }
+    if preparation.contains(.unshareUser) {
+      add(.init("unshare", flags: CloneFlags(rawValue: KABI_CLONE_NEWUSER), setup: true))
+    }
+    if preparation.contains(.dropCapabilities) || preparation.contains(.dropSysAdmin) {
+      let sysAdmin = Int64(1) << 21
+      let checkpointRestore = preparation.contains(.dropCapabilities) ? Int64(1) << (40 - 32) : 0
+      add(.init("drop-caps", args: [sysAdmin, checkpointRestore], setup: true))
+    }
+    if let value = row.writeNsLastPid {
+      add(.init("write", path: SetTidCall.nsLastPidPath, args: [Int64(value)], setup: true))
+    }
+
+    switch kind {
+    case .clone3:
+      let request = try clone3Request(row, levels: levels)
+      requests.append(request)
+      var options: Int64 = Int64(KABI_CLONE3_CREATOR_VIEW.rawValue)
+      if row.childReads == .pidMax { options |= Int64(KABI_CLONE3_CHILD_READS_PID_MAX.rawValue) }
+      if preparation.contains(.fromChild) { options |= Int64(KABI_CLONE3_FROM_CHILD.rawValue) }
+      var relative: Int64 = 0
+      for (index, tid) in (row.setTid ?? []).enumerated() where tid.relativeToPidMax {
+        relative |= 1 << Int64(index)
+      }
+      let size = Int64(CloneArgsLayout.ver2.rawValue)
+      let retry = row.retryWithoutBlocker == true && row.blocker != nil
+      callStep = add(
+        .init(
+          "clone3", args: [request.address, size, options, Int64(holdDescriptor) + 1, relative],
+          goOn: retry))
+      if retry {
+        add(.init("release", args: [blockerIndex], setup: true))
+        retryStep = add(.init("clone3", args: [request.address, size, options, 0, relative]))
+      }
+    case .unshare:
+      callStep = add(.init("unshare", flags: row.cloneFlags))
+    case .readNsLastPid:
+      callStep = add(.init("read", path: SetTidCall.nsLastPidPath))
+    case .readPidMax:
+      callStep = add(.init("read", path: pidMax))
+    case .writeNsLastPid, .writePidMax:
+      let path = kind == .writePidMax ? pidMax : SetTidCall.nsLastPidPath
+      callStep = add(.init("write", path: path, args: [row.value ?? 0]))
+      readBackStep = add(.init("read", path: path))
+    }
+  }
+
+  @discardableResult
+  private func add(_ step: ProgramCall.Step) -> Int32 {
+    program.steps.append(step)
+    return Int32(KABI_PROGRAM_FIRST_STEP) + Int32(program.steps.count - 1)
+  }
+
+  /// The call under test's clone_args, with `set_tid` where the row places it.
+  private func clone3Request(_ row: SetTidCall, levels: Int) throws -> CloneRequest {
+    let tids = (row.setTid ?? []).map(\.number)
+    let size = try row.resolvedSize(levels: levels, count: tids.count)
+    let request = CloneRequest(flags: row.cloneFlags, tids: tids, size: UInt64(size))
+    switch row.setTidAt ?? (row.setTid == nil ? .null : .inline) {
+    case .inline: break
+    case .null: request.pointSetTid(at: 0)
+    case .inaccessible: request.pointSetTid(at: UInt(bitPattern: memory.guardAddress))
+    case .straddlesGuardPage:
+      let readable = memory.bytesEndingAtGuard(MemoryLayout<Int32>.size)
+      readable.storeBytes(of: tids.first ?? 1, as: Int32.self)
+      request.pointSetTid(at: UInt(bitPattern: readable.baseAddress))
+    }
+    return request
+  }
+}
+
+/// A `struct clone_args` and its `set_tid` array, in memory that sandbox processes read.
+final class CloneRequest {
+  private let args = UnsafeMutablePointer<kabi_clone_args>.allocate(capacity: 1)
+  private let tids = UnsafeMutableBufferPointer<Int32>.allocate(
+    capacity: Int(KABI_MAX_PID_NS_LEVEL) + 1)
+
+  /// `flags`, SIGCHLD as exit signal unless CLONE_PARENT or CLONE_THREAD, and `tids` (at most
+  /// 33) as `set_tid` with `size` entries (their count when absent).
+  init(flags: CloneFlags, tids values: [Int32], size: UInt64? = nil) {
+    tids.initialize(repeating: 0)
+    for (index, value) in values.prefix(tids.count).enumerated() { tids[index] = value }
+    var request = kabi_clone_args()
+    request.flags = flags.rawValue
+    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    request.exit_signal = flags.rawValue & parentOrThread != 0 ? 0 : UInt64(SIGCHLD)
+    request.set_tid = values.isEmpty ? 0 : UInt64(UInt(bitPattern: tids.baseAddress))
+    request.set_tid_size = size ?? UInt64(values.count)
+    args.initialize(to: request)
+  }
+
+  deinit {
+    args.deallocate()
+    tids.deallocate()
+  }
+
+  func pointSetTid(at address: UInt) { args.pointee.set_tid = UInt64(address) }
+
+  var address: Int64 { Int64(Int(bitPattern: args)) }
 }

@@ -19,6 +19,8 @@ final class OutsideCheck {
   /// Sandbox level → the child's PID as that level's PID namespace reports it.
   private var views: [Int32: Int32] = [:]
   private(set) var checked = false
+  /// The record step of the call whose child is checked.
+  var step: Int32 = 0
 
   init(enabled: Bool) { self.enabled = enabled }
 
@@ -51,7 +53,7 @@ final class OutsideCheck {
   func inspect(_ report: SandboxReport) {
     guard enabled else { return }
     if report.tag == .levelReady { levelInits[report.level] = report }
-    guard report.tag == .child, report.step == Int32(KABI_SETTID_FIRST.rawValue), !checked else {
+    guard report.tag == .child, report.step == step, !checked else {
       return
     }
     checked = true
@@ -73,7 +75,7 @@ final class OutsideCheck {
         continue
       }
       defer { close(nsfd) }
-      let translated = kabi_ns_get_pid_in_pidns(nsfd, hostPid)
+      let translated = kabi_ioctl(nsfd, UInt(KABI_NS_GET_PID_IN_PIDNS), UInt(hostPid))
       if translated >= 0 {
         views[level] = Int32(translated)
       } else if translated != -Int(Errno.ENOTTY.rawValue) {

@@ -33,7 +33,8 @@ public struct CaseBroken: Error, CustomStringConvertible {
   }
 }
 
-/// The sandbox and body steps that report SETUP_FAILED, in words, with the syscall each makes.
+/// The sandbox's own setup steps, in words, with the syscall each makes (a program's steps are
+/// named by `ProgramCall.requireSetUp`).
 enum SetupStep {
   static func named(_ step: Int32) -> (words: String, syscall: String?) {
     switch UInt32(bitPattern: step) {
@@ -42,18 +43,6 @@ enum SetupStep {
     case KABI_STEP_GID_MAP.rawValue: ("write /proc/self/gid_map", "write")
     case KABI_STEP_CLONE_LEVEL.rawValue: ("clone the next sandbox level", "clone")
     case KABI_STEP_WAIT_LEVEL.rawValue: ("wait for the next sandbox level", "waitid")
-    case KABI_SETTID_STEP_UNSHARE_PID.rawValue: ("unshare(CLONE_NEWPID)", "unshare")
-    case KABI_SETTID_STEP_UNSHARE_USER.rawValue: ("unshare(CLONE_NEWUSER)", "unshare")
-    case KABI_SETTID_STEP_CAPSET.rawValue: ("drop capabilities with capset", "capset")
-    case KABI_SETTID_STEP_PID_MAX.rawValue: ("write pid_max before the call", "write")
-    case KABI_SETTID_STEP_NS_LAST_PID.rawValue: ("write ns_last_pid before the call", "write")
-    case KABI_SETTID_STEP_SPAWN.rawValue: ("fork a process before the call", "clone")
-    case KABI_SETTID_STEP_BLOCKER.rawValue: ("clone3 of the process holding the PIDs", "clone3")
-    case KABI_SETTID_STEP_HELPER.rawValue: ("fork the helper that makes the call", "clone")
-    case KABI_SETTID_STEP_READ_PID_MAX.rawValue: ("read pid_max before the call", "read")
-    case KABI_SETTID_STEP_CHAIN.rawValue: ("nest PID namespaces below the sandbox", "clone")
-    case KABI_SETTID_STEP_HOST_PID_MAX.rawValue:
-      ("check that pid_max is the sandbox's own, not the host's", nil)
     default: ("step \(step)", nil)
     }
   }

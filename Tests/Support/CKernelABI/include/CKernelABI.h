@@ -9,7 +9,6 @@
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"
-#include "kabi_settid.h"
 #include "kabi_selftest.h"
 #include "kabi_syscalls.h"
 #include "kabi_threads.h"
