@@ -96,6 +96,7 @@ public enum Features {
     "clone3.into_cgroup": probeIntoCgroup,
     "pid_namespace.ns_last_pid": probeNsLastPid,
     "pid_namespace.pid_max": probePerNamespacePidMax,
+    "pid_namespace.pid_for_children": probePidForChildren,
     "nsfs.get_parent": { probeNsfs(KABI_NS_GET_PARENT, present: { $0 == -Int(EPERM) }) },
     "nsfs.get_nstype": { probeNsfs(KABI_NS_GET_NSTYPE, present: { $0 == Int(KABI_CLONE_NEWPID) }) },
   ]
@@ -123,6 +124,15 @@ public enum Features {
     let error = Errno(rawValue: errno)
     if access("/proc/sys/kernel", F_OK) != 0 { return .blocked("/proc/sys is not mounted") }
     return .absent("/proc/sys/kernel/ns_last_pid: \(error.name)")
+  }
+
+  /// The file reaches NS_GET_PARENT's child-namespace case; 4.9 to 4.11 have the ioctl
+  /// without it, where that case is a SKIP, not a setup failure.
+  private static func probePidForChildren() -> FeatureState {
+    if access("/proc/self/ns/pid_for_children", F_OK) == 0 { return .present }
+    let error = Errno(rawValue: errno)
+    if access("/proc/self/ns/pid", F_OK) != 0 { return .blocked("/proc is not mounted") }
+    return .absent("/proc/self/ns/pid_for_children: \(error.name)")
   }
 
   /// With per-namespace pid_max (6.14), a PID namespace looks up its own sysctl table, so
