@@ -23,6 +23,9 @@ extension ResultLog {
     let areasWithoutResults = completeness.shortfalls.filter { $0.recorded == 0 }.map(\.area)
     let allAreas = areas + areasWithoutResults.map { (name: $0, cases: [CaseResult]()) }
     var lines = ["KTAP version 1", "1..\(allAreas.count + completeness.fixtureErrors.count)"]
+    if let selection = effectiveSelection(selection) {
+      lines.append("# Selection: " + oneLine(describe(selection: selection)))
+    }
     if let incomplete = completeness.summary {
       lines.append("# INCOMPLETE: " + oneLine(incomplete))
     }
@@ -78,7 +81,9 @@ extension ResultLog {
     case .pass:
       return ["ok \(number) \(description)"]
     case .fail:
-      let diagnostics = [result.mismatch, result.reason].compactMap { $0 }
+      let diagnostics = [
+        result.mismatch, result.failureReason, result.why.map { "why: " + $0 },
+      ].compactMap { $0 }
       return diagnostics.map { "# " + oneLine($0) } + ["not ok \(number) \(description)"]
     case .broken:
       // The directive carries the setup failure; a reason the case gave besides it stays as a
@@ -107,6 +112,14 @@ extension CaseResult {
   var mismatch: String? {
     guard let expected, let observed else { return nil }
     return "expected \(expected), observed \(observed)"
+  }
+
+  /// The reason a FAIL gives beyond the mismatch, or nil when it only restates it (logs written
+  /// before the mismatch was left to `expected` and `observed` repeat it in `reason`).
+  var failureReason: String? {
+    guard let reason else { return nil }
+    if mismatch != nil, reason.hasPrefix("expected ") { return nil }
+    return reason
   }
 }
 

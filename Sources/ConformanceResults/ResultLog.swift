@@ -9,10 +9,22 @@ public struct ResultLog: Sendable, Equatable {
   /// Irregularities found while reading, such as repeated case ids or test processes that
   /// disagree on the kernel; each is one sentence.
   public var notes: [String]
+  /// Every kernel release a record names, each with how many records name it, in order of
+  /// first appearance: one for a log of one run.
+  public var kernels: [KernelRecords]
 
   /// Creates a log from records already in memory, merging the environment records.
   public init(cases: [CaseResult], environments: [EnvironmentRecord] = []) {
     var notes: [String] = []
+    var kernels: [KernelRecords] = []
+    for release in environments.map(\.kernel) + cases.map(\.kernel) {
+      if let index = kernels.firstIndex(where: { $0.release == release }) {
+        kernels[index].records += 1
+      } else {
+        kernels.append(KernelRecords(release: release, records: 1))
+      }
+    }
+    self.kernels = kernels
     self.cases = Self.droppingRepeats(cases, notes: &notes)
     self.environment = Self.merge(environments, notes: &notes)
     self.notes = notes
@@ -54,9 +66,9 @@ public struct ResultLog: Sendable, Equatable {
   /// Whether the log holds no record at all: not a run the environment prevented, but no run.
   public var isEmpty: Bool { cases.isEmpty && environment == nil }
 
-  /// The console summary: the counts line; what the run is missing; the BROKEN cases with their
-  /// setup failure and the commonest skip reasons (at most `reasonLimit` of each); and last the
-  /// line CI parses.
+  /// The console summary: the counts line; what the run is missing; the FAIL cases with expected
+  /// against observed and the fixture's `why`, the BROKEN cases with their setup failure and the
+  /// commonest skip reasons (at most `reasonLimit` of each); and last the line CI parses.
   ///
   /// - Parameter selection: How the run was narrowed, when the log does not say it itself.
   public func consoleSummary(reasonLimit: Int = 5, selection: String? = nil) -> String {
@@ -65,6 +77,16 @@ public struct ResultLog: Sendable, Equatable {
     if let incomplete = completeness.summary {
       lines.append("INCOMPLETE: " + incomplete)
       lines += completeness.problems.map { "  " + oneLine($0) }
+    }
+    let failed = cases.filter { $0.status == .fail }
+    lines += failed.prefix(reasonLimit).map { result in
+      let details = [
+        result.mismatch, result.failureReason, result.why.map { "why: " + $0 },
+      ]
+      return "  FAIL \(result.id): " + oneLine(details.compactMap { $0 }.joined(separator: "; "))
+    }
+    if failed.count > reasonLimit {
+      lines.append("  \(failed.count - reasonLimit) more FAIL cases in summary.md")
     }
     let broken = cases.filter { $0.status == .broken }
     lines += broken.prefix(reasonLimit).map { "  BROKEN \($0.id): \(oneLine($0.setupSummary))" }
@@ -137,11 +159,28 @@ public struct ResultLog: Sendable, Equatable {
         merged.fixtureErrors = (merged.fixtureErrors ?? []) + [error]
       }
       merged.selection = merged.selection ?? record.selection
+      merged.selectedCases = merged.selectedCases ?? record.selectedCases
+      merged.suiteRevision = merged.suiteRevision ?? record.suiteRevision
+      merged.setting = merged.setting ?? record.setting
       merged.pidNamespaceLevelEvidence =
         merged.pidNamespaceLevelEvidence ?? record.pidNamespaceLevelEvidence
       merged.timeoutScale = merged.timeoutScale ?? record.timeoutScale
     }
     return merged
+  }
+}
+
+/// How many records of a log name one kernel release.
+public struct KernelRecords: Sendable, Equatable {
+  /// `uname -r`.
+  public var release: String
+  /// Case and environment records naming it.
+  public var records: Int
+
+  /// Creates a count.
+  public init(release: String, records: Int) {
+    self.release = release
+    self.records = records
   }
 }
 

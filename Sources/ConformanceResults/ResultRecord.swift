@@ -108,6 +108,9 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public var observed: String?
   /// Why it was skipped, why it failed, or which bug it is (a KNOWN case).
   public var reason: String?
+  /// Why the expected result holds on this kernel, from the fixture row: the kernel function or
+  /// the commit to look at when the case fails.
+  public var why: String?
   /// Set only for SKIP.
   public var skipKind: SkipKind?
   /// The feature the case depends on, such as `clone3.set_tid`.
@@ -123,9 +126,9 @@ public struct CaseResult: Codable, Sendable, Equatable {
 
   public init(
     id: String, area: String, title: String, status: CaseStatus, expected: String? = nil,
-    observed: String? = nil, reason: String? = nil, skipKind: SkipKind? = nil,
-    feature: String? = nil, knownBug: KnownBug? = nil, setupFailure: SetupFailure? = nil,
-    kernel: String, durationSeconds: Double
+    observed: String? = nil, reason: String? = nil, why: String? = nil,
+    skipKind: SkipKind? = nil, feature: String? = nil, knownBug: KnownBug? = nil,
+    setupFailure: SetupFailure? = nil, kernel: String, durationSeconds: Double
   ) {
     self.id = id
     self.area = area
@@ -134,6 +137,7 @@ public struct CaseResult: Codable, Sendable, Equatable {
     self.expected = expected
     self.observed = observed
     self.reason = reason
+    self.why = why
     self.skipKind = skipKind
     self.feature = feature
     self.knownBug = knownBug
@@ -165,9 +169,19 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
   /// Fixture files that could not be loaded, `"ns-last-pid.json: .cases[3].call: ..."` each:
   /// their cases are missing from the run, which therefore did not complete.
   public var fixtureErrors: [String]?
-  /// How the run was narrowed (`"filter: SetTid"`), or nil for a full run: then an area with no
-  /// result at all was not selected rather than lost.
+  /// How the run was narrowed (`"cases: clone3.size.63"`, `"filter: SetTid"`), or nil for a
+  /// full run: then an area with no result at all was not selected rather than lost.
   public var selection: String?
+  /// The case selectors the test process applied itself (`$PIDNS_CASES`): then `expectedCases`
+  /// counts only the selected cases, so every area is judged as in a full run. nil when the run
+  /// was not narrowed, or was narrowed by test name, where an area without results may simply
+  /// not have been selected.
+  public var selectedCases: [String]?
+  /// The suite's revision (`git describe`), when the caller stated it (`$PIDNS_REVISION`).
+  public var suiteRevision: String?
+  /// Who ran the suite, one phrase: `root in the initial user namespace`, `uid 0 inside a user
+  /// namespace`, `unprivileged (uid 1000)`, with the capabilities that matter.
+  public var setting: String?
   /// How the suite's PID-namespace level was measured, and whether the kernel's own answer
   /// agrees, one sentence.
   public var pidNamespaceLevelEvidence: String?
@@ -178,7 +192,8 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
     kernel: String, machine: String, pidNamespaceLevel: Int?, features: [String: Bool],
     limitations: [String], expectedCases: [String: Int]? = nil, fixtureErrors: [String]? = nil,
     selection: String? = nil, pidNamespaceLevelEvidence: String? = nil,
-    timeoutScale: Double? = nil
+    timeoutScale: Double? = nil, selectedCases: [String]? = nil, suiteRevision: String? = nil,
+    setting: String? = nil
   ) {
     self.kernel = kernel
     self.machine = machine
@@ -190,5 +205,8 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
     self.selection = selection
     self.pidNamespaceLevelEvidence = pidNamespaceLevelEvidence
     self.timeoutScale = timeoutScale
+    self.selectedCases = selectedCases
+    self.suiteRevision = suiteRevision
+    self.setting = setting
   }
 }

@@ -201,3 +201,20 @@ private struct KTAPReader {
     #expect(!completeLog.ktap().contains("not ok"))
   }
 }
+
+@Suite struct KTAPFailureContext {
+  @Test func `a failure's diagnostics hold the mismatch once and the fixture's why`() {
+    var failure = sample("clone3.size.65", .fail, observed: "E2BIG")
+    failure.reason = "expected EINVAL (22): Invalid argument, observed E2BIG (7): too long"
+    failure.why = "copy_clone_args_from_user()"
+    let ktap = ResultLog(cases: [failure]).ktap(selection: "cases: clone3.size")
+    #expect(
+      ktap.contains(
+        """
+          # expected EINVAL, observed E2BIG
+          # why: copy_clone_args_from_user()
+          not ok 1 clone3.size.65 clone3.size.65 behaves
+        """))
+    #expect(ktap.contains("# Selection: cases 'clone3.size'\n"))
+  }
+}

@@ -102,4 +102,26 @@ import Testing
         .init(area: "ns_last_pid", expected: 4, recorded: 3)
       ])
   }
+
+  @Test func `the kernels of a log are counted by record`() {
+    let log = ResultLog(
+      cases: [sample("a", .pass), sample("b", .pass, kernel: "6.12.0")],
+      environments: [sampleEnvironment])
+    #expect(
+      log.kernels == [
+        KernelRecords(release: "6.1.0", records: 2), KernelRecords(release: "6.12.0", records: 1),
+      ])
+  }
+
+  @Test func `a run that counted only its selected cases is judged in every area`() {
+    var selected = completeEnvironment
+    selected.selection = "cases: set_tid"
+    selected.selectedCases = ["set_tid"]
+    selected.expectedCases = ["clone3.size": 0, "set_tid": 3, "ns_last_pid": 0]
+    let setTidOnly = completeLog.cases.filter { $0.area == "set_tid" }
+    #expect(ResultLog(cases: setTidOnly, environments: [selected]).completeness().isComplete)
+    selected.expectedCases?["ns_last_pid"] = 4
+    let lost = ResultLog(cases: setTidOnly, environments: [selected]).completeness()
+    #expect(lost.shortfalls.map(\.area) == ["ns_last_pid"])
+  }
 }

@@ -6,12 +6,13 @@ import Testing
     #expect(
       sampleLog.consoleSummary() == """
         8 cases: 3 pass, 1 fail, 0 broken, 3 skip (2 feature, 1 environment), 1 known
+          FAIL clone3.size.65: expected EINVAL, observed E2BIG; size check moved
           2 skip (feature): kernel 6.1 lacks clone3.into_cgroup
           1 skip (environment): user namespaces disabled
         3 passed, 1 failed, 3 skipped
         """)
     #expect(
-      sampleLog.consoleSummary(reasonLimit: 1).split(separator: "\n").dropFirst(2).first
+      sampleLog.consoleSummary(reasonLimit: 1).split(separator: "\n").dropFirst(3).first
         == "  1 more skip reasons in summary.md")
   }
 
@@ -52,7 +53,8 @@ import Testing
     #expect(
       completeLog.consoleSummary().hasPrefix(
         "9 cases: 9 pass, 0 fail, 0 broken, 0 skip, 0 known, of 9 expected\n"))
-    #expect(!sampleLog.consoleSummary().contains("expected"))
+    #expect(sampleLog.consoleSummary().hasPrefix("8 cases: 3 pass, 1 fail, 0 broken, 3 skip"))
+    #expect(!sampleLog.consoleSummary().contains("of 8 expected"))
   }
 
   @Test func `a skip without a kind counts as unspecified`() {

@@ -1,0 +1,146 @@
+/// What `conformance-report` does, apart from the process: the tests run it with their own
+/// output sinks and files.
+public struct ReportTool {
+  /// A reason to stop, with the status to exit with and the message for stderr.
+  public struct Stop: Error {
+    public var status: ExitStatus
+    public var message: String
+  }
+
+  /// Receives what the command prints on stdout, one chunk at a time (lines end in `\n`).
+  public var standardOutput: (String) -> Void
+  /// Receives each line for stderr, without the program name.
+  public var standardError: (String) -> Void
+
+  /// Creates a tool printing through the given sinks.
+  public init(
+    standardOutput: @escaping (String) -> Void, standardError: @escaping (String) -> Void
+  ) {
+    self.standardOutput = standardOutput
+    self.standardError = standardError
+  }
+
+  /// Runs the command line that follows the program name and returns its exit status; a reason
+  /// to stop early is printed on stderr.
+  public func main(_ arguments: [String]) -> ExitStatus {
+    do {
+      return try run(arguments)
+    } catch {
+      standardError(error.message)
+      return error.status
+    }
+  }
+
+  func run(_ arguments: [String]) throws(Stop) -> ExitStatus {
+    let command: ReportCommand
+    do {
+      command = try ReportCommand.parse(arguments)
+    } catch {
+      throw Stop(status: .usage, message: "\(error) (see conformance-report --help)")
+    }
+    switch command {
+    case .help:
+      standardOutput(ReportCommand.usage + "\n")
+      return .success
+    case .summary(let log):
+      return summarize(try readNonEmptyLog(log))
+    case .render(let log, let directory, let selection):
+      return try render(log: log, into: directory, selection: selection)
+    case .compare(let before, let after):
+      let comparison = RunComparison(
+        before: try readNonEmptyLog(before), after: try readNonEmptyLog(after))
+      standardOutput(comparison.markdown())
+      return comparison.isRegression ? .failure : .success
+    }
+  }
+
+  /// Reads and parses a log, sorted by area and id. A file that cannot be read is unreadable
+  /// input (64); text that is not a log, or a log of several kernels, is a data error (65).
+  func readLog(_ path: String) throws(Stop) -> ResultLog {
+    let bytes: [UInt8]
+    do {
+      bytes = try FileAccess.read(path)
+    } catch {
+      throw Stop(status: .usage, message: "cannot read the log \(error)")
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw Stop(status: .malformedLog, message: "\(path): not UTF-8 text")
+    }
+    var log: ResultLog
+    do {
+      log = try ResultLog.parse(text)
+    } catch {
+      throw Stop(status: .malformedLog, message: "\(path): \(error)")
+    }
+    // One report per kernel: a log that mixes kernels would be headed with one of them and judge
+    // the other's cases as repeats.
+    guard log.kernels.count <= 1 else {
+      let counts = log.kernels.map {
+        "\($0.release) (\($0.records) record\($0.records == 1 ? "" : "s"))"
+      }
+      throw Stop(
+        status: .malformedLog,
+        message: "\(path): the log holds the runs of \(log.kernels.count) kernels, "
+          + counts.joined(separator: ", ")
+          + "; a log must hold one kernel's run: write each kernel's run to its own log")
+    }
+    for note in log.notes { standardError("warning: \(path): \(note)") }
+    // Tests run in parallel, so the log's order changes from run to run; sorted, two runs'
+    // reports line up.
+    log.cases.sort { ($0.area, $0.id) < ($1.area, $1.id) }
+    return log
+  }
+
+  /// Reads a log that holds at least one record. A log without any is no run at all (the test
+  /// process never started writing): its reports would show an empty plan and `0 failed`, which
+  /// a consumer could take for a clean run, and comparing with it would list every case as
+  /// vanished or new. So it is refused as a data error.
+  func readNonEmptyLog(_ path: String) throws(Stop) -> ResultLog {
+    let log = try readLog(path)
+    guard !log.isEmpty else {
+      throw Stop(
+        status: .malformedLog,
+        message: "\(path): the log is empty (no case and no environment record): no run to report"
+      )
+    }
+    return log
+  }
+
+  /// Prints the console summary and returns the status the log calls for, explaining any status
+  /// other than a plain pass or fail on stderr.
+  func summarize(_ log: ResultLog, selection: String? = nil) -> ExitStatus {
+    standardOutput(log.consoleSummary(selection: selection) + "\n")
+    let verdict = RunVerdict(log, selection: selection)
+    if let explanation = verdict.explanation {
+      for line in explanation.split(separator: "\n") { standardError(String(line)) }
+    }
+    return verdict.status
+  }
+
+  func render(log path: String, into directory: String, selection: String?) throws(Stop)
+    -> ExitStatus
+  {
+    let log = try readNonEmptyLog(path)
+    let json: String
+    do {
+      json = try log.json(selection: selection)
+    } catch {
+      throw Stop(status: .malformedLog, message: "\(path): cannot render results.json: \(error)")
+    }
+    let outputs = [
+      ("results.ktap", log.ktap(selection: selection)),
+      ("results.junit.xml", log.junitXML(selection: selection)),
+      ("results.json", json),
+      ("summary.md", log.markdown(selection: selection)),
+    ]
+    do {
+      try FileAccess.makeDirectories(directory)
+      for (name, text) in outputs {
+        try FileAccess.write(text, to: directory + "/" + name)
+      }
+    } catch {
+      throw Stop(status: .cannotWrite, message: "cannot write \(error)")
+    }
+    return summarize(log, selection: selection)
+  }
+}
