@@ -17,7 +17,8 @@ extension ResultLog {
   ///
   /// - Parameter selection: How the run was narrowed; the log's own selection is used when nil.
   public func junitXML(selection: String? = nil) -> String {
-    let completeness = completeness(selection: effectiveSelection(selection))
+    let selection = effectiveSelection(selection)
+    let completeness = completeness(selection: selection)
     let shortfalls = Dictionary(
       completeness.shortfalls.map { ($0.area, $0) }, uniquingKeysWith: { $1 })
     let areasWithoutResults = completeness.shortfalls.filter { $0.recorded == 0 }.map(\.area)
@@ -36,7 +37,7 @@ extension ResultLog {
       lines.append(
         "  <testsuite name=\(xmlAttribute(suite.name)) "
           + "\(Self.junitCounts(suite.cases, extraErrors: suite.errors.count))>")
-      lines += junitEnvironmentProperties().map { "    " + $0 }
+      lines += junitEnvironmentProperties(selection: selection).map { "    " + $0 }
       lines += suite.cases.flatMap(Self.junitTestCase).map { "    " + $0 }
       lines += suite.errors.flatMap { $0.testCase(suite: suite.name) }.map { "    " + $0 }
       lines.append("  </testsuite>")
@@ -54,10 +55,15 @@ extension ResultLog {
       + "skipped=\"\(tally.skip + tally.known)\" time=\"\(junitTime(time))\""
   }
 
-  private func junitEnvironmentProperties() -> [String] {
+  private func junitEnvironmentProperties(selection: String?) -> [String] {
     guard let environment else { return [] }
+    let facts: [(String, String?)] = [
+      ("kernel", environment.kernel), ("machine", environment.machine),
+      ("suite-revision", environment.suiteRevision), ("setting", environment.setting),
+      ("selection", selection),
+    ]
     let properties =
-      [("kernel", environment.kernel), ("machine", environment.machine)]
+      facts.compactMap { name, value in value.map { (name, $0) } }
       + environment.limitations.map { ("limitation", $0) }
     return ["<properties>"]
       + properties.map { "  <property name=\(xmlAttribute($0)) value=\(xmlAttribute($1))/>" }
@@ -75,7 +81,11 @@ extension ResultLog {
       return [open + "/>"]
     case .fail:
       let message = result.mismatch ?? result.reason ?? "failed"
-      body = ["<failure message=\(xmlAttribute(message))>\(xmlText(result.reason ?? ""))</failure>"]
+      let text = [result.failureReason, result.why.map { "why: " + $0 }].compactMap { $0 }
+      body = [
+        "<failure message=\(xmlAttribute(message))>"
+          + "\(xmlText(text.joined(separator: "\n")))</failure>"
+      ]
     case .broken:
       let failure = result.setupFailure
       let properties = [

@@ -13,8 +13,9 @@ extension ResultLog {
     let title = "# PID-namespace conformance on Linux \(kernel)"
     let sections = [
       [title + (environment.map { " (\($0.machine))" } ?? "")],
+      markdownRunFacts(),
       selection.map {
-        ["Selection: \(describe(selection: $0)) — counts cover only the cases that ran"]
+        ["Selection: \(describe(selection: $0)) — counts cover only the selected cases"]
       } ?? [],
       [tally.countsLine(expected: completeness.expectedCases)],
       markdownIncomplete(completeness),
@@ -63,10 +64,36 @@ extension ResultLog {
       }
   }
 
+  /// What a reader needs to reproduce or place the run: the suite's revision, the kernel and
+  /// machine, who ran it, and what the probes found.
+  private func markdownRunFacts() -> [String] {
+    guard let environment else { return [] }
+    let present = environment.features.filter(\.value).keys.sorted()
+    let missing = environment.features.filter { !$0.value }.keys.sorted()
+    let level = environment.pidNamespaceLevel.map { ", the suite at PID-namespace level \($0)" }
+    return [
+      "- Suite: " + markdownInline(environment.suiteRevision ?? "revision not recorded"),
+      "- Kernel: " + markdownInline("\(environment.kernel) (\(environment.machine))")
+        + (level ?? ""),
+      "- Setting: " + markdownInline(environment.setting ?? "not recorded"),
+      "- Features present: " + (present.isEmpty ? "none" : present.joined(separator: ", ")),
+    ] + (missing.isEmpty ? [] : ["- Features missing: " + missing.joined(separator: ", ")])
+  }
+
+  /// The case, then expected against observed once, the fixture's `why` (where to look in the
+  /// kernel), the feature it needs, and a reason that says more than the mismatch.
   private func markdownFailure(_ result: CaseResult) -> String {
-    let details = [result.mismatch, result.reason].compactMap { $0 }
-    return caseHeading(result)
-      + (details.isEmpty ? "" : " — " + markdownInline(details.joined(separator: "; ")))
+    var lines = [caseHeading(result) + (result.mismatch.map { ": " + markdownInline($0) } ?? "")]
+    if let reason = result.failureReason { lines.append("  - " + markdownInline(reason)) }
+    if let why = result.why {
+      lines.append(
+        "  - why \(markdownInline(result.expected ?? "expected")): " + markdownInline(why))
+    }
+    if let feature = result.feature {
+      let probed = environment?.features[feature].map { $0 ? "present" : "missing" }
+      lines.append("  - needs \(feature)" + (probed.map { " (probed: \($0))" } ?? ""))
+    }
+    return lines.joined(separator: "\n")
   }
 
   /// `` `id` title — step: …; errno: EAGAIN; likely cause: … ``, or the reason when the case

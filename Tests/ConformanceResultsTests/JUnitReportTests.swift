@@ -118,4 +118,18 @@ import Testing
       ])
     #expect(try document(completeLog).nodes(forXPath: "//error").isEmpty)
   }
+
+  @Test func `a failure carries the fixture's why, and the properties the selection`() throws {
+    let failure = sample("clone3.size.65", .fail, observed: "E2BIG")
+    var withWhy = failure
+    withWhy.why = "copy_clone_args_from_user()"
+    var environment = sampleEnvironment
+    environment.selection = "cases: clone3.size"
+    let xml = ResultLog(cases: [withWhy], environments: [environment]).junitXML()
+    #expect(
+      xml.contains(
+        #"<failure message="expected EINVAL, observed E2BIG">why: copy_clone_args_from_user()"#
+          + "</failure>"))
+    #expect(xml.contains(#"<property name="selection" value="cases: clone3.size"/>"#))
+  }
 }

@@ -10,7 +10,7 @@ import Testing
 
   @Test func `a selection is stated before the counts`() throws {
     let text = sampleLog.markdown(selection: "filter: SetTid")
-    let note = "Selection: filter 'SetTid' — counts cover only the cases that ran"
+    let note = "Selection: filter 'SetTid' — counts cover only the selected cases"
     let noteRange = try #require(text.range(of: note))
     let countsRange = try #require(text.range(of: "8 cases:"))
     #expect(noteRange.upperBound < countsRange.lowerBound)
@@ -27,7 +27,8 @@ import Testing
       "| clone3.size | 2 | 1 | 0 | 0 | 0 |",
       "| clone3.cgroup | 0 | 0 | 0 | 2 | 0 |",
       "| set_tid | 1 | 0 | 0 | 1 | 1 |",
-      "- `clone3.size.65` clone3.size.65 behaves — expected EINVAL, observed E2BIG; size check moved",
+      "- `clone3.size.65` clone3.size.65 behaves: expected EINVAL, observed E2BIG\n"
+        + "  - size check moved\n",
       "- `set_tid.level` set_tid.level behaves: set_tid ignores the namespace level — "
         + "https://lore.kernel.org/r/1; fixed by 0123abcd (stable: 6.1.y (6.1.80))",
     ] {
@@ -80,5 +81,41 @@ import Testing
     #expect(text.contains("of 5 expected"))
     #expect(text.contains("- `set_tid`: 2 of 3 expected cases have no result"))
     #expect(!text.contains("ns_last_pid"))
+  }
+
+  @Test func `the header names the revision, the kernel, the setting and the probed features`() {
+    var environment = sampleEnvironment
+    environment.suiteRevision = "v1.2-3-gabcdef0"
+    environment.setting = "unprivileged (uid 1000) in the initial user namespace"
+    let text = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
+    #expect(
+      text.contains(
+        """
+        - Suite: v1.2-3-gabcdef0
+        - Kernel: 6.1.0 (x86_64), the suite at PID-namespace level 0
+        - Setting: unprivileged (uid 1000) in the initial user namespace
+        - Features present: clone3.set_tid
+        - Features missing: clone3.into_cgroup
+        """))
+  }
+
+  @Test func `a failure states expected against observed once, then why and the feature`() {
+    let failure = CaseResult(
+      id: "clone3.size.63", area: "clone3.size", title: "clone3 with size 63 fails with EINVAL",
+      status: .fail, expected: "EINVAL", observed: "E2BIG",
+      reason: "expected EINVAL (22): Invalid argument, observed E2BIG (7): Argument list too long",
+      why: "copy_clone_args_from_user(): size < CLONE_ARGS_SIZE_VER0", feature: "clone3.set_tid",
+      kernel: "6.1.0", durationSeconds: 0.1)
+    let text = ResultLog(cases: [failure], environments: [sampleEnvironment]).markdown()
+    #expect(
+      text.contains(
+        """
+        ## Failures
+
+        - `clone3.size.63` clone3 with size 63 fails with EINVAL: expected EINVAL, observed E2BIG
+          - why EINVAL: copy_clone_args_from_user(): size < CLONE_ARGS_SIZE_VER0
+          - needs clone3.set_tid (probed: present)
+        """))
+    #expect(text.components(separatedBy: "observed E2BIG").count == 2)
   }
 }

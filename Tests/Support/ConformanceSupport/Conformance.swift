@@ -214,8 +214,9 @@ public enum Conformance {
     let logFailure = ResultLogWriter.append(
       CaseResult(
         id: row.id, area: row.area, title: row.title, status: verdict.status,
-        expected: expected?.spelled, observed: observation?.description, reason: verdict.reason,
-        skipKind: verdict.skipKind, feature: row.feature, knownBug: verdict.knownBug,
+        expected: expected?.spelled, observed: observation?.description,
+        reason: verdict.loggedReason, why: expected?.why, skipKind: verdict.skipKind,
+        feature: row.feature, knownBug: verdict.knownBug,
         setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds))
     if let logFailure {
       Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
@@ -282,7 +283,8 @@ public enum Conformance {
       return Verdict(status: .known, reason: bug.title, knownBug: bug)
     }
     return Verdict(
-      status: .fail, reason: "expected \(expected.detailed), observed \(observed.detailed)")
+      status: .fail, reason: "expected \(expected.detailed), observed \(observed.detailed)",
+      isMismatch: true)
   }
 }
 
@@ -296,6 +298,12 @@ struct Verdict {
   var reason: String?
   var skipKind: SkipKind?
   var knownBug: KnownBug?
+  /// Whether the reason only states expected against observed, which the record holds anyway.
+  var isMismatch = false
+
+  /// The reason the result log records: none for a plain mismatch, so every report states
+  /// expected against observed once.
+  var loggedReason: String? { isMismatch ? nil : reason }
 
   func report(title: String, sourceLocation: SourceLocation) throws {
     switch status {
