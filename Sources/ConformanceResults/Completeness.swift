@@ -3,9 +3,11 @@
 /// A killed test process, a crash midway or a fixture that did not load all leave a log whose
 /// results look clean, so every report and exit status asks this first. A log is incomplete when
 /// a fixture failed to load, or when an area has fewer distinct case results than the fixtures
-/// defined before any case ran (`EnvironmentRecord.expectedCases`). In a selection (a filter
-/// selects whole tables) an area without any result was not selected rather than lost; an area
-/// with some results must still be complete. A selection with no result at all is judged like a
+/// defined before any case ran (`EnvironmentRecord.expectedCases`). When the test process
+/// selected the cases itself (`selectedCases`), the counts cover only the selected cases and
+/// every area is judged. In a selection by test name (a filter selects whole tables) an area
+/// without any result was not selected rather than lost; an area with some results must still
+/// be complete. A selection with no result at all is judged like a
 /// full run, because then nothing shows that the filter, rather than a crash, emptied it.
 public struct Completeness: Sendable, Equatable {
   /// An area with fewer results than its fixture defines.
@@ -93,7 +95,10 @@ extension ResultLog {
       return Completeness(expectedCases: nil, shortfalls: [], fixtureErrors: fixtureErrors)
     }
     let recorded = Dictionary(cases.map { ($0.area, 1) }, uniquingKeysWith: +)
-    let isSelection = (selection ?? environment?.selection) != nil && !cases.isEmpty
+    // Where the test process counted only the selected cases, every area is judged.
+    let isSelection =
+      (selection ?? environment?.selection) != nil && !cases.isEmpty
+      && environment?.selectedCases == nil
     let judgedAreas = expected.keys.sorted().filter { !isSelection || recorded[$0] != nil }
     let shortfalls = judgedAreas.compactMap { area -> Completeness.AreaShortfall? in
       let expectedCount = expected[area] ?? 0

@@ -224,12 +224,14 @@ public enum Fixtures {
       .sorted()
   }
 
-  /// Decodes `name` as a table of `Call` rows. Errors name the file and the row.
+  /// Decodes `name` as a table of `Call` rows, whole, and keeps the rows `selection` selects
+  /// (by default the run's `$PIDNS_CASES`). Errors name the file and the row.
   public static func load<Call>(
-    _ name: String, as call: Call.Type = Call.self, from directory: URL = directory
+    _ name: String, as call: Call.Type = Call.self, from directory: URL = directory,
+    selection: CaseSelection? = CaseSelection.current
   ) throws -> FixtureFile<Call> {
     let data = try Data(contentsOf: directory.appendingPathComponent(name))
-    let table: FixtureFile<Call>
+    var table: FixtureFile<Call>
     do {
       table = try JSONDecoder().decode(FixtureFile<Call>.self, from: data)
     } catch let error as DecodingError {
@@ -240,6 +242,7 @@ public enum Fixtures {
         throw FixtureError(file: name, message: "\(row.id): \(problem)")
       }
     }
+    table.narrow(to: selection, file: name)
     return table
   }
 }

@@ -62,7 +62,9 @@ public enum SetTidDepths {
   public static func cases(_ file: String = "set-tid-levels.json") throws
     -> [ConformanceCase<SetTidCall>]
   {
-    let table = try Fixtures.load(file, as: SetTidDepthsCall.self)
+    // A row stands for several cases, so the selection applies to the cases it expands into.
+    let table = try Fixtures.load(file, as: SetTidDepthsCall.self, selection: nil)
+    let tags = FixtureCatalog.tags[file] ?? []
     var expanded: [ConformanceCase<SetTidCall>] = []
     for row in table.cases {
       guard let range = row.call.depthRange, range.lowerBound >= (row.call.newPid ? 2 : 1),
@@ -89,6 +91,11 @@ public enum SetTidDepths {
           title: "\(row.title) (depth \(depth))",
           feature: row.feature, call: request.call, expect: expect, known: row.known)
         generated.area = row.area
+        if let selection = CaseSelection.current,
+          !selection.selects(id: generated.id, tags: tags)
+        {
+          continue
+        }
         expanded.append(generated)
       }
     }

@@ -87,12 +87,31 @@ public enum TestEnvironment {
     } else if cgroupV2Mount == nil {
       list.append("no cgroup v2 hierarchy is mounted")
     }
-    if !Capabilities.effective(CAP_SYS_ADMIN) {
-      list.append(
-        "no CAP_SYS_ADMIN in the suite's own user namespace (\(Capabilities.text)): "
-          + "cases that need privilege outside the sandbox skip")
-    }
     return list
+  }
+
+  /// Who runs the suite, in one phrase: the user, whether in the initial user namespace, and
+  /// CAP_SYS_ADMIN there. A capability the suite lacks is not a limitation of the run: every
+  /// case runs in namespaces of its own, and a case that needs more skips and says so.
+  public static var setting: String {
+    let uid = geteuid()
+    let initial: Bool?
+    switch readText("/proc/self/uid_map") {
+    case .success(let map):
+      initial =
+        map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
+    case .failure:
+      initial = nil
+    }
+    let place: String
+    switch (uid, initial) {
+    case (0, true?): place = "root in the initial user namespace"
+    case (_, true?): place = "unprivileged (uid \(uid)) in the initial user namespace"
+    case (_, false?): place = "uid \(uid) inside a user namespace"
+    case (_, nil): place = "uid \(uid), user namespace unknown (/proc/self/uid_map unreadable)"
+    }
+    let admin = Capabilities.effective(CAP_SYS_ADMIN) ? "with" : "without"
+    return "\(place), \(admin) CAP_SYS_ADMIN (\(Capabilities.text))"
   }
 
   /// The environment as the result log records it.
@@ -102,8 +121,11 @@ public enum TestEnvironment {
       pidNamespaceLevel: pidNamespaceLevel, features: Features.summary(),
       limitations: limitations, expectedCases: FixtureCatalog.expectedCases.counts,
       fixtureErrors: FixtureCatalog.expectedCases.errors.nilIfEmpty,
-      selection: ProcessInfo.processInfo.environment["PIDNS_SELECTION"],
-      pidNamespaceLevelEvidence: pidNamespaceLevelEvidence, timeoutScale: Sandbox.timeoutScale)
+      selection: ProcessInfo.processInfo.environment["PIDNS_SELECTION"]
+        ?? CaseSelection.current?.description,
+      pidNamespaceLevelEvidence: pidNamespaceLevelEvidence, timeoutScale: Sandbox.timeoutScale,
+      selectedCases: CaseSelection.current?.selectors,
+      suiteRevision: ProcessInfo.processInfo.environment["PIDNS_REVISION"], setting: setting)
   }
 
   struct LevelMeasurement {

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The cases a run is narrowed to, by the ids every report shows (`$PIDNS_CASES`).
+///
+/// Selectors are separated by commas or spaces. `tag:NAME` selects every case of the tables
+/// whose suite carries the Swift Testing tag NAME (`tag:nsfs`); any other selector selects the
+/// case with that id and every case whose id continues it after a dot: `clone3.size.63` one
+/// case, `set_tid.order` an area, `set_tid` every set_tid area. Matching whole id components,
+/// `clone3.size.6` does not pick up `clone3.size.60`. The selection happens where the tables
+/// are loaded, so an unselected case never runs and the environment record counts only the
+/// selected cases.
+public struct CaseSelection: Sendable, Equatable {
+  /// The selectors as given.
+  public var selectors: [String]
+
+  /// Parses a selection; nil when it holds no selector.
+  public init?(_ text: String) {
+    selectors = text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
+    if selectors.isEmpty { return nil }
+  }
+
+  /// The selection of this test process, or nil for a full run.
+  public static let current: CaseSelection? = ProcessInfo.processInfo.environment["PIDNS_CASES"]
+    .flatMap(CaseSelection.init)
+
+  /// The tag prefix of a selector.
+  static let tagPrefix = "tag:"
+
+  /// Whether the case `id` of a table with these tags is selected.
+  public func selects(id: String, tags: [String]) -> Bool {
+    selectors.contains { selector in
+      if selector.hasPrefix(Self.tagPrefix) {
+        return tags.contains(String(selector.dropFirst(Self.tagPrefix.count)))
+      }
+      return id == selector || id.hasPrefix(selector + ".")
+    }
+  }
+
+  /// How the reports name the selection: `cases: clone3.size.63 tag:nsfs`.
+  public var description: String { "cases: " + selectors.joined(separator: " ") }
+}
+
+extension FixtureCatalog {
+  /// The Swift Testing tags of the suite that runs each table, for `tag:` selectors: a table
+  /// missing here is selected only by id.
+  public static let tags: [String: [String]] = [
+    "clone3-sizes.json": ["clone3"],
+    "ns-last-pid.json": ["setTid"],
+    "nsfs-ioctl.json": ["nsfs"],
+    "pid-max.json": ["setTid"],
+    "set-tid-errors.json": ["clone3", "setTid"],
+    "set-tid-historical.json": ["clone3", "setTid"],
+    "set-tid-historical-layout.json": ["clone3", "setTid"],
+    "set-tid-levels.json": ["clone3", "setTid"],
+    "set-tid-order.json": ["clone3", "setTid"],
+    "set-tid-parent.json": ["clone3", "setTid"],
+    "set-tid-thread.json": ["clone3", "setTid"],
+  ]
+}
+
+extension FixtureFile {
+  /// Keeps only the rows `selection` selects; every row when it is nil.
+  mutating func narrow(to selection: CaseSelection?, file: String) {
+    guard let selection else { return }
+    let tags = FixtureCatalog.tags[file] ?? []
+    cases = cases.filter { selection.selects(id: $0.id, tags: tags) }
+  }
+}
