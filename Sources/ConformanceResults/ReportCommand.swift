@@ -35,8 +35,9 @@ public enum ReportCommand: Sendable, Equatable {
     or the environment prevented a meaningful run (no case ran to a verdict). A FAIL wins over
     an incomplete run, which wins over 2.
     exit status (compare): 0 no regression; 1 a regression.
-    both: 64 usage error or unreadable input; 65 malformed or empty log (no record at all);
-    73 a report could not be written.
+    both: 64 usage error or unreadable input (named as path and errno: `results.jsonl: EISDIR
+    (21): Is a directory`); 65 malformed or empty log (no record at all), or a log holding the
+    runs of several kernels; 73 a report could not be written (DIR is created if missing).
     """
 
   /// Parses the arguments that follow the program name.
