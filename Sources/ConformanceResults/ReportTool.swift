@@ -2,9 +2,9 @@
 /// output sinks and files.
 public struct ReportTool {
   /// A reason to stop, with the status to exit with and the message for stderr.
-  public struct Stop: Error {
-    public var status: ExitStatus
-    public var message: String
+  struct Stop: Error {
+    var status: ExitStatus
+    var message: String
   }
 
   /// Receives what the command prints on stdout, one chunk at a time (lines end in `\n`).
