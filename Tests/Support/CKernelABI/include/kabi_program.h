@@ -13,7 +13,7 @@
 #include "kabi_sandbox.h"
 
 enum {
-	KABI_PROGRAM_STEPS = 12,
+	KABI_PROGRAM_STEPS = 16,
 	KABI_STEP_ARGS = 8,
 	KABI_STEP_TEXT = 64,
 	/* Records of program step i carry step KABI_PROGRAM_FIRST_STEP + i. */
