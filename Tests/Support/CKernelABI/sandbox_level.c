@@ -146,7 +146,9 @@ __asm__(".text\n"
 
 long kabi_sandbox_clone_level(struct level_start *start, int *pidfd)
 {
-	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD | (pidfd ? CLONE_PIDFD : 0);
+	int same_user_ns = start->spec->outer_user_ns && start->level == 1;
+	unsigned long flags = (same_user_ns ? 0 : CLONE_NEWUSER) | CLONE_NEWPID | SIGCHLD |
+			      (pidfd ? CLONE_PIDFD : 0);
 	char *top = start->stacks + (unsigned long)start->level * start->slot_bytes;
 #if KABI_SANDBOX_SHARES_MEMORY
 	return kabi_clone_on_stack(flags | CLONE_VM, top, pidfd, level_entry, start);
@@ -181,7 +183,8 @@ static int level_entry(void *start)
 		reset_signals();
 		close_other_fds(spec, s->report_fd);
 	}
-	if (!spec->leave_unmapped && map_root(&ctx, s->outer_uid, s->outer_gid) < 0)
+	if (!spec->leave_unmapped && !(spec->outer_user_ns && s->level == 1) &&
+	    map_root(&ctx, s->outer_uid, s->outer_gid) < 0)
 		kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 	kabi_report_self(&ctx, KABI_REPORT_LEVEL_READY, 0, 0);
 

@@ -39,10 +39,14 @@ public struct ProgramCall: Codable, Hashable, Sendable {
 
   /// Sandbox levels (each a user + PID namespace pair); 1 when absent.
   public var levels: Int?
+  /// The first level is a PID namespace in the suite's own user namespace, which needs
+  /// CAP_SYS_ADMIN there (`SandboxSpec.inCallersUserNamespace`).
+  public var inSuiteUserNamespace: Bool?
   public var steps: [Step]
 
-  public init(levels: Int? = nil, steps: [Step]) {
+  public init(levels: Int? = nil, inSuiteUserNamespace: Bool? = nil, steps: [Step]) {
     self.levels = levels
+    self.inSuiteUserNamespace = inSuiteUserNamespace
     self.steps = steps
   }
 }
@@ -100,9 +104,10 @@ extension ProgramCall {
         slots[index].go_on = step.goOn == true ? 1 : 0
       }
     }
-    return try Sandbox.run(
-      spec ?? SandboxSpec(levels: levels ?? 1), body: body, argument: &program,
-      onReport: onReport)
+    let spec =
+      spec
+      ?? SandboxSpec(levels: levels ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
+    return try Sandbox.run(spec, body: body, argument: &program, onReport: onReport)
   }
 
   /// Throws BROKEN when a setup step of the program, or the sandbox itself, failed: the step

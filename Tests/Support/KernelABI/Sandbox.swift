@@ -107,16 +107,21 @@ public struct SandboxSpec: Sendable {
   public var keepDescriptors: [Int32] = []
   /// `comm` of every sandbox process (at most 15 bytes), so a leak can be found by name.
   public var processName: String = Sandbox.defaultProcessName
+  /// The first level is a PID namespace in the caller's own user namespace, not a pair: it needs
+  /// CAP_SYS_ADMIN there, and the body runs with the test process's credentials.
+  public var inCallersUserNamespace: Bool = false
 
   public init(
     levels: Int = 1, mapRoot: Bool = true, timeoutMilliseconds: Int32 = 10_000,
-    keepDescriptors: [Int32] = [], processName: String = Sandbox.defaultProcessName
+    keepDescriptors: [Int32] = [], processName: String = Sandbox.defaultProcessName,
+    inCallersUserNamespace: Bool = false
   ) {
     self.levels = levels
     self.mapRoot = mapRoot
     self.timeoutMilliseconds = timeoutMilliseconds
     self.keepDescriptors = keepDescriptors
     self.processName = processName
+    self.inCallersUserNamespace = inCallersUserNamespace
   }
 }
 
@@ -156,6 +161,7 @@ public enum Sandbox {
     var raw = kabi_sandbox_spec()
     raw.levels = UInt32(spec.levels)
     raw.leave_unmapped = spec.mapRoot ? 0 : 1
+    raw.outer_user_ns = spec.inCallersUserNamespace ? 1 : 0
     raw.timeout_ms = Sandbox.scaled(spec.timeoutMilliseconds)
     withUnsafeMutableBytes(of: &raw.keep_fds) { bytes in
       let fds = bytes.bindMemory(to: Int32.self)

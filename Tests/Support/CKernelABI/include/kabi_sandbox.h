@@ -73,6 +73,11 @@ typedef int (*kabi_sandbox_body)(const struct kabi_body_context *ctx);
 struct kabi_sandbox_spec {
 	uint32_t levels;		/* nested user + PID namespace pairs, 1 ... 32 */
 	uint32_t leave_unmapped;	/* skip uid_map/gid_map: the body runs as the overflow uid */
+	/*
+	 * Level 1 is a PID namespace only, in the caller's own user namespace: it needs
+	 * CAP_SYS_ADMIN there, and the body keeps the caller's credentials.
+	 */
+	uint32_t outer_user_ns;
 	int32_t timeout_ms;
 	int32_t keep_fds[KABI_SANDBOX_KEEP_FDS];	/* fds the body needs, -1 if unused */
 	/* comm of every sandbox process, so a leak can be found by name; NUL-terminated */
