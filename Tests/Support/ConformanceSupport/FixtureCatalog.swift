@@ -29,6 +29,10 @@ public struct FixtureTable: Sendable {
 /// so a table that fails to load or a run that stops midway cannot look complete.
 public enum FixtureCatalog {
   public static let tables: [FixtureTable] = [
+    FixtureTable(CapabilityTable.file) {
+      let table = try CapabilityTable.load()
+      return (table.area, table.cases.count)
+    },
     FixtureTable("clone3-sizes.json", Clone3Call.self),
     FixtureTable("ns-last-pid.json", SetTidCall.self),
     FixtureTable("nsfs-ioctl.json", ProgramCall.self),

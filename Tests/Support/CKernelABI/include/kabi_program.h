@@ -140,4 +140,11 @@ enum { KABI_NS_GET_PID_IN_PIDNS = 0x8004b708 };	/* _IOR(NSIO, 0x8, int), 6.11 */
  */
 int kabi_body_settid(const struct kabi_body_context *ctx);
 
+/*
+ * Who may choose a PID, create or join a PID namespace, and write its sysctls (capabilities.c):
+ * userns, pidns, enter, hold, save, setns, capset, capget, open and write, on top of the common
+ * operations; the caller reports its capability sets as fields before the call under test.
+ */
+int kabi_body_capabilities(const struct kabi_body_context *ctx);
+
 #endif
