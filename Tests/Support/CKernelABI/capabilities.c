@@ -35,7 +35,11 @@ _Static_assert(sizeof(struct kabi_cap_header) == 8, "struct __user_cap_header_st
 _Static_assert(sizeof(struct kabi_cap_data) == 12, "struct __user_cap_data_struct");
 _Static_assert(offsetof(struct kabi_cap_data, inheritable) == 8, "__user_cap_data_struct");
 
-enum { KABI_CAP_V3 = 0x20080522, KABI_CAP_BITS = 64 };
+enum {
+	KABI_CAP_V3 = 0x20080522,
+	KABI_CAP_BITS = 64,
+	KABI_NS_GET_USERNS = 0xb701,	/* _IO(NSIO, 0x1), 4.9 */
+};
 
 static long run_rest(const struct kabi_body_context *ctx, unsigned int first);
 
@@ -326,6 +330,28 @@ static long op_setns(const struct kabi_body_context *ctx, int32_t step,
 }
 
 /*
+ * Who owns the caller's active PID namespace, as NS_GET_USERNS answers: 1 the caller's own user
+ * namespace, 2 one below it (ns_get_owner() opens only those), 0 any other (EPERM), or -errno.
+ */
+static long active_owner(void)
+{
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, "/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	long owner, own;
+
+	if (fd < 0)
+		return fd;
+	owner = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_USERNS, 0);
+	kabi_sys(SYS_close, fd);
+	if (owner == -EPERM)
+		return 0;
+	if (owner < 0)
+		return owner;
+	own = is_namespace(owner, "/proc/self/ns/user");
+	kabi_sys(SYS_close, owner);
+	return own < 0 ? own : own == 1 ? 1 : 2;
+}
+
+/*
  * Reports the sets the caller holds now, each as one 64-bit number (bit n: capability n):
  * effective, permitted and inheritable from capget, ambient from PR_CAP_AMBIENT_IS_SET.
  */
@@ -353,13 +379,15 @@ static long report_sets(const struct kabi_body_context *ctx, int32_t step)
 	kabi_report_field(ctx, step, "inheritable",
 			  (int64_t)((uint64_t)data[1].inheritable << 32 | data[0].inheritable));
 	kabi_report_field(ctx, step, "ambient", ambient);
+	kabi_report_field(ctx, step, "activeOwner", active_owner());
 	return 0;
 }
 
 /*
  * capset: raw capset of effective args[0], permitted args[1], inheritable args[2] (bit n:
  * capability n, as the test process parsed them with libcap), then PR_CAP_AMBIENT_RAISE of each
- * capability in args[3]; reports the sets the caller then holds.
+ * capability in args[3]; reports the sets the caller then holds, and who owns its active PID
+ * namespace (field activeOwner), so the row can check the shape it stands on.
  */
 static long op_capset(const struct kabi_body_context *ctx, int32_t step,
 		      const struct kabi_step *s)
@@ -430,7 +458,12 @@ static long op_write(const struct kabi_body_context *ctx, int32_t step,
 	r = kabi_sys(SYS_pwrite64, s->args[0], text, end - text, 0);
 	if (r < 0)
 		return r;
-	kabi_report_field(ctx, step, "value", kabi_read_int(s->text));
+	r = kabi_read_int(s->text);
+	if (r < 0) {
+		kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "read back", r);
+		return KABI_STEP_ABORTED;
+	}
+	kabi_report_field(ctx, step, "value", r);
 	return 0;
 }
 

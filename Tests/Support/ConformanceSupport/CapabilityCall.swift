@@ -21,6 +21,21 @@ public struct CapabilityShape: Codable, Hashable, Sendable {
   public var pidLevels: [PidLevel]
   /// The user namespace of the caller's credentials.
   public var caller: String
+  /// Each user namespace the shape makes, by name, with its parent; one not listed (U1, the
+  /// sandbox's, or the initial one) is the top of this shape.
+  public var userNamespaces: [String: String]?
+
+  /// What NS_GET_USERNS on the caller's active PID namespace must answer (field `activeOwner`):
+  /// 1 when the caller's user namespace owns it, 2 when one below the caller's does, else 0.
+  var activeOwner: Int64 {
+    guard var owner = pidLevels.last?.owner else { return 0 }
+    if owner == caller { return 1 }
+    while let parent = userNamespaces?[owner] {
+      if parent == caller { return 2 }
+      owner = parent
+    }
+    return 0
+  }
   /// Sandbox levels (user + PID namespace pairs) below which the steps run; 1 when absent.
   public var sandboxLevels: Int?
   /// The sandbox's first level is a PID namespace in the suite's own user namespace: rows on
@@ -137,8 +152,10 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
   }
 
   /// Builds the shape, sets the caller's capabilities, makes the call, and reads back what
-  /// happened; BROKEN when the caller did not sit where the shape says or did not hold exactly
-  /// the stated sets.
+  /// happened.
+  ///
+  /// - Throws: BROKEN when the caller did not sit where the shape says or did not hold exactly
+  ///   the stated sets: the answer would not be to the question the row asks.
   public func observe() throws -> Observation {
     let stated = try statedSets()
     if shapeDefinition?.suiteUserNamespace == true {
@@ -185,7 +202,9 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
       protectedInodes: (UInt64(pidMaxStatus.st_ino), UInt64(namespaceStatus.st_ino)))
     let run = try program.run(body: kabi_body_capabilities)
     try run.requireSetUp()
-    if let problem = premiseProblem(run, stated: stated) { return .broken(problem) }
+    if let problem = premiseProblem(run, stated: stated) {
+      throw CaseBroken(step: "stand on the case's premise: \(problem)")
+    }
     return try program.observation(of: run)
   }
 
@@ -197,6 +216,16 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
     }
     func reported(_ name: String) -> UInt64? {
       run.reports(.field).last { $0.name == name }.map { UInt64(bitPattern: $0.value) }
+    }
+    if let shapeDefinition,
+      reported("activeOwner") != UInt64(bitPattern: shapeDefinition.activeOwner)
+    {
+      let owner = shapeDefinition.pidLevels.last?.owner ?? "?"
+      return "NS_GET_USERNS on the caller's PID namespace answered "
+        + "\(reported("activeOwner").map(String.init) ?? "nothing") where the shape "
+        + "\"\(shape)\" (owned by \(owner), caller in \(shapeDefinition.caller)) means "
+        + "\(shapeDefinition.activeOwner) (1: the caller's own user namespace, 2: one below it, "
+        + "0: another)"
     }
     guard let effective = reported("effective"), let permitted = reported("permitted"),
       let inheritable = reported("inheritable"), let ambient = reported("ambient")
