@@ -416,14 +416,20 @@ static long op_capget(const struct kabi_body_context *ctx, int32_t step,
 	return report_sets(ctx, step);
 }
 
-/* open: opens path for writing as descriptor args[0]: the permission check of open(). */
+/*
+ * open: opens path for writing as descriptor args[0]: the permission check of open(). A
+ * read-only /proc/sys (EROFS, as container runtimes mount it) is the environment, not the
+ * kernel's answer, and is reported as a failed setup.
+ */
 static long op_open(const struct kabi_body_context *ctx, int32_t step,
 		    const struct kabi_step *s)
 {
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, s->text, O_WRONLY | O_CLOEXEC);
 
-	(void)ctx;
-	(void)step;
+	if (fd == -EROFS) {
+		kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "open", fd);
+		return KABI_STEP_ABORTED;
+	}
 	return fd < 0 ? fd : place_fd((int)fd, s->args[0]);
 }
 

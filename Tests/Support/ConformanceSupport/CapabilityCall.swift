@@ -185,7 +185,8 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
         of: UInt64(tids.count), toByteOffset: CloneArgsLayout.Offset.setTidSize, as: UInt64.self)
     }
 
-    // Held open for the whole run, so the suite's pid_max keeps its inode (kabi_settid.h).
+    // Before 6.14 every PID namespace shares one pid_max table: held open for the whole run,
+    // its inode stays this one, and `write` refuses a descriptor with it.
     let pidMax = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC)
     defer { if pidMax >= 0 { close(pidMax) } }
     var pidMaxStatus = stat()
