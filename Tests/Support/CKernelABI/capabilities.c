@@ -38,10 +38,8 @@ _Static_assert(offsetof(struct kabi_cap_data, inheritable) == 8, "__user_cap_dat
 enum {
 	KABI_CAP_V3 = 0x20080522,
 	KABI_CAP_BITS = 64,
-	KABI_NS_GET_USERNS = 0xb701,	/* _IO(NSIO, 0x1), 4.9 */
 };
 
-static long run_rest(const struct kabi_body_context *ctx, unsigned int first);
 
 /* Writes "inside outer 1" to path: one id, the writer's own, as an unprivileged map allows. */
 static long write_id_map(const char *path, int64_t inside, int64_t outer)
@@ -130,11 +128,11 @@ static long op_enter(const struct kabi_body_context *ctx, int32_t step,
 	siginfo_t info;
 
 	if (child == 0) {
-		struct kabi_body_context inner;
+		struct kabi_program_state inner;
 		int after;
 
 		kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		kabi_copy(&inner, ctx, sizeof(inner));
+		kabi_copy(&inner, kabi_program_state(ctx), sizeof(inner));
 		if ((s->args[0] & KABI_CLONE_NEWUSER) && s->args[1] >= 0 &&
 		    (r = map_ids(s->args[1], uid, gid)) < 0) {
 			kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "map ids", r);
@@ -142,11 +140,11 @@ static long op_enter(const struct kabi_body_context *ctx, int32_t step,
 		}
 		after = kabi_read_nspid("/proc/self/status", nspid);
 		if (before > 0 && after > before) {
-			inner.level += after - before;
-			kabi_report_self(&inner, KABI_REPORT_LEVEL_READY, 0, 0);
+			inner.ctx.level += after - before;
+			kabi_report_self(&inner.ctx, KABI_REPORT_LEVEL_READY, 0, 0);
 		}
-		kabi_report_named(&inner, KABI_REPORT_CALL, step, s->op, 0);
-		kabi_sys(SYS_exit_group, run_rest(&inner, (unsigned int)(step -
+		kabi_report_named(&inner.ctx, KABI_REPORT_CALL, step, s->op, 0);
+		kabi_sys(SYS_exit_group, kabi_program_resume(&inner, (unsigned int)(step -
 						KABI_PROGRAM_FIRST_STEP + 1)));
 	}
 	if (child < 0)
@@ -154,10 +152,11 @@ static long op_enter(const struct kabi_body_context *ctx, int32_t step,
 	r = kabi_reap(child, &info);
 	if (r < 0) {
 		kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "reap", r);
-		kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
+		return KABI_STEP_ABORTED;
 	}
-	kabi_sys(SYS_exit_group, info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status);
-	return KABI_STEP_ABORTED;
+	kabi_program_state(ctx)->exit_code =
+		info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+	return KABI_STEP_HANDED_OVER;
 }
 
 union fd_pair_control {
@@ -479,11 +478,6 @@ static const struct kabi_op ops[] = {
 	{ "capset", op_capset }, { "capget", op_capget }, { "open", op_open },
 	{ "write", op_write },
 };
-
-static long run_rest(const struct kabi_body_context *ctx, unsigned int first)
-{
-	return kabi_run_program_from(ctx, ops, sizeof(ops) / sizeof(ops[0]), first);
-}
 
 int kabi_body_capabilities(const struct kabi_body_context *ctx)
 {

@@ -44,6 +44,7 @@ extension FixtureCatalog {
   /// The Swift Testing tags of the suite that runs each table, for `tag:` selectors: a table
   /// missing here is selected only by id.
   public static let tags: [String: [String]] = [
+    "capabilities.json": ["capabilities"],
     "clone3-sizes.json": ["clone3"],
     "ns-last-pid.json": ["setTid"],
     "nsfs-ioctl.json": ["nsfs"],

@@ -124,6 +124,7 @@ long kabi_step_open(const struct kabi_body_context *ctx, int32_t step, const cha
 /* nsfs ioctls (nsfs.c): nstype PATH, parent PATH. */
 int kabi_body_nsfs(const struct kabi_body_context *ctx);
 enum {
+	KABI_NS_GET_USERNS = 0xb701,	/* _IO(NSIO, 0x1), 4.9 */
 	KABI_NS_GET_PARENT = 0xb702,	/* _IO(NSIO, 0x2), 4.9 */
 	KABI_NS_GET_NSTYPE = 0xb703,	/* _IO(NSIO, 0x3), 4.11 */
 };
