@@ -6,6 +6,8 @@ public enum ReportCommand: Sendable, Equatable {
   case summary(log: String)
   /// Compare two logs and print the differences.
   case compare(before: String, after: String)
+  /// Write the matrix of many runs (one per kernel and setting) as matrix.md and matrix.json.
+  case matrix(runs: [MatrixRun], outputDirectory: String, fixtures: String?)
   /// Print the usage.
   case help
 
@@ -14,6 +16,7 @@ public enum ReportCommand: Sendable, Equatable {
     usage: conformance-report render --log RESULTS.jsonl --out DIR [--selection TEXT]
            conformance-report summary --log RESULTS.jsonl
            conformance-report compare BEFORE.jsonl AFTER.jsonl
+           conformance-report matrix --out DIR [--fixtures DIR] KERNEL[/SETTING]=RESULTS.jsonl...
            conformance-report --help
 
     render   writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md,
@@ -24,6 +27,12 @@ public enum ReportCommand: Sendable, Equatable {
     compare  prints what changed between two runs, such as before and after a kernel upgrade.
              A case that vanished (unless it skipped before), PASS or KNOWN that became SKIP or
              BROKEN (lost coverage), and a later run that did not complete are regressions.
+    matrix   writes DIR/matrix.md and DIR/matrix.json from runs on several kernels and settings
+             (`6.1/root=results/6.1/root.jsonl`, one column each, in the order given): one row
+             per case whose result differs between columns, with what explains it (a versioned
+             expectation, a skip reason, a known bug; FAIL and BROKEN are unexplained), then
+             each column's totals. --fixtures DIR adds the kernel versions the tables name and
+             the matrix kernels on either side of each. Exit 1 when a cell is FAIL or BROKEN.
 
     Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely
     cause) apart from FAIL, and says when the run did not complete: fewer results than the
@@ -58,9 +67,33 @@ public enum ReportCommand: Sendable, Equatable {
         throw UsageError("compare takes exactly two log files, BEFORE and AFTER")
       }
       return .compare(before: rest[0], after: rest[1])
+    case "matrix":
+      return try parseMatrix(rest)
     default:
       throw UsageError("unknown command '\(verb)'")
     }
+  }
+
+  private static func parseMatrix(_ arguments: [String]) throws(UsageError) -> ReportCommand {
+    var optionArguments: [String] = []
+    var runs: [MatrixRun] = []
+    var remaining = arguments[...]
+    while let argument = remaining.popFirst() {
+      if argument.hasPrefix("--") {
+        optionArguments.append(argument)
+        if let value = remaining.popFirst() { optionArguments.append(value) }
+      } else {
+        runs.append(try MatrixRun(argument))
+      }
+    }
+    let options = try options(optionArguments, allowed: ["--out", "--fixtures"])
+    guard !runs.isEmpty else { throw UsageError("matrix needs at least one KERNEL=LOG") }
+    let names = runs.map { $0.kernel + "/" + $0.setting }
+    guard Set(names).count == names.count else {
+      throw UsageError("matrix: a KERNEL/SETTING is given twice")
+    }
+    return .matrix(
+      runs: runs, outputDirectory: try required("--out", options), fixtures: options["--fixtures"])
   }
 
   private static func options(_ arguments: [String], allowed: Set<String>) throws(UsageError)
@@ -95,4 +128,36 @@ public struct UsageError: Error, Equatable, CustomStringConvertible {
 
   /// Creates an error with its message.
   public init(_ description: String) { self.description = description }
+}
+
+/// One column of `conformance-report matrix`: `6.1/root=results/6.1/root.jsonl`.
+public struct MatrixRun: Sendable, Equatable {
+  /// The kernel's label, such as `6.1`.
+  public var kernel: String
+  /// The setting the suite ran in, such as `root`; empty when not given.
+  public var setting: String
+  /// The result log.
+  public var log: String
+
+  /// Reads `KERNEL[/SETTING]=LOG`.
+  public init(_ argument: String) throws(UsageError) {
+    guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
+      argument.index(after: equals) != argument.endIndex
+    else {
+      throw UsageError("matrix: '\(argument)' is not KERNEL[/SETTING]=LOG")
+    }
+    let name = argument[..<equals]
+    let parts = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+    kernel = String(parts[0])
+    setting = parts.count > 1 ? String(parts[1]) : ""
+    log = String(argument[argument.index(after: equals)...])
+    guard !kernel.isEmpty else { throw UsageError("matrix: '\(argument)' names no kernel") }
+  }
+
+  /// Creates a column from its parts.
+  public init(kernel: String, setting: String = "", log: String) {
+    self.kernel = kernel
+    self.setting = setting
+    self.log = log
+  }
 }

@@ -51,6 +51,8 @@ public struct ReportTool {
         before: try readNonEmptyLog(before), after: try readNonEmptyLog(after))
       standardOutput(comparison.markdown())
       return comparison.isRegression ? .failure : .success
+    case .matrix(let runs, let directory, let fixtures):
+      return try writeMatrix(runs: runs, into: directory, fixtures: fixtures)
     }
   }
 
