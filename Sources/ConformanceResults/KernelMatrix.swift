@@ -44,10 +44,22 @@ public struct KernelMatrix: Sendable {
     }
 
     /// `PASS EINVAL`, `FAIL EEXIST (expected EPERM)`, `SKIP`: the status and what the kernel
-    /// answered, which is what differs between kernels.
+    /// answered, which is what differs between kernels; rows are compared on it.
     public var text: String {
       var text = status.rawValue
       if let observed { text += " " + observed }
+      if status == .fail, let expected { text += " (expected \(expected))" }
+      return text
+    }
+
+    /// `text` without the named fields of a success (`success (pid 4201, NSpid 4231 ...)` is
+    /// `success`), which would make a table unreadable; the JSON keeps them.
+    public var shortText: String {
+      var text = status.rawValue
+      if let observed {
+        text +=
+          " " + (observed.range(of: " (").map { String(observed[..<$0.lowerBound]) } ?? observed)
+      }
       if status == .fail, let expected { text += " (expected \(expected))" }
       return text
     }
@@ -191,7 +203,11 @@ public struct KernelMatrix: Sendable {
       lines.append("| case | " + columns.map(\.name).joined(separator: " | ") + " | why |")
       lines.append("|---|" + String(repeating: "---|", count: columns.count) + "---|")
       for row in rows {
-        let cells = columns.map { row.cells[$0.name]?.text ?? "—" }
+        // The short form, unless it would hide the difference that makes this a row.
+        let short = Set(columns.map { row.cells[$0.name]?.shortText ?? "—" }).count > 1
+        let cells = columns.map {
+          (short ? row.cells[$0.name]?.shortText : row.cells[$0.name]?.text) ?? "—"
+        }
         lines.append(
           "| `\(row.id)` | " + cells.joined(separator: " | ") + " | "
             + Self.escape(row.explanation) + " |")
