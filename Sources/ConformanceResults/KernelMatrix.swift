@@ -38,13 +38,17 @@ public struct KernelMatrix: Sendable {
       status = result.status
       expected = result.expected
       observed = result.observed ?? result.setupFailure?.errno
+      // A missing feature's skip reason names the release and an inode: the same cause reads
+      // differently on every run, so the feature's name stands for it.
+      let missingFeature = result.skipKind == .feature ? result.feature : nil
       reason =
         result.knownBug?.title ?? result.setupFailure?.summary
+        ?? missingFeature.map { "the kernel lacks \($0)" }
         ?? (result.status == .pass ? nil : result.reason)
     }
 
     /// `PASS EINVAL`, `FAIL EEXIST (expected EPERM)`, `SKIP`: the status and what the kernel
-    /// answered, which is what differs between kernels; rows are compared on it.
+    /// answered, with a success's named fields.
     public var text: String {
       var text = status.rawValue
       if let observed { text += " " + observed }
@@ -53,7 +57,9 @@ public struct KernelMatrix: Sendable {
     }
 
     /// `text` without the named fields of a success (`success (pid 4201, NSpid 4231 ...)` is
-    /// `success`), which would make a table unreadable; the JSON keeps them.
+    /// `success`): rows are compared on it, since fields such as a PID derived from the
+    /// kernel's pid_max differ between kernels while the case passes on each; the JSON keeps
+    /// them.
     public var shortText: String {
       var text = status.rawValue
       if let observed {
@@ -119,7 +125,7 @@ public struct KernelMatrix: Sendable {
     }
     rows = order.compactMap { id in
       let cells = byColumn.map { $0[id] }
-      guard Set(cells.map { $0?.text ?? "" }).count > 1 else { return nil }
+      guard Set(cells.map { $0?.shortText ?? "" }).count > 1 else { return nil }
       var named: [String: Cell] = [:]
       for (column, cell) in zip(columns, cells) { named[column.name] = cell }
       let (explanation, explained) = Self.explain(cells: cells, columns: columns)
@@ -203,11 +209,7 @@ public struct KernelMatrix: Sendable {
       lines.append("| case | " + columns.map(\.name).joined(separator: " | ") + " | why |")
       lines.append("|---|" + String(repeating: "---|", count: columns.count) + "---|")
       for row in rows {
-        // The short form, unless it would hide the difference that makes this a row.
-        let short = Set(columns.map { row.cells[$0.name]?.shortText ?? "—" }).count > 1
-        let cells = columns.map {
-          (short ? row.cells[$0.name]?.shortText : row.cells[$0.name]?.text) ?? "—"
-        }
+        let cells = columns.map { row.cells[$0.name]?.shortText ?? "—" }
         lines.append(
           "| `\(row.id)` | " + cells.joined(separator: " | ") + " | "
             + Self.escape(row.explanation) + " |")

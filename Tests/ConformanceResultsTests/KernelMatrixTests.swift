@@ -4,13 +4,14 @@ import Testing
 
 /// Three runs of one fixture table: 6.19 and 7.0 as root, 7.0 in a user namespace. One case
 /// changes errno at 7.0 with its expectation, one skips only in the user namespace, one fails
-/// only on 7.0 as root, and one is the same everywhere.
+/// only on 7.0 as root, one needs a feature 6.19 lacks, one is the same everywhere, and one
+/// passes everywhere with a PID that follows each kernel's pid_max.
 private func column(_ kernel: String, _ setting: String, _ release: String, _ cases: [CaseResult])
   -> KernelMatrix.Column
 {
   let environment = EnvironmentRecord(
     kernel: release, machine: "x86_64", pidNamespaceLevel: 0, features: [:], limitations: [],
-    expectedCases: ["set_tid.order": 4])
+    expectedCases: ["set_tid.order": 6])
   return KernelMatrix.Column(
     kernel: kernel, setting: setting,
     log: ResultLog(cases: cases, environments: [environment]))
@@ -24,6 +25,13 @@ private let matrixColumns = [
       sample("order.userns", .pass, area: "set_tid.order"),
       sample("order.same", .pass, area: "set_tid.order"),
       sample("order.broke", .pass, area: "set_tid.order"),
+      sample(
+        "order.feature", .skip, area: "set_tid.order",
+        reason: "kernel 6.19.14 lacks pid_namespace.pid_max (inode 1107)", skipKind: .feature,
+        feature: "pid_namespace.pid_max"),
+      sample(
+        "order.fields", .pass, area: "set_tid.order", expected: "success",
+        observed: "success (pid 32767, NSpid 32767)"),
     ]),
   column(
     "7.0", "root", "7.0.13+deb13-cloud-amd64",
@@ -32,6 +40,10 @@ private let matrixColumns = [
       sample("order.userns", .pass, area: "set_tid.order"),
       sample("order.same", .pass, area: "set_tid.order"),
       sample("order.broke", .fail, area: "set_tid.order", expected: "EINVAL", observed: "EPERM"),
+      sample("order.feature", .pass, area: "set_tid.order"),
+      sample(
+        "order.fields", .pass, area: "set_tid.order", expected: "success",
+        observed: "success (pid 4194303, NSpid 4194303)"),
     ]),
   column(
     "7.0", "userns", "7.0.13+deb13-cloud-amd64",
@@ -42,6 +54,10 @@ private let matrixColumns = [
         reason: "needs CAP_SYS_ADMIN in the initial user namespace", skipKind: .privilege),
       sample("order.same", .pass, area: "set_tid.order"),
       sample("order.broke", .pass, area: "set_tid.order"),
+      sample("order.feature", .pass, area: "set_tid.order"),
+      sample(
+        "order.fields", .pass, area: "set_tid.order", expected: "success",
+        observed: "success (pid 4194303, NSpid 4194303)"),
     ]),
 ]
 
@@ -54,8 +70,15 @@ private let matrixColumns = [
     ])
 
   @Test func `only cases whose result differs between runs are rows`() {
-    #expect(matrix.caseCount == 4)
-    #expect(matrix.rows.map(\.id) == ["order.broke", "order.taken", "order.userns"])
+    #expect(matrix.caseCount == 6)
+    #expect(
+      matrix.rows.map(\.id) == ["order.broke", "order.feature", "order.taken", "order.userns"])
+  }
+
+  @Test func `a missing feature is named by the feature, not by each run's wording`() throws {
+    let row = try #require(matrix.rows.first { $0.id == "order.feature" })
+    #expect(row.isExplained)
+    #expect(row.explanation == "SKIP: the kernel lacks pid_namespace.pid_max")
   }
 
   @Test func `a changed errno with a changed expectation is explained by it`() throws {
@@ -97,16 +120,19 @@ private let matrixColumns = [
       text.contains(
         "| `order.taken` | PASS EEXIST | PASS EPERM | PASS EPERM | versioned expectation: "
           + "EEXIST on 6.19; EPERM on 7.0 |"))
-    #expect(text.contains("| 7.0 | root | 7.0.13+deb13-cloud-amd64 | 3 | 1 | 0 | 0 | 0 | 0 |"))
+    #expect(text.contains("| 7.0 | root | 7.0.13+deb13-cloud-amd64 | 5 | 1 | 0 | 0 | 0 | 0 |"))
     #expect(text.contains("No kernel on one side of: 5.5, 7.1."))
-    #expect(text.contains("3 differ between runs, 1 of them unexplained."))
+    #expect(text.contains("4 differ between runs, 1 of them unexplained."))
   }
 
   @Test func `the JSON holds the same rows and totals`() throws {
     let object = try JSONSerialization.jsonObject(with: Data(try matrix.json().utf8))
     let json = try #require(object as? [String: Any])
     let rows = try #require(json["rows"] as? [[String: Any]])
-    #expect(rows.map { $0["id"] as? String } == ["order.broke", "order.taken", "order.userns"])
+    #expect(
+      rows.map { $0["id"] as? String } == [
+        "order.broke", "order.feature", "order.taken", "order.userns",
+      ])
     let columns = try #require(json["columns"] as? [[String: Any]])
     #expect(columns.map { $0["name"] as? String } == ["6.19 root", "7.0 root", "7.0 userns"])
     let totals = try #require(columns[1]["totals"] as? [String: Any])
