@@ -50,15 +50,28 @@ public struct CapabilityShape: Codable, Hashable, Sendable {
 /// here and applied in the sandbox with raw capset; the caller reports the sets it then holds,
 /// and a case whose caller did not hold exactly them is BROKEN: a case proves its premise.
 public struct CapabilityCall: Codable, Hashable, Sendable {
-  /// A program step as the table writes it (`ProgramCall.Step`, plus the sets of a capset).
+  /// A program step as the table writes it: a `ProgramCall.Step`, plus the sets of a capset,
+  /// side by side in one JSON object.
   public struct Step: Codable, Hashable, Sendable {
-    public var op: String
-    public var path: String?
-    public var flags: CloneFlags?
-    public var args: [Int64]?
-    public var setup: Bool?
+    public var step: ProgramCall.Step
     /// For `capset`: the sets to apply, as libcap text; the row's `caps` when absent.
     public var caps: String?
+
+    init(_ op: String) { step = ProgramCall.Step(op) }
+
+    private enum CodingKeys: String, CodingKey { case caps }
+
+    public init(from decoder: any Decoder) throws {
+      step = try ProgramCall.Step(from: decoder)
+      caps = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(
+        String.self, forKey: .caps)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      try step.encode(to: encoder)
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encodeIfPresent(caps, forKey: .caps)
+    }
   }
 
   /// clone3 with `struct clone_args` VER2 built here: flags and set_tid, innermost first.
@@ -109,26 +122,26 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
       throw CaseBroken(step: "find the shape \"\(shape)\" in the table")
     }
     let rowSteps = steps ?? []
-    var expanded = shapeDefinition.steps.map { step in
-      var step = step
-      step.setup = true  // a shape is the premise, never the answer
-      return step
+    var expanded = shapeDefinition.steps.map { written in
+      var written = written
+      written.step.setup = true  // a shape is the premise, never the answer
+      return written
     }
-    if !rowSteps.contains(where: { $0.op == "capset" }) { expanded.append(Step(op: "capset")) }
+    if !rowSteps.contains(where: { $0.step.op == "capset" }) { expanded.append(Step("capset")) }
     expanded += rowSteps
     var program: [ProgramCall.Step] = []
-    for var step in expanded {
+    for written in expanded {
+      var step = written.step
       if Self.preparingOperations.contains(step.op) { step.setup = true }
-      var args = step.args
       switch step.op {
       case "capset":
         let sets = try CapabilitySets(
-          text: step.caps ?? caps ?? "=ep", ambient: step.caps == nil ? ambient ?? [] : [])
-        args = [sets.effective, sets.permitted, sets.inheritable, sets.ambient].map {
+          text: written.caps ?? caps ?? "=ep", ambient: written.caps == nil ? ambient ?? [] : [])
+        step.args = [sets.effective, sets.permitted, sets.inheritable, sets.ambient].map {
           Int64(bitPattern: $0)
         }
       case "write":
-        args =
+        step.args =
           (step.args ?? []) + [
             Int64(bitPattern: protectedInodes.pidMax),
             Int64(bitPattern: protectedInodes.pidNamespace),
@@ -136,9 +149,7 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
       default:
         break
       }
-      program.append(
-        ProgramCall.Step(
-          step.op, path: step.path, flags: step.flags, args: args, setup: step.setup))
+      program.append(step)
     }
     if clone3 != nil {
       program.append(
