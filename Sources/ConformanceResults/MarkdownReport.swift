@@ -77,7 +77,22 @@ extension ResultLog {
         + (level ?? ""),
       "- Setting: " + markdownInline(environment.setting ?? "not recorded"),
       "- Features present: " + (present.isEmpty ? "none" : present.joined(separator: ", ")),
-    ] + (missing.isEmpty ? [] : ["- Features missing: " + missing.joined(separator: ", ")])
+    ]
+      + missing.map { name in
+        "- Feature missing: "
+          + markdownInline(
+            name + (environment.featureEvidence?[name].map { " (\($0))" } ?? ""))
+      }
+      + (environment.facts.map { facts in
+        facts.isEmpty
+          ? []
+          : [
+            "- Kernel and machine facts: "
+              + markdownInline(
+                facts.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }
+                  .joined(separator: "; "))
+          ]
+      } ?? [])
   }
 
   /// The case, then expected against observed once, the fixture's `why` (where to look in the

@@ -187,13 +187,20 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
   public var pidNamespaceLevelEvidence: String?
   /// The factor every sandbox timeout was multiplied by (`$PIDNS_TIMEOUT_SCALE`).
   public var timeoutScale: Double?
+  /// Why each feature that is not present is missing, the probe's evidence:
+  /// `"pid_namespace.pid_max": "/proc/sys/kernel/pid_max is the same inode ..."`.
+  public var featureEvidence: [String: String]?
+  /// The kernel's and the machine's settings that decide skips and setup failures, by name:
+  /// `"user.max_user_namespaces": "63487"`, `"RLIMIT_NPROC": "unlimited"`, `"seccomp": "0"`.
+  public var facts: [String: String]?
 
   public init(
     kernel: String, machine: String, pidNamespaceLevel: Int?, features: [String: Bool],
     limitations: [String], expectedCases: [String: Int]? = nil, fixtureErrors: [String]? = nil,
     selection: String? = nil, pidNamespaceLevelEvidence: String? = nil,
     timeoutScale: Double? = nil, selectedCases: [String]? = nil, suiteRevision: String? = nil,
-    setting: String? = nil
+    setting: String? = nil, featureEvidence: [String: String]? = nil,
+    facts: [String: String]? = nil
   ) {
     self.kernel = kernel
     self.machine = machine
@@ -208,5 +215,7 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
     self.selectedCases = selectedCases
     self.suiteRevision = suiteRevision
     self.setting = setting
+    self.featureEvidence = featureEvidence
+    self.facts = facts
   }
 }

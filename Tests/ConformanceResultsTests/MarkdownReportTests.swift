@@ -95,7 +95,20 @@ import Testing
         - Kernel: 6.1.0 (x86_64), the suite at PID-namespace level 0
         - Setting: unprivileged (uid 1000) in the initial user namespace
         - Features present: clone3.set_tid
-        - Features missing: clone3.into_cgroup
+        - Feature missing: clone3.into_cgroup
+        """))
+  }
+
+  @Test func `the header says why a feature is missing and which settings decide skips`() {
+    var environment = sampleEnvironment
+    environment.featureEvidence = ["clone3.into_cgroup": "absent: cgroup field answered E2BIG"]
+    environment.facts = ["user.max_user_namespaces": "0", "RLIMIT_NPROC": "unlimited"]
+    let text = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
+    #expect(
+      text.contains(
+        """
+        - Feature missing: clone3.into_cgroup (absent: cgroup field answered E2BIG)
+        - Kernel and machine facts: RLIMIT_NPROC = unlimited; user.max_user_namespaces = 0
         """))
   }
 

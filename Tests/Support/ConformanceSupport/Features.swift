@@ -88,6 +88,19 @@ public enum Features {
     Dictionary(uniqueKeysWithValues: probes.keys.map { ($0, state($0) == .present) })
   }
 
+  /// The probe's evidence for every feature that is not present.
+  public static func evidence() -> [String: String] {
+    var evidence: [String: String] = [:]
+    for name in probes.keys {
+      switch state(name) {
+      case .present: break
+      case .absent(let why): evidence[name] = "absent: \(why)"
+      case .blocked(let why): evidence[name] = "blocked: \(why)"
+      }
+    }
+    return evidence
+  }
+
   private static let cache = LockedValue<[String: FeatureState]>([:])
 
   private static let probes: [String: @Sendable () -> FeatureState] = [

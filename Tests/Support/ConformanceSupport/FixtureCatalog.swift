@@ -75,7 +75,7 @@ public enum FixtureCatalog {
   }()
 }
 
-extension Array {
-  /// nil for an empty array, so an optional field stays out of the JSON.
+extension Collection {
+  /// nil for an empty collection, so an optional field stays out of the JSON.
   var nilIfEmpty: Self? { isEmpty ? nil : self }
 }

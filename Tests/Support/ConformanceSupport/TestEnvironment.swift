@@ -125,7 +125,26 @@ public enum TestEnvironment {
         ?? CaseSelection.current?.description,
       pidNamespaceLevelEvidence: pidNamespaceLevelEvidence, timeoutScale: Sandbox.timeoutScale,
       selectedCases: CaseSelection.current?.selectors,
-      suiteRevision: ProcessInfo.processInfo.environment["PIDNS_REVISION"], setting: setting)
+      suiteRevision: ProcessInfo.processInfo.environment["PIDNS_REVISION"], setting: setting,
+      featureEvidence: Features.evidence().nilIfEmpty, facts: facts)
+  }
+
+  /// The settings that decide skips and setup failures, as read (an unreadable one by its
+  /// errno), so a report says which of them made a case skip or break.
+  static var facts: [String: String] {
+    var facts: [String: String] = [:]
+    // A sysctl this kernel does not have (unprivileged_userns_clone is Debian's) is left out.
+    for name in [
+      "user/max_user_namespaces", "user/max_pid_namespaces", "kernel/pid_max",
+      "kernel/unprivileged_userns_clone", "kernel/apparmor_restrict_unprivileged_userns",
+    ] {
+      facts[name.replacingOccurrences(of: "/", with: ".")] = sysctl(name)
+    }
+    let limit = kabi_nproc_limit()
+    facts["RLIMIT_NPROC"] = limit >= 0 ? "\(limit)" : "unlimited"
+    facts["seccomp"] = seccompMode.map { "\($0)" } ?? "unknown"
+    for (name, errno) in refusedSyscalls { facts["\(name)()"] = "refused, \(errno.name)" }
+    return facts
   }
 
   struct LevelMeasurement {
