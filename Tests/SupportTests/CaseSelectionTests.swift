@@ -36,6 +36,6 @@ import Testing
   }
 
   @Test func `every table of the catalog has its suite's tags for tag selectors`() {
-    #expect(Set(FixtureCatalog.tags.keys) == Set(FixtureCatalog.tables.map(\.file)))
+    #expect(FixtureCatalog.tables.allSatisfy { !$0.tags.isEmpty })
   }
 }

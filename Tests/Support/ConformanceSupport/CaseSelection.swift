@@ -40,30 +40,11 @@ public struct CaseSelection: Sendable, Equatable {
   public var description: String { "cases: " + selectors.joined(separator: " ") }
 }
 
-extension FixtureCatalog {
-  /// The Swift Testing tags of the suite that runs each table, for `tag:` selectors: a table
-  /// missing here is selected only by id.
-  public static let tags: [String: [String]] = [
-    "capabilities.json": ["capabilities"],
-    "clone3-sizes.json": ["clone3"],
-    "ns-last-pid.json": ["setTid"],
-    "nsfs-ioctl.json": ["nsfs"],
-    "pid-max.json": ["setTid"],
-    "set-tid-errors.json": ["clone3", "setTid"],
-    "set-tid-historical.json": ["clone3", "setTid"],
-    "set-tid-historical-layout.json": ["clone3", "setTid"],
-    "set-tid-levels.json": ["clone3", "setTid"],
-    "set-tid-order.json": ["clone3", "setTid"],
-    "set-tid-parent.json": ["clone3", "setTid"],
-    "set-tid-thread.json": ["clone3", "setTid"],
-  ]
-}
-
 extension FixtureFile {
   /// Keeps only the rows `selection` selects; every row when it is nil.
   mutating func narrow(to selection: CaseSelection?, file: String) {
     guard let selection else { return }
-    let tags = FixtureCatalog.tags[file] ?? []
+    let tags = FixtureCatalog.tags(of: file)
     cases = cases.filter { selection.selects(id: $0.id, tags: tags) }
   }
 }

@@ -5,12 +5,15 @@ import Foundation
 public struct FixtureTable: Sendable {
   /// The file name in `Fixtures/`.
   public var file: String
+  /// The Swift Testing tags of the suite that runs the table, for `tag:` selectors.
+  public var tags: [String]
   /// Decodes the whole file, calls included, and returns its area and the cases run from it.
   public var load: @Sendable () throws -> (area: String, cases: Int)
 
   /// A table whose rows decode as `Call` and run one case each.
-  public init<Call: Codable & Sendable>(_ file: String, _ call: Call.Type) {
+  public init<Call: Codable & Sendable>(_ file: String, _ call: Call.Type, tags: [String]) {
     self.file = file
+    self.tags = tags
     load = {
       let table = try Fixtures.load(file, as: Call.self)
       return (table.area, table.cases.count)
@@ -18,8 +21,12 @@ public struct FixtureTable: Sendable {
   }
 
   /// A table the suite expands into more cases than it has rows.
-  public init(_ file: String, load: @escaping @Sendable () throws -> (area: String, cases: Int)) {
+  public init(
+    _ file: String, tags: [String],
+    load: @escaping @Sendable () throws -> (area: String, cases: Int)
+  ) {
     self.file = file
+    self.tags = tags
     self.load = load
   }
 }
@@ -29,25 +36,30 @@ public struct FixtureTable: Sendable {
 /// so a table that fails to load or a run that stops midway cannot look complete.
 public enum FixtureCatalog {
   public static let tables: [FixtureTable] = [
-    FixtureTable(CapabilityTable.file) {
+    FixtureTable(CapabilityTable.file, tags: ["capabilities"]) {
       let table = try CapabilityTable.load()
       return (table.area, table.cases.count)
     },
-    FixtureTable("clone3-sizes.json", Clone3Call.self),
-    FixtureTable("ns-last-pid.json", SetTidCall.self),
-    FixtureTable("nsfs-ioctl.json", ProgramCall.self),
-    FixtureTable("pid-max.json", SetTidCall.self),
-    FixtureTable("set-tid-errors.json", SetTidCall.self),
-    FixtureTable("set-tid-historical.json", SetTidCall.self),
-    FixtureTable("set-tid-historical-layout.json", Clone3Call.self),
-    FixtureTable("set-tid-levels.json") {
+    FixtureTable("clone3-sizes.json", Clone3Call.self, tags: ["clone3"]),
+    FixtureTable("ns-last-pid.json", SetTidCall.self, tags: ["setTid"]),
+    FixtureTable("nsfs-ioctl.json", ProgramCall.self, tags: ["nsfs"]),
+    FixtureTable("pid-max.json", SetTidCall.self, tags: ["setTid"]),
+    FixtureTable("set-tid-errors.json", SetTidCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-historical.json", SetTidCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-historical-layout.json", Clone3Call.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-levels.json", tags: ["clone3", "setTid"]) {
       let cases = try SetTidDepths.cases("set-tid-levels.json")
       return (cases.first?.area ?? "set_tid.levels", cases.count)
     },
-    FixtureTable("set-tid-order.json", SetTidCall.self),
-    FixtureTable("set-tid-parent.json", SetTidCall.self),
-    FixtureTable("set-tid-thread.json", ThreadCall.self),
+    FixtureTable("set-tid-order.json", SetTidCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-parent.json", SetTidCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-thread.json", ThreadCall.self, tags: ["clone3", "setTid"]),
   ]
+
+  /// The tags of the suite that runs `file`; none for a file the catalog does not hold.
+  public static func tags(of file: String) -> [String] {
+    tables.first { $0.file == file }?.tags ?? []
+  }
 
   /// Files in `Fixtures/` that are not case tables.
   public static let otherFiles: Set<String> = ["features.json"]

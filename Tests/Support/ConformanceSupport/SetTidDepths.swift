@@ -64,7 +64,7 @@ public enum SetTidDepths {
   {
     // A row stands for several cases, so the selection applies to the cases it expands into.
     let table = try Fixtures.load(file, as: SetTidDepthsCall.self, selection: nil)
-    let tags = FixtureCatalog.tags[file] ?? []
+    let tags = FixtureCatalog.tags(of: file)
     var expanded: [ConformanceCase<SetTidCall>] = []
     for row in table.cases {
       guard let range = row.call.depthRange, range.lowerBound >= (row.call.newPid ? 2 : 1),
