@@ -108,6 +108,9 @@ extension ResultLog {
       let probed = environment?.features[feature].map { $0 ? "present" : "missing" }
       lines.append("  - needs \(feature)" + (probed.map { " (probed: \($0))" } ?? ""))
     }
+    for bug in result.knownElsewhere ?? [] {
+      lines.append("  - known bug on other kernels: " + markdownInline(bug))
+    }
     return lines.joined(separator: "\n")
   }
 

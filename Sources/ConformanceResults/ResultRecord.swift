@@ -117,6 +117,10 @@ public struct CaseResult: Codable, Sendable, Equatable {
   public var feature: String?
   /// Set only for KNOWN.
   public var knownBug: KnownBug?
+  /// Set only for FAIL: the bugs the fixture documents for this case on other kernels, one line
+  /// each (`title (report), on 6.1...6.7: EEXIST`), so a reader sees whether the failure is a
+  /// known bug reaching another kernel.
+  public var knownElsewhere: [String]?
   /// Set only for BROKEN.
   public var setupFailure: SetupFailure?
   /// `uname -r` of the kernel the case ran on.
@@ -128,7 +132,8 @@ public struct CaseResult: Codable, Sendable, Equatable {
     id: String, area: String, title: String, status: CaseStatus, expected: String? = nil,
     observed: String? = nil, reason: String? = nil, why: String? = nil,
     skipKind: SkipKind? = nil, feature: String? = nil, knownBug: KnownBug? = nil,
-    setupFailure: SetupFailure? = nil, kernel: String, durationSeconds: Double
+    setupFailure: SetupFailure? = nil, kernel: String, durationSeconds: Double,
+    knownElsewhere: [String]? = nil
   ) {
     self.id = id
     self.area = area
@@ -144,6 +149,7 @@ public struct CaseResult: Codable, Sendable, Equatable {
     self.setupFailure = setupFailure
     self.kernel = kernel
     self.durationSeconds = durationSeconds
+    self.knownElsewhere = knownElsewhere
   }
 }
 

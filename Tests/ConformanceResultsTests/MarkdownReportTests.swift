@@ -131,4 +131,16 @@ import Testing
         """))
     #expect(text.components(separatedBy: "observed E2BIG").count == 2)
   }
+
+  @Test func `a failure lists the bugs documented for the case on other kernels`() {
+    let failure = CaseResult(
+      id: "nsfs.x", area: "nsfs", title: "t", status: .fail, expected: "ESRCH", observed: "ENOTTY",
+      kernel: "6.1.0", durationSeconds: 0.1,
+      knownElsewhere: ["nsfs answers ENOTTY (725ecd80688b), on 6.9...6.11: ENOTTY"])
+    let text = ResultLog(cases: [failure], environments: [sampleEnvironment]).markdown()
+    #expect(
+      text.contains(
+        "  - known bug on other kernels: nsfs answers ENOTTY (725ecd80688b), on 6.9...6.11: ENOTTY")
+    )
+  }
 }

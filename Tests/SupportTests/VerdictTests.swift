@@ -74,6 +74,20 @@ import Testing
     #expect(other.status == .fail)
   }
 
+  @Test func `a failed case names the bugs documented for it on other kernels`() {
+    var row = self.row(expect: "ESRCH")
+    row.known = [
+      KnownBugExpectation(
+        kernels: [KernelRange(from: KernelVersion(6, 9), until: KernelVersion(6, 11))],
+        result: .failure(.ENOTTY),
+        bug: KnownBug(title: "nsfs answers ENOTTY for a missing task", report: "725ecd80688b"))
+    ]
+    #expect(
+      row.knownBugLines == [
+        "nsfs answers ENOTTY for a missing task (725ecd80688b), on 6.9.0..<6.11.0: ENOTTY"
+      ])
+  }
+
   @Test func `the expectation is chosen by kernel range`() throws {
     let kernel = try #require(RunningKernel.version)
     var row = self.row(expect: "EINVAL")

@@ -217,7 +217,8 @@ public enum Conformance {
         expected: expected?.spelled, observed: observation?.description,
         reason: verdict.loggedReason, why: expected?.why, skipKind: verdict.skipKind,
         feature: row.feature, knownBug: verdict.knownBug,
-        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds))
+        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds,
+        knownElsewhere: verdict.status == .fail ? row.knownBugLines.nilIfEmpty : nil))
     if let logFailure {
       Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
     }

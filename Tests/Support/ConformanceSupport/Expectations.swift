@@ -165,6 +165,19 @@ public struct ConformanceCase<Call: Codable & Sendable>: Codable, Sendable {
     return expect.first { $0.kernels?.contains(version) ?? true }
   }
 
+  /// Every documented bug of the case, one line each: `title (report), on RANGES: RESULT`.
+  var knownBugLines: [String] {
+    (known ?? []).map { entry in
+      let result =
+        switch entry.result {
+        case .success: "success"
+        case .failure(let errno): errno.name
+        }
+      return "\(entry.bug.title) (\(entry.bug.report)), on "
+        + entry.kernels.map(\.description).joined(separator: ", ") + ": \(result)"
+    }
+  }
+
   /// The known bug that predicts `observed` on `version`, if any.
   public func knownBug(for version: KernelVersion?, observed: ExpectedResult) -> KnownBug? {
     guard let version else { return nil }
