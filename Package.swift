@@ -15,27 +15,28 @@ let package = Package(
       path: "Sources/conformance-report"
     ),
 
-    // Test support: the ABI in C, libcap, the typed Swift layer, and the expectation machinery.
-    .target(name: "CKernelABI", path: "Tests/Support/CKernelABI"),
+    // The engine: the ABI in C and the sandbox, libcap, the typed Swift layer, and the expectation
+    // machinery, which the test bundle runs.
+    .target(name: "CKernelABI", path: "Sources/CKernelABI"),
     .systemLibrary(
       name: "CLibcap",
-      path: "Tests/Support/CLibcap",
+      path: "Sources/CLibcap",
       pkgConfig: "libcap",
       providers: [.apt(["libcap-dev"])]
     ),
     .target(
       name: "KernelABI",
       dependencies: ["CKernelABI", "CLibcap"],
-      path: "Tests/Support/KernelABI"
+      path: "Sources/KernelABI"
     ),
     .target(
       name: "ConformanceSupport",
       dependencies: ["KernelABI", "ConformanceResults", "CLibcap"],
-      path: "Tests/Support/ConformanceSupport"
+      path: "Sources/ConformanceSupport"
     ),
 
-    // Test tool: runs a program (the test bundle) with some syscalls refused by seccomp.
-    .executableTarget(name: "pidns-seccomp-exec", path: "Tests/Tools/SeccompExec"),
+    // Runs a program (the test bundle) with some syscalls refused by seccomp.
+    .executableTarget(name: "pidns-seccomp-exec", path: "Sources/pidns-seccomp-exec"),
 
     .testTarget(
       name: "ConformanceTests",

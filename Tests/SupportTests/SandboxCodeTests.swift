@@ -21,7 +21,8 @@ import Testing
   /// The objects SwiftPM compiled from the sandbox-side C files, next to the test bundle.
   private func sandboxObjects() throws -> [URL] {
     let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Support/CKernelABI")
+      .deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Sources/CKernelABI")
     let objectDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
       .deletingLastPathComponent().appendingPathComponent("CKernelABI.build")
     guard FileManager.default.fileExists(atPath: objectDirectory.path) else {

@@ -224,8 +224,7 @@ public enum Fixtures {
     }
     return URL(fileURLWithPath: #filePath)
       .deletingLastPathComponent()  // ConformanceSupport
-      .deletingLastPathComponent()  // Support
-      .deletingLastPathComponent()  // Tests
+      .deletingLastPathComponent()  // Sources
       .deletingLastPathComponent()  // package root
       .appendingPathComponent("Fixtures", isDirectory: true)
   }()
