@@ -97,13 +97,24 @@ broken:
 	return KABI_STEP_ABORTED;
 }
 
-long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
+/*
+ * clone3: clone3(args, size), once. A child reports CHILD (value: its getppid()) and exits 0;
+ * its creator reaps it and reports CHILD_EXIT with its wait status. The bytes may be
+ * deliberately bad. options: enum kabi_clone3_option; hold: a descriptor the child reads a byte
+ * from before it exits (+1; 0: none), so the test process can look at it first; the args' mask:
+ * bit i makes set_tid[i] an offset from the caller's pid_max, read just before the call
+ * (reported as field pid_max).
+ */
+KABI_OP(op_clone3, "clone3", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 },
+	{ "options", KABI_ARG_NUMBER, 3 }, { "hold", KABI_ARG_NUMBER, 4 })
 {
-	const struct kabi_clone_args *args = (const void *)(uintptr_t)s->args[0];
-	size_t size = (size_t)s->args[1];
-	int64_t options = s->args[2];
-	long hold_fd = (long)s->args[3] - 1;
-	uint64_t relative = (uint64_t)s->args[4];
+	const struct kabi_body_context *ctx = call->ctx;
+	int32_t step = call->step;
+	const struct kabi_clone_args *args = (const void *)(uintptr_t)call->args[0];
+	size_t size = (size_t)call->args[1];
+	uint64_t relative = (uint64_t)call->args[2];
+	int64_t options = call->args[3];
+	long hold_fd = (long)call->args[4] - 1;
 	struct kabi_clone_args resolved;
 	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
 
@@ -112,10 +123,8 @@ long kabi_op_clone3(const struct kabi_body_context *ctx, int32_t step, const str
 		int64_t pid_max = kabi_read_int("/proc/sys/kernel/pid_max");
 		const int32_t *given = (const int32_t *)(uintptr_t)args->set_tid;
 
-		if (pid_max < 0) {
-			kabi_report_named(ctx, KABI_REPORT_SETUP_FAILED, step, "read pid_max", pid_max);
-			return KABI_STEP_ABORTED;
-		}
+		if (pid_max < 0)
+			return kabi_setup_failed(call, "read pid_max", pid_max);
 		kabi_report_field(ctx, step, "pid_max", pid_max);
 		kabi_copy(&resolved, args, sizeof(resolved));
 		for (uint64_t i = 0; i < args->set_tid_size && i <= KABI_MAX_PID_NS_LEVEL; i++)

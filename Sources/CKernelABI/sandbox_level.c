@@ -12,39 +12,20 @@
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"
 #include "kabi_syscalls.h"
+#include "kabi_processes.h"
 #include "sandbox_level.h"
 
 /* Sandbox levels: raw syscalls only, no malloc, no stdio, and no writes outside the stack. */
-
-/* Writes "0 <outer> 1": id 0 inside maps onto the creator's id, as newuidmap would. */
-static long write_id_map(const char *path, unsigned long outer)
-{
-	char line[64], *p = kabi_format_int(line, 0);
-
-	*p++ = ' ';
-	p = kabi_format_int(p, (int64_t)outer);
-	*p++ = ' ';
-	*p++ = '1';
-	return kabi_write_file(path, line, p - line);
-}
 
 /* Makes the new user namespace's root the creator; reports the step that failed, if any. */
 static long map_root(const struct kabi_body_context *ctx, unsigned long outer_uid,
 		     unsigned long outer_gid)
 {
-	long r = kabi_write_file("/proc/self/setgroups", "deny", 4);
-	int step = KABI_STEP_SETGROUPS;
+	int failed;
+	long r = kabi_map_ids(0, (long)outer_uid, (long)outer_gid, &failed);
 
-	if (r == 0) {
-		step = KABI_STEP_UID_MAP;
-		r = write_id_map("/proc/self/uid_map", outer_uid);
-	}
-	if (r == 0) {
-		step = KABI_STEP_GID_MAP;
-		r = write_id_map("/proc/self/gid_map", outer_gid);
-	}
 	if (r < 0)
-		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, step, r);
+		kabi_report_self(ctx, KABI_REPORT_SETUP_FAILED, failed, r);
 	return r;
 }
 

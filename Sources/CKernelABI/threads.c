@@ -73,25 +73,30 @@ static int thread_main(void *arg)
 	return 0;
 }
 
-long kabi_op_thread(const struct kabi_body_context *ctx, int32_t step, const struct kabi_step *s)
+/*
+ * thread: clone3(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|
+ * CLONE_CHILD_CLEARTID | flags) with set_tid (none: NULL), on the sandbox's scratch stack.
+ * The thread reports CHILD (pid: its gettid(), value: its getpid(), NSpid of thread-self) and
+ * exits; the caller waits for that on the cleared TID word and reports CHILD_EXIT 0. -ENOSYS
+ * where the build has no trampoline.
+ */
+KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid", KABI_ARG_PIDS, 1 })
 {
+	const struct kabi_body_context *ctx = call->ctx;
+	int32_t step = call->step;
 	struct thread_start start;
 	volatile int32_t tid_word = -1;
-	int32_t tids[KABI_STEP_ARGS];
+	const int32_t *tids = (const int32_t *)(uintptr_t)call->args[2];
 	struct kabi_clone_args a;
-	uint64_t count = (uint64_t)s->args[1];
+	uint64_t count = (uint64_t)call->args[1];
 	long r;
 
-	if (count > KABI_STEP_ARGS - 2)
-		return -E2BIG;
 	start.ctx = ctx;	/* assigned, not initialized: no memset call for sandbox code */
 	start.step = step;
-	for (uint64_t i = 0; i < count; i++)
-		tids[i] = (int32_t)s->args[2 + i];
 	kabi_zero(&a, sizeof(a));
 	a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
 		  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM | KABI_CLONE_CHILD_CLEARTID |
-		  (uint64_t)s->args[0];
+		  (uint64_t)call->args[0];
 	a.child_tid = (uint64_t)(uintptr_t)&tid_word;
 	/* The sandbox's scratch, above a guard page, unmapped with the sandbox even if killed. */
 	a.stack = (uint64_t)(uintptr_t)ctx->scratch;

@@ -137,12 +137,12 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
       case "capset":
         let sets = try CapabilitySets(
           text: written.caps ?? caps ?? "=ep", ambient: written.caps == nil ? ambient ?? [] : [])
-        step.args = [sets.effective, sets.permitted, sets.inheritable, sets.ambient].map {
+        step.raw = [sets.effective, sets.permitted, sets.inheritable, sets.ambient].map {
           Int64(bitPattern: $0)
         }
-      case "write":
-        step.args =
-          (step.args ?? []) + [
+      case "write-fd":
+        step.raw =
+          (step.raw ?? []) + [
             Int64(bitPattern: protectedInodes.pidMax),
             Int64(bitPattern: protectedInodes.pidNamespace),
           ]
@@ -155,7 +155,7 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
       program.append(
         ProgramCall.Step(
           "clone3",
-          args: [Int64(bitPattern: UInt64(cloneArgs)), Int64(CloneArgsLayout.ver2.rawValue)]))
+          args: [Int64(bitPattern: UInt64(cloneArgs)), Int64(CloneArgsLayout.ver2.rawValue), 0]))
     }
     return ProgramCall(
       levels: shapeDefinition.sandboxLevels,
@@ -212,7 +212,7 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
     let program = try program(
       cloneArgs: UInt(bitPattern: memory.baseAddress),
       protectedInodes: (UInt64(pidMaxStatus.st_ino), UInt64(namespaceStatus.st_ino)))
-    let run = try program.run(body: kabi_body_capabilities)
+    let run = try program.run()
     try run.requireSetUp()
     if let problem = premiseProblem(run, stated: stated) {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")

@@ -124,7 +124,7 @@ extension Clone3Call {
     }
 
     let program = ProgramCall(steps: [
-      .init("clone3", args: [Int64(bitPattern: UInt64(address)), Int64(size)])
+      .init("clone3", args: [Int64(bitPattern: UInt64(address)), Int64(size), 0])
     ])
     return try withExtendedLifetime(memory) { try program.observe() }
   }

@@ -162,10 +162,12 @@ public enum Features {
     guard fstat(fd, &outside) == 0 else {
       return .blocked("fstat pid_max: \(Errno(rawValue: errno))")
     }
-    let probe = ProgramCall(steps: [.init("inode", path: "/proc/sys/kernel/pid_max")])
+    let probe = ProgramCall(steps: [
+      .init("inode", args: ["path": .text("/proc/sys/kernel/pid_max")])
+    ])
     let run: SandboxRun
     do {
-      run = try probe.run(body: kabi_body_settid)
+      run = try probe.run()
     } catch {
       return .blocked("the probe's sandbox could not start: \(error)")
     }

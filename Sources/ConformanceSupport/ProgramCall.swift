@@ -1,40 +1,109 @@
 import CKernelABI
+import Foundation
 import KernelABI
 
-/// A row's call as a small program for an area's C body: steps, each an operation by name with
-/// a path, flags and numbers as arguments (`struct kabi_program`). The body interprets the
-/// steps; what it observes comes back as named fields, so a new area adds operations in C and
-/// fields in its table, and no Swift type.
+/// A row's call as a small program: labelled steps, each an operation by name with named
+/// arguments, which the one compiler here turns into `struct kabi_program` for the sandbox's
+/// interpreter. The operations and their parameters come from the C registry (`KABI_OP`), so a
+/// new area adds an operation in its C file and rows in its table, and no Swift.
+///
+/// ```json
+/// {"label": "child", "op": "clone3", "args": {"args": {"flags": ["CLONE_PIDFD"]}}},
+/// {"op": "release", "args": {"pid": "@blocker", "fd": "@blocker.release"}, "setup": true}
+/// ```
+///
+/// A number argument may name what an earlier step returned (`"@label"`) or kept
+/// (`"@label.name"`); the sandbox resolves it when the step runs.
 public struct ProgramCall: Codable, Hashable, Sendable {
   public struct Step: Codable, Hashable, Sendable {
-    /// The operation, as the area's body names it (`parent`), or `unshare`.
+    /// The name later steps refer to this one by.
+    public var label: String?
+    /// The operation, as its C file registers it (`parent`, `clone3`).
     public var op: String
-    /// The word argument: a path such as `/proc/self/ns/pid`.
-    public var path: String?
-    /// Flags by name; they go first in the numbers.
-    public var flags: CloneFlags?
-    public var args: [Int64]?
+    /// Arguments by the operation's parameter names.
+    public var args: [String: Argument]
     /// A step that prepares the case: its failure is BROKEN, not the case's answer.
     public var setup: Bool?
     /// The program goes on after this step fails (to release what blocked it and retry).
     public var goOn: Bool?
+    /// A success reports what this step returned as this field.
+    public var field: String?
+    /// Legacy: the slots as numbers, for the Swift types that still compile their tables
+    /// themselves and the tables that still write `"args": [numbers]`; removed with them.
+    public var raw: [Int64]?
 
     public init(
-      _ op: String, path: String? = nil, flags: CloneFlags? = nil, args: [Int64]? = nil,
-      setup: Bool? = nil, goOn: Bool? = nil
+      _ op: String, label: String? = nil, args: [String: Argument] = [:], setup: Bool? = nil,
+      goOn: Bool? = nil, field: String? = nil
     ) {
       self.op = op
-      self.path = path
-      self.flags = flags
+      self.label = label
       self.args = args
       self.setup = setup
       self.goOn = goOn
+      self.field = field
+    }
+
+    /// Legacy: a step whose numbers fill the slots in order, flags first.
+    public init(
+      _ op: String, path: String? = nil, flags: CloneFlags? = nil, args numbers: [Int64],
+      setup: Bool? = nil, goOn: Bool? = nil
+    ) {
+      self.init(op, args: path.map { ["path": .text($0)] } ?? [:], setup: setup, goOn: goOn)
+      raw = (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + numbers
+    }
+
+    /// A step whose one argument is a path.
+    public init(_ op: String, path: String, setup: Bool? = nil) {
+      self.init(op, args: ["path": .text(path)], setup: setup)
+    }
+
+    /// Legacy: a step with a path and flags only.
+    public init(_ op: String, path: String? = nil, flags: CloneFlags, setup: Bool? = nil) {
+      self.init(op, path: path, flags: flags, args: [], setup: setup)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+      case label, op, args, setup, goOn, field, path, flags
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      op = try container.decode(String.self, forKey: .op)
+      label = try container.decodeIfPresent(String.self, forKey: .label)
+      setup = try container.decodeIfPresent(Bool.self, forKey: .setup)
+      goOn = try container.decodeIfPresent(Bool.self, forKey: .goOn)
+      field = try container.decodeIfPresent(String.self, forKey: .field)
+      if let named = try? container.decodeIfPresent([String: Argument].self, forKey: .args) {
+        args = named
+      } else {
+        // Legacy: a path and flags beside the step, numbers in slot order.
+        args =
+          try container.decodeIfPresent(String.self, forKey: .path).map { ["path": .text($0)] }
+          ?? [:]
+        let flags = try container.decodeIfPresent(CloneFlags.self, forKey: .flags)
+        let numbers = try container.decodeIfPresent([Int64].self, forKey: .args) ?? []
+        if flags != nil || !numbers.isEmpty {
+          raw = (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + numbers
+        }
+      }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(op, forKey: .op)
+      try container.encodeIfPresent(label, forKey: .label)
+      if !args.isEmpty { try container.encode(args, forKey: .args) }
+      try container.encodeIfPresent(setup, forKey: .setup)
+      try container.encodeIfPresent(goOn, forKey: .goOn)
+      try container.encodeIfPresent(field, forKey: .field)
     }
 
     /// The step in words, for a setup failure: `write /proc/sys/kernel/pid_max`.
-    var words: String { path.map { "\(op) \($0)" } ?? op }
-
-    var numbers: [Int64] { (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + (args ?? []) }
+    var words: String {
+      if case .text(let path)? = args["path"] { return "\(op) \(path)" }
+      return label.map { "\(op) (\($0))" } ?? op
+    }
   }
 
   /// Sandbox levels (each a user + PID namespace pair); 1 when absent.
@@ -51,67 +120,350 @@ public struct ProgramCall: Codable, Hashable, Sendable {
   }
 }
 
-extension ProgramCall: CheckedCall {
-  public var problem: String? {
-    if steps.isEmpty || steps.count > Int(KABI_PROGRAM_STEPS) {
-      return "a program has 1 to \(KABI_PROGRAM_STEPS) steps"
+/// A named argument as a table writes it: a number, a word, a list or an object, read by the
+/// kind of the parameter it fills.
+public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
+  case number(Int64)
+  case text(String)
+  case list([Argument])
+  case object([String: Argument])
+  case flag(Bool)
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(Int64.self) {
+      self = .number(number)
+    } else if let bool = try? container.decode(Bool.self) {
+      self = .flag(bool)
+    } else if let text = try? container.decode(String.self) {
+      self = .text(text)
+    } else if let list = try? container.decode([Argument].self) {
+      self = .list(list)
+    } else {
+      self = .object(try container.decode([String: Argument].self))
     }
-    for step in steps {
-      if step.op.isEmpty || step.op.utf8.count >= Int(KABI_NAME_MAX) {
-        return "operation \"\(step.op)\" must have 1 to \(KABI_NAME_MAX - 1) bytes"
-      }
-      if (step.path?.utf8.count ?? 0) >= Int(KABI_STEP_TEXT) {
-        return "path of \(step.op) is longer than \(KABI_STEP_TEXT - 1) bytes"
-      }
-      if step.numbers.count > Int(KABI_STEP_ARGS) {
-        return "\(step.op) has more than \(KABI_STEP_ARGS) numbers"
-      }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .number(let number): try container.encode(number)
+    case .text(let text): try container.encode(text)
+    case .list(let list): try container.encode(list)
+    case .object(let object): try container.encode(object)
+    case .flag(let bool): try container.encode(bool)
     }
-    return nil
+  }
+
+  public var description: String {
+    switch self {
+    case .number(let number): "\(number)"
+    case .text(let text): "\"\(text)\""
+    case .list(let list): "[" + list.map(\.description).joined(separator: ", ") + "]"
+    case .object(let object):
+      "{"
+        + object.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        .joined(separator: ", ") + "}"
+    case .flag(let bool): "\(bool)"
+    }
+  }
+
+  /// Decodes the argument as `type`, through JSON, with `what` naming it in an error.
+  func decode<Value: Decodable>(_ type: Value.Type, what: String) throws(ProgramError) -> Value {
+    do {
+      return try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
+    } catch {
+      throw ProgramError("\(what): \(self) is not \(Value.self) (\(error))")
+    }
   }
 }
 
-extension ProgramCall {
-  /// Runs the program in `body` (by default the common operations only) at the innermost level
-  /// of a fresh sandbox and reads back what happened.
-  ///
-  /// The observation is the first step that failed, as its errno, or success with every field
-  /// the body reported; a step that made a process must prove it ran with the IDs claimed
-  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
-  public func observe(body: kabi_sandbox_body = kabi_body_program) throws -> Observation {
-    try observation(of: run(body: body))
+/// Why a table's program cannot be compiled: bad input, named.
+public struct ProgramError: Error, CustomStringConvertible {
+  public var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// An operation the sandbox's interpreter knows, as its C file registered it.
+public struct Operation: Sendable {
+  public struct Parameter: Sendable {
+    public var name: String
+    public var kind: kabi_arg_kind
+    public var slot: Int
+    public var absent: Int64
   }
 
-  /// Runs the program in `body` at the innermost level of a fresh sandbox (`spec`'s levels
-  /// when given), calling `onReport` with each record as it arrives.
-  public func run(
-    body: kabi_sandbox_body = kabi_body_program, spec: SandboxSpec? = nil,
-    onReport: (SandboxReport) -> Void = { _ in }
-  ) throws(Errno) -> SandboxRun {
-    var program = kabi_program()
-    program.count = UInt32(steps.count)
-    withUnsafeMutableBytes(of: &program.steps) { raw in
-      let slots = raw.bindMemory(to: kabi_step.self)
-      for (index, step) in steps.enumerated() {
-        Self.put(step.op, into: &slots[index].op)
-        Self.put(step.path ?? "", into: &slots[index].text)
-        withUnsafeMutableBytes(of: &slots[index].args) { args in
-          for (slot, number) in step.numbers.enumerated() {
-            args.storeBytes(of: number, toByteOffset: slot * 8, as: Int64.self)
-          }
+  public var name: String
+  /// The syscall whose refusal would explain a failure of the operation.
+  public var syscall: String?
+  public var parameters: [Parameter]
+
+  /// Every registered operation, by name (the `kabi_ops` section).
+  public static let registered: [String: Operation] = {
+    var operations: [String: Operation] = [:]
+    for index in 0..<kabi_op_count() {
+      guard let entry = kabi_op_at(index)?.pointee else { continue }
+      var parameters: [Parameter] = []
+      withUnsafeBytes(of: entry.params) { raw in
+        for param in raw.bindMemory(to: kabi_param.self) where param.name != nil {
+          parameters.append(
+            Parameter(
+              name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
+              slot: Int(param.slot), absent: param.absent))
         }
-        slots[index].setup = step.setup == true ? 1 : 0
-        slots[index].go_on = step.goOn == true ? 1 : 0
+      }
+      let name = String(cString: entry.name)
+      operations[name] = Operation(
+        name: name, syscall: entry.syscall.map { String(cString: $0) }, parameters: parameters)
+    }
+    return operations
+  }()
+
+  /// How many slots a parameter of this kind fills.
+  static func width(of kind: kabi_arg_kind) -> Int {
+    switch kind {
+    case KABI_ARG_PATH: 0
+    case KABI_ARG_CAPS: 4
+    case KABI_ARG_CLONE_ARGS: 3
+    case KABI_ARG_PIDS: 2
+    default: 1
+    }
+  }
+}
+
+extension ProgramCall: CheckedCall {
+  public var problem: String? {
+    do {
+      _ = try CompiledProgram(self)
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+}
+
+/// A program compiled for the sandbox, with the memory its arguments point at (kept alive as
+/// long as this value).
+public final class CompiledProgram {
+  public private(set) var program = kabi_program()
+  /// The record step of each label.
+  public private(set) var recordSteps: [String: Int32] = [:]
+  /// Per step, the clone_args it passed, for the proof of what a child must show.
+  public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
+  private var memory: [AnyObject] = []
+
+  public init(_ call: ProgramCall) throws(ProgramError) {
+    let steps = call.steps
+    guard !steps.isEmpty, steps.count <= Int(KABI_PROGRAM_STEPS) else {
+      throw ProgramError("a program has 1 to \(KABI_PROGRAM_STEPS) steps")
+    }
+    var labels: [String: Int] = [:]
+    program.count = UInt32(steps.count)
+    for (index, step) in steps.enumerated() {
+      var compiled = kabi_step()
+      try compile(step, index: index, labels: labels, into: &compiled)
+      withUnsafeMutableBytes(of: &program.steps) { raw in
+        raw.bindMemory(to: kabi_step.self)[index] = compiled
+      }
+      if let label = step.label {
+        guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
+        labels[label] = index
+        recordSteps[label] = Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)
       }
     }
-    let spec =
-      spec
-      ?? SandboxSpec(levels: levels ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
-    return try Sandbox.run(spec, body: body, argument: &program, onReport: onReport)
+  }
+
+  private func compile(
+    _ step: ProgramCall.Step, index: Int, labels: [String: Int], into compiled: inout kabi_step
+  ) throws(ProgramError) {
+    guard let operation = Operation.registered[step.op] else {
+      throw ProgramError(
+        "no operation \"\(step.op)\" (known: "
+          + Operation.registered.keys.sorted().joined(separator: ", ") + ")")
+    }
+    Self.put(step.op, into: &compiled.op)
+    compiled.setup = step.setup == true ? 1 : 0
+    compiled.go_on = step.goOn == true ? 1 : 0
+    var slots = [Int64](repeating: 0, count: Int(KABI_STEP_ARGS))
+    var references = [(step: Int8, name: String)](
+      repeating: (Int8(KABI_REF_NONE), ""), count: Int(KABI_STEP_ARGS))
+    for parameter in operation.parameters where Operation.width(of: parameter.kind) > 0 {
+      slots[parameter.slot] = parameter.absent
+    }
+    for (slot, number) in (step.raw ?? []).prefix(slots.count).enumerated() { slots[slot] = number }
+    for name in step.args.keys.sorted() {
+      guard let value = step.args[name] else { continue }
+      guard let parameter = operation.parameters.first(where: { $0.name == name }) else {
+        throw ProgramError(
+          "\(step.op) takes no argument \"\(name)\" (it takes: "
+            + operation.parameters.map(\.name).joined(separator: ", ") + ")")
+      }
+      let what = "\(step.op) \(name)"
+      switch parameter.kind {
+      case KABI_ARG_PATH:
+        guard case .text(let path) = value, path.utf8.count < Int(KABI_STEP_TEXT) else {
+          throw ProgramError("\(what): a path of at most \(KABI_STEP_TEXT - 1) bytes")
+        }
+        Self.put(path, into: &compiled.text)
+      case KABI_ARG_NUMBER:
+        if case .text(let word) = value, word.hasPrefix("@") {
+          references[parameter.slot] = try reference(word, labels: labels, before: index)
+        } else {
+          slots[parameter.slot] = try value.decode(Int64.self, what: what)
+        }
+      case KABI_ARG_FLAGS:
+        if case .number(let bits) = value {
+          slots[parameter.slot] = bits
+          continue
+        }
+        let flags = try value.decode(CloneFlags.self, what: what)
+        slots[parameter.slot] = Int64(bitPattern: flags.rawValue)
+      case KABI_ARG_SIGNAL:
+        slots[parameter.slot] = try Self.signal(value, what: what)
+      case KABI_ARG_CAPS:
+        let text = try value.decode(String.self, what: what)
+        let sets: CapabilitySets
+        do { sets = try CapabilitySets(text: text).knownToKernel } catch {
+          throw ProgramError("\(what): \(error)")
+        }
+        for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable, sets.ambient]
+          .enumerated()
+        {
+          slots[parameter.slot + offset] = Int64(bitPattern: mask)
+        }
+      case KABI_ARG_CLONE_ARGS:
+        let spec = try value.decode(CloneArgsSpec.self, what: what)
+        let built = try spec.build()
+        memory.append(built)
+        cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
+        slots[parameter.slot] = built.address
+        slots[parameter.slot + 1] = Int64(built.size)
+        slots[parameter.slot + 2] = built.pidMaxRelative
+      case KABI_ARG_PIDS:
+        let pids = try value.decode([Int32].self, what: what)
+        let array = PidArray(pids)
+        memory.append(array)
+        slots[parameter.slot] = Int64(pids.count)
+        slots[parameter.slot + 1] = pids.isEmpty ? 0 : array.address
+      default:
+        throw ProgramError("\(what): parameter kind \(parameter.kind.rawValue) is unknown")
+      }
+    }
+    withUnsafeMutableBytes(of: &compiled.args) { raw in
+      for (slot, number) in slots.enumerated() {
+        raw.storeBytes(of: number, toByteOffset: slot * 8, as: Int64.self)
+      }
+    }
+    withUnsafeMutableBytes(of: &compiled.ref_step) { raw in
+      for (slot, reference) in references.enumerated() {
+        raw.storeBytes(of: reference.step, toByteOffset: slot, as: Int8.self)
+      }
+    }
+    withUnsafeMutableBytes(of: &compiled.ref_name) { raw in
+      for (slot, reference) in references.enumerated() {
+        for (offset, byte) in reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1).enumerated() {
+          raw[slot * Int(KABI_NAME_MAX) + offset] = byte
+        }
+      }
+    }
+  }
+
+  /// `@label` or `@label.name` of an earlier step.
+  private func reference(_ word: String, labels: [String: Int], before index: Int)
+    throws(ProgramError) -> (step: Int8, name: String)
+  {
+    let parts = word.dropFirst().split(separator: ".", maxSplits: 1).map(String.init)
+    guard let label = parts.first, let target = labels[label], target < index else {
+      throw ProgramError("\(word) names no earlier step")
+    }
+    let name = parts.count > 1 ? parts[1] : ""
+    guard name.utf8.count < Int(KABI_NAME_MAX) else {
+      throw ProgramError("\(word): a kept value's name has at most \(KABI_NAME_MAX - 1) bytes")
+    }
+    return (Int8(target), name)
+  }
+
+  private static let signals: [String: Int64] = [
+    "SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11,
+    "SIGUSR2": 12, "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15, "SIGCHLD": 17, "SIGCONT": 18,
+    "SIGSTOP": 19,
+  ]
+
+  private static func signal(_ value: Argument, what: String) throws(ProgramError) -> Int64 {
+    switch value {
+    case .number(let number): return number
+    case .text(let name):
+      guard let number = signals[name] else {
+        throw ProgramError("\(what): no signal \(name) (known: \(signals.keys.sorted()))")
+      }
+      return number
+    default: throw ProgramError("\(what): a signal name or number, not \(value)")
+    }
+  }
+
+  private static func put<Bytes>(_ text: String, into field: inout Bytes) {
+    withUnsafeMutableBytes(of: &field) { bytes in
+      for (index, byte) in text.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+    }
+  }
+}
+
+/// An array of PIDs in memory that sandbox processes read.
+final class PidArray {
+  private let storage: UnsafeMutableBufferPointer<Int32>
+
+  init(_ pids: [Int32]) {
+    storage = .allocate(capacity: max(1, pids.count))
+    storage.initialize(repeating: 0)
+    for (index, pid) in pids.enumerated() { storage[index] = pid }
+  }
+
+  deinit { storage.deallocate() }
+
+  var address: Int64 { Int64(Int(bitPattern: storage.baseAddress)) }
+}
+
+extension ProgramCall {
+  /// Runs the program at the innermost level of a fresh sandbox and reads back what happened.
+  ///
+  /// The observation is the first step that failed, as its errno, or success with every field
+  /// the program reported; a step that made a process must prove it ran with the IDs claimed
+  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
+  public func observe() throws -> Observation {
+    let compiled = try CompiledProgram(self)
+    return try withExtendedLifetime(compiled) {
+      try observation(of: run(compiled), compiled: compiled)
+    }
+  }
+
+  /// The sandbox this program asks for.
+  public var sandboxSpec: SandboxSpec {
+    SandboxSpec(levels: levels ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
+  }
+
+  /// Runs `compiled` at the innermost level of a fresh sandbox (`spec`, or the program's own),
+  /// calling `onReport` with each record as it arrives.
+  public func run(
+    _ compiled: CompiledProgram, spec: SandboxSpec? = nil,
+    onReport: (SandboxReport) -> Void = { _ in }
+  ) throws(Errno) -> SandboxRun {
+    var program = compiled.program
+    return try Sandbox.run(
+      spec ?? sandboxSpec, body: kabi_body_program, argument: &program, onReport: onReport)
+  }
+
+  /// Compiles and runs the program in a fresh sandbox.
+  public func run(spec: SandboxSpec? = nil, onReport: (SandboxReport) -> Void = { _ in }) throws
+    -> SandboxRun
+  {
+    let compiled = try CompiledProgram(self)
+    return try withExtendedLifetime(compiled) {
+      try run(compiled, spec: spec, onReport: onReport)
+    }
   }
 
   /// Throws BROKEN when a setup step of the program, or the sandbox itself, failed: the step
-  /// is named in words, with the syscall it made when the operation is one.
+  /// is named in words, with the syscall it made when the operation registered one.
   public func requireSetUp(_ run: SandboxRun) throws(CaseBroken) {
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     if let report = run.reports(.setupFailed).first, report.step >= first,
@@ -123,30 +475,21 @@ extension ProgramCall {
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
       throw CaseBroken(
         step: "sandbox level \(report.level): \(words)\(failed)", errno: errno,
-        syscall: Self.syscall(of: report.name ?? step?.op ?? ""))
+        syscall: step.flatMap { Operation.registered[$0.op]?.syscall })
     }
     try run.requireSetUp()
   }
 
-  /// The syscall an operation makes, for naming a likely cause (a seccomp refusal).
-  private static func syscall(of op: String) -> String? {
-    switch op {
-    case "clone3", "thread", "blocker": "clone3"
-    case "unshare", "capset": op
-    case "drop-caps": "capset"
-    case "fork-reap", "pid-namespaces", "spawn", "helper": "clone"
-    case "write": "write"
-    case "read", "inode", "own-file", "read pid_max": "read"
-    default: nil
-    }
-  }
-
   /// What a run of this program observed.
-  public func observation(of run: SandboxRun) throws(CaseBroken) -> Observation {
+  public func observation(of run: SandboxRun, compiled: CompiledProgram? = nil) throws(CaseBroken)
+    -> Observation
+  {
     try requireSetUp(run)
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
-    if let failed = calls.first(where: { $0.value < 0 }), case .failure(let errno) = failed.result {
+    if let failed = calls.first(where: { $0.value < 0 }),
+      case .failure(let errno) = failed.result
+    {
       return .failed(errno)
     }
     guard calls.count == steps.count else {
@@ -162,12 +505,9 @@ extension ProgramCall {
     for field in run.reports(.field) {
       fields[field.name ?? "step \(field.step - first)"] = .number(field.value)
     }
-    return .success(fields)
-  }
-
-  private static func put<Bytes>(_ text: String, into field: inout Bytes) {
-    withUnsafeMutableBytes(of: &field) { bytes in
-      for (index, byte) in text.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+    for call in calls {
+      if let name = steps[Int(call.step - first)].field { fields[name] = .number(call.value) }
     }
+    return .success(fields)
   }
 }

@@ -209,7 +209,7 @@ extension SetTidCall {
     let spec = SandboxSpec(
       levels: levels, mapRoot: mapRoot ?? true,
       keepDescriptors: outside.holdDescriptor >= 0 ? [outside.holdDescriptor] : [])
-    let run = try plan.program.run(body: kabi_body_settid, spec: spec) { outside.inspect($0) }
+    let run = try plan.program.run(spec: spec) { outside.inspect($0) }
     return try withExtendedLifetime(plan) { try observation(of: run, plan: plan, outside: outside) }
   }
 
@@ -373,9 +373,11 @@ final class SetTidProgram {
     if let blocker = row.blocker {
       let request = CloneRequest(flags: row.blockerFlags ?? [], tids: blocker)
       requests.append(request)
-      add(.init("blocker", args: [request.address], setup: true))
+      var blockerStep = ProgramCall.Step(
+        "blocker", args: [request.address, Int64(CloneArgsLayout.ver2.rawValue), 0], setup: true)
+      blockerStep.label = "blocker"
+      add(blockerStep)
     }
-    let blockerIndex = Int64(program.steps.count - 1)
     if preparation.contains(.unsharePid) {
       add(.init("unshare", flags: CloneFlags(rawValue: KABI_CLONE_NEWPID), setup: true))
     }
@@ -384,8 +386,8 @@ final class SetTidProgram {
     }
     if preparation.contains(.dropCapabilities) || preparation.contains(.dropSysAdmin) {
       let sysAdmin = Int64(1) << 21
-      let checkpointRestore = preparation.contains(.dropCapabilities) ? Int64(1) << (40 - 32) : 0
-      add(.init("drop-caps", args: [sysAdmin, checkpointRestore], setup: true))
+      let checkpointRestore = preparation.contains(.dropCapabilities) ? Int64(1) << 40 : 0
+      add(.init("drop-caps", args: [sysAdmin | checkpointRestore], setup: true))
     }
     if let value = row.writeNsLastPid {
       add(.init("write", path: SetTidCall.nsLastPidPath, args: [Int64(value)], setup: true))
@@ -406,11 +408,14 @@ final class SetTidProgram {
       let retry = row.retryWithoutBlocker == true && row.blocker != nil
       callStep = add(
         .init(
-          "clone3", args: [request.address, size, options, Int64(holdDescriptor) + 1, relative],
+          "clone3", args: [request.address, size, relative, options, Int64(holdDescriptor) + 1],
           goOn: retry))
       if retry {
-        add(.init("release", args: [blockerIndex], setup: true))
-        retryStep = add(.init("clone3", args: [request.address, size, options, 0, relative]))
+        add(
+          .init(
+            "release", args: ["pid": .text("@blocker"), "fd": .text("@blocker.release")],
+            setup: true))
+        retryStep = add(.init("clone3", args: [request.address, size, relative, options, 0]))
       }
     case .unshare:
       callStep = add(.init("unshare", flags: row.cloneFlags))

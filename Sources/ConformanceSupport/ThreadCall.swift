@@ -26,7 +26,13 @@ public struct ThreadCall: Codable, Hashable, Sendable {
     if unsharePidFirst == true {
       steps.append(.init("unshare", flags: CloneFlags(rawValue: KABI_CLONE_NEWPID), setup: true))
     }
-    steps.append(.init("thread", flags: extraFlags ?? [], args: [Int64(tids.count)] + tids))
+    steps.append(
+      .init(
+        "thread",
+        args: [
+          "flags": .number(Int64(bitPattern: (extraFlags ?? []).rawValue)),
+          "setTid": .list(tids.map(Argument.number)),
+        ]))
     let program = ProgramCall(steps: steps)
     let run = try program.run()
     let observation = try program.observation(of: run)

@@ -23,9 +23,9 @@ import Testing
     let program = ProgramCall(steps: [
       .init("fork-reap", args: [1], setup: true),
       .init("write", path: missing, args: [1], setup: true),
-      .init("read", path: missing),
+      .init("read", args: ["path": .text(missing)]),
     ])
-    let run = try program.run(body: kabi_body_settid)
+    let run = try program.run()
     let broken = try #require(throws: CaseBroken.self) { try program.requireSetUp(run) }
     #expect(broken.failure.step == "sandbox level 1: step 2, write \(missing)")
     #expect(broken.failure.errno == "ENOENT")
@@ -37,9 +37,9 @@ import Testing
   {
     let program = ProgramCall(steps: [
       .init("pid-namespaces", args: [3], setup: true),
-      .init("read", path: "/proc/sys/kernel/ns_last_pid"),
+      .init("read", args: ["path": .text("/proc/sys/kernel/ns_last_pid")]),
     ])
-    let run = try program.run(body: kabi_body_settid)
+    let run = try program.run()
     try program.requireSetUp(run)
     let calls = run.reports(.call)
     #expect(calls.map(\.name) == ["pid-namespaces", "read"])

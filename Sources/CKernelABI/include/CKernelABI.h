@@ -6,6 +6,8 @@
 #include "kabi_clone3.h"
 #include "kabi_errno.h"
 #include "kabi_files.h"
+#include "kabi_nsfs.h"
+#include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"

@@ -1,0 +1,101 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "kabi_nsfs.h"
+#include "kabi_processes.h"
+#include "kabi_program.h"
+#include "kabi_raw.h"
+
+/*
+ * The caller's capability sets: set from libcap text parsed by the test process, reported back
+ * so a case proves the premise it ran on, or dropped. Raw syscalls only.
+ */
+
+/*
+ * Who owns the caller's active PID namespace, as NS_GET_USERNS answers: 1 the caller's own user
+ * namespace, 2 one below it (ns_get_owner() opens only those), 0 any other (EPERM), or -errno.
+ */
+static long active_owner(void)
+{
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, "/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	long owner, own;
+
+	if (fd < 0)
+		return fd;
+	owner = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_USERNS, 0);
+	kabi_sys(SYS_close, fd);
+	if (owner == -EPERM)
+		return 0;
+	if (owner < 0)
+		return owner;
+	own = kabi_fd_is_namespace(owner, "/proc/self/ns/user");
+	kabi_sys(SYS_close, owner);
+	return own < 0 ? own : own == 1 ? 1 : 2;
+}
+
+/*
+ * Reports the sets the caller holds now, each as one 64-bit number (bit n: capability n):
+ * effective, permitted and inheritable from capget, ambient from PR_CAP_AMBIENT_IS_SET; and
+ * who owns its active PID namespace (field activeOwner).
+ */
+static long report_sets(struct kabi_call *call)
+{
+	struct kabi_cap_sets sets;
+	int64_t ambient = 0;
+	long r = kabi_capget(&sets);
+
+	if (r < 0)
+		return r;
+	for (int cap = 0; cap < KABI_CAP_BITS; cap++) {
+		long set = kabi_sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+
+		if (set < 0)
+			break;	/* EINVAL: past the kernel's last capability */
+		if (set == 1)
+			ambient |= (int64_t)1 << cap;
+	}
+	kabi_report_field(call->ctx, call->step, "effective", (int64_t)sets.effective);
+	kabi_report_field(call->ctx, call->step, "permitted", (int64_t)sets.permitted);
+	kabi_report_field(call->ctx, call->step, "inheritable", (int64_t)sets.inheritable);
+	kabi_report_field(call->ctx, call->step, "ambient", ambient);
+	kabi_report_field(call->ctx, call->step, "activeOwner", active_owner());
+	return 0;
+}
+
+/*
+ * capset: raw capset of the sets (as the test process parsed them with libcap), then
+ * PR_CAP_AMBIENT_RAISE of each ambient capability; reports the sets the caller then holds.
+ */
+KABI_OP(op_capset, "capset", "capset", { "caps", KABI_ARG_CAPS, 0 })
+{
+	struct kabi_cap_sets sets = { (uint64_t)call->args[0], (uint64_t)call->args[1],
+				      (uint64_t)call->args[2] };
+	long r = kabi_capset(&sets);
+
+	for (int cap = 0; r == 0 && cap < KABI_CAP_BITS; cap++)
+		if ((uint64_t)call->args[3] & (uint64_t)1 << cap)
+			r = kabi_sys(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+	return r < 0 ? r : report_sets(call);
+}
+
+/* capget: reports the sets the caller holds, as capset does after setting them. */
+KABI_OP(op_capget, "capget", "capget")
+{
+	return report_sets(call);
+}
+
+/* drop-caps: clears the effective and permitted capabilities in caps (bit n: capability n). */
+KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_NUMBER, 0 })
+{
+	struct kabi_cap_sets sets;
+	long r = kabi_capget(&sets);
+
+	if (r < 0)
+		return r;
+	sets.effective &= ~(uint64_t)call->args[0];
+	sets.permitted &= ~(uint64_t)call->args[0];
+	return kabi_capset(&sets);
+}

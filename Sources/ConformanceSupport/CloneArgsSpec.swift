@@ -1,0 +1,153 @@
+import CKernelABI
+import Glibc
+import KernelABI
+
+/// A `struct clone_args` as a table writes it: its fields by name, its size, and where its
+/// bytes (and its `set_tid` array) sit in memory. One builder for every step that takes one
+/// (`clone3`, `blocker`).
+///
+/// ```json
+/// {"flags": ["CLONE_NEWPID"], "set_tid": [1, "pid_max-1"], "exit_signal": 0, "size": 88}
+/// ```
+public struct CloneArgsSpec: Codable, Hashable, Sendable {
+  public var flags: CloneFlags?
+  /// `exit_signal`; SIGCHLD when absent, unless CLONE_PARENT or CLONE_THREAD (then 0).
+  public var exitSignal: UInt64?
+  /// PIDs for `set_tid`, innermost level first (a number or `pid_max±n`).
+  public var setTid: [TidValue]?
+  /// `set_tid_size`; the count of `setTid` when absent.
+  public var setTidSize: UInt64?
+  /// Where `set_tid` points; inline when it is given, else NULL.
+  public var setTidAt: TidPlacement?
+  public var cgroup: UInt64?
+  /// The `size` argument; VER2 (88) when absent.
+  public var size: ByteCount?
+  /// Offsets (into the bytes passed) set to 0x01.
+  public var nonZeroBytesAt: [ByteCount]?
+  /// Fill every byte from `size` to the end of the buffer with 0xff: a kernel that reads past
+  /// `size` instead of zero-filling would see a huge set_tid_size (EINVAL) or a non-zero tail
+  /// (E2BIG).
+  public var poisonAfterSize: Bool?
+  public var placement: ArgsPlacement?
+  /// For `straddlesGuardPage`: how many bytes are readable.
+  public var readableBytes: Int?
+
+  /// The struct's own fields go by their kernel names; the rest say where the bytes sit.
+  enum CodingKeys: String, CodingKey {
+    case flags, cgroup, size, nonZeroBytesAt, poisonAfterSize, placement, readableBytes
+    case exitSignal = "exit_signal"
+    case setTid = "set_tid"
+    case setTidSize = "set_tid_size"
+    case setTidAt = "set_tid_at"
+  }
+
+  /// Where `set_tid` points.
+  public enum TidPlacement: String, Codable, Sendable {
+    case inline, null, inaccessible
+    /// `set_tid[0]` is readable, `set_tid[1]` lies in an inaccessible page.
+    case straddlesGuardPage
+  }
+
+  /// The PIDs `set_tid` asks for, when it asks inline: the child must show them.
+  public var requestedPids: [TidValue]? {
+    guard let setTid, !setTid.isEmpty, (setTidAt ?? .inline) == .inline, setTidSize == nil
+    else { return nil }
+    return setTid
+  }
+
+  /// The bytes in memory, with the size to pass and the mask of pid_max-relative PIDs.
+  func build() throws(ProgramError) -> BuiltCloneArgs {
+    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
+    do {
+      return try BuiltCloneArgs(self, size: size)
+    } catch {
+      throw ProgramError("clone_args: cannot map its memory: \(error)")
+    }
+  }
+}
+
+/// A `struct clone_args` and its `set_tid` array in memory that sandbox processes read.
+final class BuiltCloneArgs {
+  let address: Int64
+  let size: Int
+  let pidMaxRelative: Int64
+  private let memory: GuardedMemory
+  private let tids: GuardedMemory
+
+  init(_ spec: CloneArgsSpec, size: Int) throws(Errno) {
+    self.size = size
+    let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
+    memory = try GuardedMemory(capacity: bufferBytes)
+    tids = try GuardedMemory(capacity: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1))
+    var relative: Int64 = 0
+    for (index, tid) in (spec.setTid ?? []).enumerated() where tid.relativeToPidMax {
+      relative |= 1 << Int64(index)
+    }
+    pidMaxRelative = relative
+    let setTidAddress = Self.placeSetTid(spec, in: tids)
+
+    let bytes: UnsafeMutableRawBufferPointer?
+    switch spec.placement ?? .normal {
+    case .normal: bytes = memory.bytesEndingAtGuard(bufferBytes)
+    case .endsAtGuardPage: bytes = memory.bytesEndingAtGuard(size)
+    case .straddlesGuardPage: bytes = memory.bytesEndingAtGuard(spec.readableBytes ?? 0)
+    case .inaccessible, .null: bytes = nil
+    }
+    if let bytes {
+      Self.fill(bytes, spec, size: size, setTid: setTidAddress)
+      address = Int64(Int(bitPattern: bytes.baseAddress))
+    } else {
+      address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
+    }
+  }
+
+  /// Writes the PIDs and returns where `set_tid` points.
+  private static func placeSetTid(_ spec: CloneArgsSpec, in tids: GuardedMemory) -> UInt64 {
+    let values = (spec.setTid ?? []).map(\.number)
+    switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
+    case .null:
+      return 0
+    case .inaccessible:
+      return UInt64(UInt(bitPattern: tids.guardAddress))
+    case .straddlesGuardPage:
+      let readable = tids.bytesEndingAtGuard(MemoryLayout<Int32>.size)
+      readable.storeBytes(of: values.first ?? 1, as: Int32.self)
+      return UInt64(UInt(bitPattern: readable.baseAddress))
+    case .inline:
+      guard !values.isEmpty else { return 0 }
+      let array = tids.bytesEndingAtGuard(4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1))
+      for (index, value) in values.prefix(Int(KABI_MAX_PID_NS_LEVEL) + 1).enumerated() {
+        array.storeBytes(of: value, toByteOffset: 4 * index, as: Int32.self)
+      }
+      return UInt64(UInt(bitPattern: array.baseAddress))
+    }
+  }
+
+  /// Writes the fields that fit into `bytes`.
+  private static func fill(
+    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int, setTid: UInt64
+  ) {
+    func put(_ value: UInt64, at offset: Int) {
+      guard offset + 8 <= bytes.count else { return }
+      bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+    }
+    let flags = spec.flags?.rawValue ?? 0
+    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    put(flags, at: CloneArgsLayout.Offset.flags)
+    put(
+      spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD)),
+      at: CloneArgsLayout.Offset.exitSignal)
+    if setTid != 0 { put(setTid, at: CloneArgsLayout.Offset.setTid) }
+    if let count = spec.setTidSize ?? spec.setTid.map({ UInt64($0.count) }) {
+      put(count, at: CloneArgsLayout.Offset.setTidSize)
+    }
+    if let cgroup = spec.cgroup { put(cgroup, at: CloneArgsLayout.Offset.cgroup) }
+    for offset in spec.nonZeroBytesAt ?? [] where offset.resolved < bytes.count {
+      bytes[offset.resolved] = 0x01
+    }
+    if spec.poisonAfterSize == true, size < bytes.count {
+      for index in size..<bytes.count { bytes[index] = 0xff }
+    }
+  }
+}
