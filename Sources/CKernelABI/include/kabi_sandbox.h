@@ -25,8 +25,8 @@ enum {
 enum kabi_report_tag {
 	KABI_REPORT_LEVEL_READY = 1,	/* a sandbox level is set up */
 	KABI_REPORT_SETUP_FAILED = 2,	/* step says which; value is -errno */
-	KABI_REPORT_CALL = 3,		/* the call under test returned value (>= 0, or -errno) */
-	KABI_REPORT_CHILD = 4,		/* a process made by the call under test is running */
+	KABI_REPORT_CALL = 3,		/* a program step returned value (>= 0, or -errno) */
+	KABI_REPORT_CHILD = 4,		/* a process a step made is running */
 	KABI_REPORT_CHILD_EXIT = 5,	/* value: that child's wait status, or -errno */
 	KABI_REPORT_LEVEL = 6,		/* value: the reporter's PID-namespace level, or -errno */
 	KABI_REPORT_FIELD = 7,		/* value: what the body observed, under the record's name */
@@ -42,7 +42,11 @@ enum kabi_setup_step {
 
 struct kabi_report {
 	int32_t tag;		/* enum kabi_report_tag */
-	int32_t step;		/* SETUP_FAILED: enum kabi_setup_step; otherwise the body's own step */
+	/*
+	 * A sandbox level's own setup: enum kabi_setup_step (below 1000); a program step:
+	 * KABI_PROGRAM_FIRST_STEP + its index, for every tag.
+	 */
+	int32_t step;
 	int32_t level;		/* sandbox level of the writer: 1 is the outermost namespace made */
 	int32_t pid;		/* getpid() of the writer (gettid() for a thread's record) */
 	int64_t value;
