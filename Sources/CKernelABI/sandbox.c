@@ -99,7 +99,8 @@ static void kill_sandbox(int pidfd, long pid, struct kabi_sandbox_outcome *outco
 		return;
 	outcome->kill_errno = pidfd >= 0 ? errno : 0;
 	/* pid is this thread's unreaped child: it cannot have been reused. */
-	kill((pid_t)pid, SIGKILL);
+	if (kill((pid_t)pid, SIGKILL) < 0)
+		outcome->kill_fallback_errno = errno;
 }
 
 /* Every level's stack above its own guard page, then the body's scratch above another. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,4 +80,38 @@ int kabi_body_overflow_stack(const struct kabi_body_context *ctx)
 {
 	kabi_report_self(ctx, KABI_REPORT_CALL, 0, 0);
 	return (int)recurse(0);
+}
+
+int kabi_body_report_many(const struct kabi_body_context *ctx)
+{
+	uint32_t count = *(const uint32_t *)ctx->arg;
+
+	for (uint32_t i = 0; i < count; i++)
+		kabi_report_field(ctx, (int32_t)i, "record", i);
+	return 0;
+}
+
+int kabi_body_report_torn(const struct kabi_body_context *ctx)
+{
+	struct kabi_report r;
+
+	kabi_zero(&r, sizeof(r));
+	r.tag = KABI_REPORT_CALL;
+	r.level = ctx->level;
+	/* What a writer killed mid-record would leave: a record's first half, then nothing. */
+	kabi_sys(SYS_write, ctx->report_fd, &r, sizeof(r) / 2);
+	return 0;
+}
+
+int kabi_body_report_without_fds(const struct kabi_body_context *ctx)
+{
+	uint64_t none[2];	/* the kernel's struct rlimit64: cur and max */
+	long r;
+
+	kabi_zero(none, sizeof(none));	/* an initializer may become a memset call */
+	r = kabi_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, none, 0);
+
+	/* No descriptor can be opened now, /proc/self/status included: the record still goes. */
+	kabi_report_self(ctx, KABI_REPORT_CALL, 0, r);
+	return 0;
 }

@@ -177,6 +177,30 @@ public enum Conformance {
   ) throws {
     let clock = ContinuousClock()
     let start = clock.now
+    let (verdict, setupFailure, expected, observation) = decide(
+      row, needsSandbox: needsSandbox, observe: observe)
+    let elapsed = clock.now - start
+    let seconds =
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let logFailure = ResultLogWriter.append(
+      CaseResult(
+        id: row.id, area: row.area, title: row.title, status: verdict.status,
+        expected: expected?.spelled, observed: observation?.description,
+        reason: verdict.loggedReason, why: expected?.why, skipKind: verdict.skipKind,
+        feature: row.feature, knownBug: verdict.knownBug,
+        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds,
+        knownElsewhere: verdict.status == .fail ? row.knownBugLines.nilIfEmpty : nil))
+    if let logFailure {
+      Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
+    }
+    try verdict.report(title: row.title, sourceLocation: sourceLocation)
+  }
+
+  /// Observes the case unless it cannot run here and judges the observation: the verdict,
+  /// and what it rests on.
+  static func decide<Call>(
+    _ row: ConformanceCase<Call>, needsSandbox: Bool = true, observe: () throws -> Observation
+  ) -> (Verdict, SetupFailure?, Expectation?, Observation?) {
     var verdict = Verdict(status: .pass)
     var setupFailure: SetupFailure?
     var expected: Expectation?
@@ -186,7 +210,7 @@ public enum Conformance {
       if needsSandbox, let unavailable = TestEnvironment.sandboxUnavailable {
         throw CaseSkip(.environment, unavailable)
       }
-      let observed = try observe()
+      let observed = try observeOnWholeRuns(observe)
       observation = observed
       try requireOwnLimitsNotHit(observed, expected: expected)
       verdict = judge(row, expected: expected, observed: observed)
@@ -208,21 +232,18 @@ public enum Conformance {
       verdict = Verdict(status: .broken, reason: broken.description)
       setupFailure = broken.failure
     }
-    let elapsed = clock.now - start
-    let seconds =
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    let logFailure = ResultLogWriter.append(
-      CaseResult(
-        id: row.id, area: row.area, title: row.title, status: verdict.status,
-        expected: expected?.spelled, observed: observation?.description,
-        reason: verdict.loggedReason, why: expected?.why, skipKind: verdict.skipKind,
-        feature: row.feature, knownBug: verdict.knownBug,
-        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds,
-        knownElsewhere: verdict.status == .fail ? row.knownBugLines.nilIfEmpty : nil))
-    if let logFailure {
-      Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
-    }
-    try verdict.report(title: row.title, sourceLocation: sourceLocation)
+    return (verdict, setupFailure, expected, observation)
+  }
+
+  /// Runs `observe` while watching every sandbox run it makes. A run that cannot be judged
+  /// (`SandboxRun.damage`) makes the case BROKEN whatever `observe` made of it: a lost record
+  /// reads like a kernel that made no process, which would be a FAIL, or like a missing
+  /// feature, which would be a SKIP. The one place where a run's integrity is checked.
+  static func observeOnWholeRuns(_ observe: () throws -> Observation) throws -> Observation {
+    let watch = SandboxRunWatch()
+    let observed = Result { try SandboxRunWatch.$current.withValue(watch) { try observe() } }
+    if let damage = watch.damage { throw CaseBroken(damaged: damage) }
+    return try observed.get()
   }
 
   /// The expectation for the running kernel; SKIP or FAIL when the case cannot apply.

@@ -19,12 +19,15 @@ public struct CaseBroken: Error, CustomStringConvertible {
     self.init(step: "sandbox level \(level): \(named.words)", errno: errno, syscall: named.syscall)
   }
 
+  /// A sandbox run that cannot be judged: records lost, an NSpid unread, a process not killed
+  /// or not reaped.
+  public init(damaged damage: SandboxDamage) {
+    failure = SetupFailure(step: damage.step, errno: damage.errno?.name, cause: damage.cause)
+  }
+
   /// A sandbox that ran past its timeout and was killed.
   public init(timedOut run: SandboxRun) {
-    failure = SetupFailure(
-      step: "wait for the sandbox", errno: nil,
-      cause: "the sandbox ran past its \(run.timeoutMilliseconds) ms timeout and was killed "
-        + "(PIDNS_TIMEOUT_SCALE=\(Sandbox.timeoutScale); raise it on a slow or emulated machine)")
+    self.init(damaged: run.timeoutDamage)
   }
 
   public var description: String {

@@ -174,6 +174,9 @@ public enum TestEnvironment {
       let why = "sandbox setup failed at step \(failure.step): \(failure.errno)"
       return LevelMeasurement(unavailable: why, evidence: why)
     }
+    if let damage = run.damage {
+      return LevelMeasurement(evidence: "the nesting probe's run cannot be judged: \(damage)")
+    }
     guard let report = run.reports(.level).first else {
       return LevelMeasurement(
         evidence: "the nesting probe sent no report (\(run.exitDescription)): level unknown")
@@ -239,6 +242,9 @@ public enum TestEnvironment {
       run = try Sandbox.run(body: kabi_body_probe_level, argument: &nothing)
     } catch {
       return .failure(Unmeasured(text: "its sandbox did not start: \(error)"))
+    }
+    if let damage = run.damage {
+      return .failure(Unmeasured(text: "its run cannot be judged: \(damage)"))
     }
     switch run.reports(.level).first?.result {
     case .success(let level)?: return .success(Int(level) - 1)

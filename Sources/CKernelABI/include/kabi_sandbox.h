@@ -97,9 +97,9 @@ struct kabi_sandbox_outcome {
 	uint32_t reports_dropped;	/* records that did not fit */
 	uint32_t torn_bytes;	/* bytes of an incomplete trailing record */
 	int32_t unreaped;	/* killed, but still not gone at the reap deadline: memory kept */
-	int32_t kill_errno;	/* why pidfd_send_signal could not kill (then kill(2) did), or 0 */
+	int32_t kill_errno;	/* why pidfd_send_signal could not kill (then kill(2) tried), or 0 */
 	int32_t has_pidfd;	/* CLONE_PIDFD worked; without it the wait polls */
-	int32_t reserved;
+	int32_t kill_fallback_errno;	/* why kill(2) could not kill either, or 0 */
 };
 
 /*
