@@ -24,7 +24,7 @@ import Testing
         row, expected: row.expectation(for: Self.kernel), observed: .failed(.EPERM))
       #expect(verdict.status == .fail, "\(row.id)")
     }
-    #expect(rows.count == 10)
+    #expect(rows.count >= 10)
   }
 
   @Test
@@ -44,7 +44,7 @@ import Testing
         observed: .succeeded(pid: 600, nspid: [600]))
       #expect(verdict.status == .fail, "\(row.id)")
     }
-    #expect(rows.count == 4)
+    #expect(rows.count >= 4)
   }
 
   static func table() throws -> [ConformanceCase<ProgramCall>] {
