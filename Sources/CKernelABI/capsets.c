@@ -66,10 +66,12 @@ static long report_sets(struct kabi_call *call)
 }
 
 /*
- * capset: raw capset of the sets (as the test process parsed them with libcap), then
- * PR_CAP_AMBIENT_RAISE of each ambient capability; reports the sets the caller then holds.
+ * capset: raw capset of the sets caps (libcap text, parsed by the test process), then
+ * PR_CAP_AMBIENT_RAISE of each capability named in ambient; reports the sets the caller then
+ * holds, which the test process checks are exactly these.
  */
-KABI_OP(op_capset, "capset", "capset", { "caps", KABI_ARG_CAPS, 0 })
+KABI_OP(op_capset, "capset", "capset", { "caps", KABI_ARG_CAPS, 0 },
+	{ "ambient", KABI_ARG_CAP_NAMES, 3 })
 {
 	struct kabi_cap_sets sets = { (uint64_t)call->args[0], (uint64_t)call->args[1],
 				      (uint64_t)call->args[2] };

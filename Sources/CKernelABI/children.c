@@ -9,6 +9,7 @@
 #include "kabi_clone3.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
+#include "kabi_syscalls.h"
 
 /*
  * Processes a case makes around the call under test: automatic PIDs used up, and a blocker
@@ -69,4 +70,10 @@ KABI_OP(op_release, "release", "wait4", { "pid", KABI_ARG_NUMBER, 0 }, { "fd", K
 		return -ESRCH;
 	kabi_sys(SYS_close, call->args[1]);
 	return kabi_reap(call->args[0], &info);
+}
+
+/* pidfd-open: pidfd_open(pid, 0); returns the pidfd ("@label"), which setns takes since 5.8. */
+KABI_OP(op_pidfd_open, "pidfd-open", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 })
+{
+	return kabi_sys(KABI_SYS_PIDFD_OPEN, call->args[0], 0);
 }

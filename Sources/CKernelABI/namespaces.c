@@ -215,14 +215,13 @@ static long send_namespaces(int sock, long status)
 	return kabi_sys(SYS_sendmsg, sock, &msg, 0);
 }
 
-/* Receives what send_namespaces sent; places the user namespace at user_fd, PID at pid_fd. */
-static long receive_namespaces(int sock, int64_t user_fd, int64_t pid_fd)
+/* Receives what send_namespaces sent: the user namespace's descriptor at fds[0], PID at fds[1]. */
+static long receive_namespaces(int sock, int fds[2])
 {
 	union fd_pair_control control;
 	struct iovec iov;
 	struct msghdr msg;
 	long status = -EPROTO, r;
-	int fds[2];
 
 	kabi_zero(&msg, sizeof(msg));
 	kabi_zero(&control, sizeof(control));
@@ -239,27 +238,24 @@ static long receive_namespaces(int sock, int64_t user_fd, int64_t pid_fd)
 		return -EPROTO;
 	if (status < 0)
 		return status;
-	if (msg.msg_controllen < CMSG_LEN(sizeof(fds)) ||
+	if (msg.msg_controllen < CMSG_LEN(2 * sizeof(int)) ||
 	    control.header.cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
-	kabi_copy(fds, CMSG_DATA(&control.header), sizeof(fds));
-	r = kabi_place_fd(fds[0], user_fd);
-	status = kabi_place_fd(fds[1], pid_fd);
-	return r < 0 ? r : status;
+	kabi_copy(fds, CMSG_DATA(&control.header), 2 * sizeof(int));
+	return 0;
 }
 
 /*
  * hold: a holder process made with clone(flags) keeps namespaces alive while the caller goes
  * on: with CLONE_NEWUSER a user namespace (ids mapped to mapTo inside, as userns does), with
- * CLONE_NEWPID a PID namespace of which it is init. Its user and PID namespaces come back as
- * descriptors userFd and pidFd (-1: closed), so a shape can hold namespaces the caller is
- * not in, such as a sibling's.
+ * CLONE_NEWPID a PID namespace of which it is init. Returns the holder's PID and keeps
+ * descriptors of its user and PID namespaces as "user" and "pid" ("@label.pid"), so a prelude
+ * can hold namespaces the caller is not in, such as a sibling's.
  */
-KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 },
-	{ "userFd", KABI_ARG_NUMBER, 2, -1 }, { "pidFd", KABI_ARG_NUMBER, 3, -1 })
+KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 })
 {
 	long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid);
-	int sock[2];
+	int sock[2], fds[2];
 	long r = kabi_sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), child;
 	int failed;
 
@@ -277,17 +273,19 @@ KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KAB
 		kabi_wait_for_parent_death();
 	}
 	kabi_sys(SYS_close, sock[1]);
-	r = child < 0 ? child : receive_namespaces(sock[0], call->args[2], call->args[3]);
+	r = child < 0 ? child : receive_namespaces(sock[0], fds);
 	kabi_sys(SYS_close, sock[0]);
-	return r;
+	if (r == 0)
+		r = kabi_keep(call, "user", fds[0]);
+	if (r == 0)
+		r = kabi_keep(call, "pid", fds[1]);
+	return r < 0 ? r : child;
 }
 
-/* save: opens path (a namespace file) read-only as descriptor fd, for a later setns. */
-KABI_OP(op_save, "save", "openat", { "path", KABI_ARG_PATH }, { "fd", KABI_ARG_NUMBER, 0, -1 })
+/* save: opens path (a namespace file) read-only; returns the descriptor ("@label"). */
+KABI_OP(op_save, "save", "openat", { "path", KABI_ARG_PATH })
 {
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, call->text, O_RDONLY | O_CLOEXEC);
-
-	return fd < 0 ? fd : kabi_place_fd((int)fd, call->args[0]);
+	return kabi_sys(SYS_openat, AT_FDCWD, call->text, O_RDONLY | O_CLOEXEC);
 }
 
 /*

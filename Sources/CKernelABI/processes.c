@@ -57,17 +57,6 @@ long kabi_fd_is_namespace(long fd, const char *path)
 	return n == m && kabi_equal(got, want, (unsigned long)n);
 }
 
-long kabi_place_fd(int fd, int64_t wanted)
-{
-	long r = 0;
-
-	if (wanted >= 0 && wanted != fd)
-		r = kabi_sys(SYS_dup3, fd, wanted, O_CLOEXEC);
-	if (wanted != fd)
-		kabi_sys(SYS_close, fd);
-	return r < 0 ? r : 0;
-}
-
 long kabi_inode(const char *path)
 {
 	struct stat st;

@@ -48,26 +48,23 @@ KABI_OP(op_own_file, "own-file", "stat", { "path", KABI_ARG_PATH },
 }
 
 /*
- * open-write: opens path for writing as descriptor fd: the permission check of open(). A
- * read-only /proc/sys (EROFS, as container runtimes mount it) is the environment, not the
- * kernel's answer, and is reported as a failed setup.
+ * open-write: opens path for writing and returns the descriptor ("@label"): the permission
+ * check of open(). A read-only /proc/sys (EROFS, as container runtimes mount it) is the
+ * environment, not the kernel's answer, and is reported as a failed setup.
  */
-KABI_OP(op_open_write, "open-write", "openat", { "path", KABI_ARG_PATH },
-	{ "fd", KABI_ARG_NUMBER, 0, -1 })
+KABI_OP(op_open_write, "open-write", "openat", { "path", KABI_ARG_PATH })
 {
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, call->text, O_WRONLY | O_CLOEXEC);
 
-	if (fd == -EROFS)
-		return kabi_setup_failed(call, "open", fd);
-	return fd < 0 ? fd : kabi_place_fd((int)fd, call->args[0]);
+	return fd == -EROFS ? kabi_setup_failed(call, "open", fd) : fd;
 }
 
 /*
  * write-fd: writes value in decimal at offset 0 of descriptor fd (opened by open-write,
  * perhaps with other capabilities), then reads path back: field value. Never the suite's own
  * sysctls: a descriptor with inode hostFile (the suite's pid_max, which before 6.14 every
- * namespace shares), or a caller in the PID namespace with inode hostPidNs (the suite's), is
- * refused.
+ * namespace shares: "$hostPidMaxInode"), or a caller in the PID namespace with inode hostPidNs
+ * (the suite's: "$suitePidNsInode"), is refused, and so is a step that does not name both.
  */
 KABI_OP(op_write_fd, "write-fd", "write", { "path", KABI_ARG_PATH }, { "fd", KABI_ARG_NUMBER, 0 },
 	{ "value", KABI_ARG_NUMBER, 1 }, { "hostFile", KABI_ARG_NUMBER, 2 },
@@ -77,9 +74,9 @@ KABI_OP(op_write_fd, "write-fd", "write", { "path", KABI_ARG_PATH }, { "fd", KAB
 	struct stat st;
 	long r = kabi_sys(SYS_fstat, call->args[0], &st);
 
-	if (r == 0 &&
-	    ((call->args[2] != 0 && (uint64_t)st.st_ino == (uint64_t)call->args[2]) ||
-	     (call->args[3] != 0 && kabi_inode("/proc/self/ns/pid") == call->args[3])))
+	if (r == 0 && (call->args[2] == 0 || call->args[3] == 0 ||
+		       (uint64_t)st.st_ino == (uint64_t)call->args[2] ||
+		       kabi_inode("/proc/self/ns/pid") == call->args[3]))
 		r = -EXDEV;
 	if (r < 0)
 		return kabi_setup_failed(call, "not the suite's", r);

@@ -195,6 +195,8 @@ public struct FixtureFile<Call: Codable & Sendable>: Codable, Sendable {
   public var summary: String
   /// The feature every case needs unless it names its own.
   public var feature: String?
+  /// Named step lists the rows' programs may run first (`"use": "name"`).
+  public var preludes: [String: Prelude]?
   /// The rows, each with its area and, unless it names one, the file's feature.
   public var cases: [ConformanceCase<Call>] {
     get {
@@ -210,7 +212,7 @@ public struct FixtureFile<Call: Codable & Sendable>: Codable, Sendable {
   private var rows: [ConformanceCase<Call>]
 
   private enum CodingKeys: String, CodingKey {
-    case area, summary, feature
+    case area, summary, feature, preludes
     case rows = "cases"
   }
 }
@@ -249,6 +251,7 @@ public enum Fixtures {
     } catch let error as DecodingError {
       throw FixtureError(file: name, message: FixtureError.describe(error))
     }
+    table.cases = try table.cases.map { try $0.resolvingPrelude(in: table.preludes, file: name) }
     for row in table.cases {
       if let problem = (row.call as? any CheckedCall)?.problem {
         throw FixtureError(file: name, message: "\(row.id): \(problem)")

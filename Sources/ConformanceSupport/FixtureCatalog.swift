@@ -36,10 +36,7 @@ public struct FixtureTable: Sendable {
 /// so a table that fails to load or a run that stops midway cannot look complete.
 public enum FixtureCatalog {
   public static let tables: [FixtureTable] = [
-    FixtureTable(CapabilityTable.file, tags: ["capabilities"]) {
-      let table = try CapabilityTable.load()
-      return (table.area, table.cases.count)
-    },
+    FixtureTable("capabilities.json", ProgramCall.self, tags: ["capabilities"]),
     FixtureTable("clone3-sizes.json", Clone3Call.self, tags: ["clone3"]),
     FixtureTable("ns-last-pid.json", SetTidCall.self, tags: ["setTid"]),
     FixtureTable("nsfs-ioctl.json", ProgramCall.self, tags: ["nsfs"]),

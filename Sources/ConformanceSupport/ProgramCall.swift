@@ -111,6 +111,9 @@ public struct ProgramCall: Codable, Hashable, Sendable {
   /// The first level is a PID namespace in the suite's own user namespace, which needs
   /// CAP_SYS_ADMIN there (`SandboxSpec.inCallersUserNamespace`).
   public var inSuiteUserNamespace: Bool?
+  /// The table's prelude whose steps run first (`Prelude`); `prelude` once the table loaded.
+  public var use: String?
+  public internal(set) var prelude: Prelude?
   public var steps: [Step]
 
   public init(levels: Int? = nil, inSuiteUserNamespace: Bool? = nil, steps: [Step]) {
@@ -118,6 +121,8 @@ public struct ProgramCall: Codable, Hashable, Sendable {
     self.inSuiteUserNamespace = inSuiteUserNamespace
     self.steps = steps
   }
+
+  private enum CodingKeys: String, CodingKey { case levels, inSuiteUserNamespace, use, steps }
 }
 
 /// A named argument as a table writes it: a number, a word, a list or an object, read by the
@@ -223,7 +228,7 @@ public struct Operation: Sendable {
   static func width(of kind: kabi_arg_kind) -> Int {
     switch kind {
     case KABI_ARG_PATH: 0
-    case KABI_ARG_CAPS: 4
+    case KABI_ARG_CAPS: 3
     case KABI_ARG_CLONE_ARGS: 3
     case KABI_ARG_PIDS: 2
     default: 1
@@ -308,6 +313,8 @@ public final class CompiledProgram {
       case KABI_ARG_NUMBER:
         if case .text(let word) = value, word.hasPrefix("@") {
           references[parameter.slot] = try reference(word, labels: labels, before: index)
+        } else if case .text(let word) = value, word.hasPrefix("$") {
+          slots[parameter.slot] = try EnvironmentValues.number(word)
         } else {
           slots[parameter.slot] = try value.decode(Int64.self, what: what)
         }
@@ -326,11 +333,11 @@ public final class CompiledProgram {
         do { sets = try CapabilitySets(text: text).knownToKernel } catch {
           throw ProgramError("\(what): \(error)")
         }
-        for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable, sets.ambient]
-          .enumerated()
-        {
+        for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable].enumerated() {
           slots[parameter.slot + offset] = Int64(bitPattern: mask)
         }
+      case KABI_ARG_CAP_NAMES:
+        slots[parameter.slot] = try ProgramCall.capabilityMask(value)
       case KABI_ARG_CLONE_ARGS:
         let spec = try value.decode(CloneArgsSpec.self, what: what)
         let built = try spec.build()
@@ -430,6 +437,7 @@ extension ProgramCall {
   /// the program reported; a step that made a process must prove it ran with the IDs claimed
   /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
   public func observe() throws -> Observation {
+    try requireInitialNamespace()
     let compiled = try CompiledProgram(self)
     return try withExtendedLifetime(compiled) {
       try observation(of: run(compiled), compiled: compiled)
@@ -485,6 +493,9 @@ extension ProgramCall {
     -> Observation
   {
     try requireSetUp(run)
+    if let problem = premiseProblem(in: run) {
+      throw CaseBroken(step: "stand on the case's premise: \(problem)")
+    }
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
     if let failed = calls.first(where: { $0.value < 0 }),

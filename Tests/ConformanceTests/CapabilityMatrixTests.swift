@@ -13,18 +13,18 @@ import Testing
 /// pidns_install(); kernel/nsproxy.c; security/commoncap.c cap_capable().
 @Suite(.tags(.capabilities))
 struct CapabilityMatrixTests {
-  @Test(arguments: try CapabilityTable.cases(inSuiteUserNamespace: false))
+  @Test(arguments: try Fixtures.programs("capabilities.json", inSuiteUserNamespace: false))
   func `capabilities over the namespaces a sandbox builds decide each call`(
-    _ row: ConformanceCase<CapabilityCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
   @Test(
     .needsInitialUserNamespace("cap_sys_admin", "cap_checkpoint_restore"),
-    arguments: try CapabilityTable.cases(inSuiteUserNamespace: true))
+    arguments: try Fixtures.programs("capabilities.json", inSuiteUserNamespace: true))
   func `capabilities in the initial user namespace decide each call there`(
-    _ row: ConformanceCase<CapabilityCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

@@ -1,7 +1,9 @@
-import ConformanceSupport
+import CKernelABI
 import Foundation
-import KernelABI
 import Testing
+
+@testable import ConformanceSupport
+@testable import KernelABI
 
 /// The capability matrix trusts two things of its own: libcap's text becomes the masks capset
 /// takes, and a caller that did not hold the stated sets, or a row from the initial user
@@ -32,37 +34,87 @@ import Testing
     }
   }
 
-  @Test(.needsSandbox)
-  func `a caller that held other sets than its row states is BROKEN, not judged on its answer`()
+  @Test func `a caller that held other sets than its capset states is BROKEN, not judged`()
     throws
   {
-    var call = try Self.call(
-      #"{"shape": "own", "caps": "=", "steps": [{"op": "capset", "caps": "cap_sys_admin=ep"}, {"op": "unshare", "flags": ["CLONE_NEWPID"]}]}"#
+    let call = try Self.call(
+      #"{"steps": [{"op": "capset", "args": {"caps": "cap_sys_admin=ep"}, "setup": true}, {"op": "unshare", "args": {"flags": ["CLONE_NEWPID"]}}]}"#
     )
-    call.shapeDefinition = try Self.shape(suiteUserNamespace: false)
+    let step = Int32(KABI_PROGRAM_FIRST_STEP)
+    let held: [(String, Int64)] = [
+      ("effective", 0), ("permitted", 1 << 21), ("inheritable", 0), ("ambient", 0),
+    ]
+    let run = Self.run(
+      [Self.report(.call, step: step, name: "capset")]
+        + held.map { Self.report(.field, step: step, name: $0.0, value: $0.1) }
+        + [Self.report(.call, step: step + 1, name: "unshare")])
+    #expect(call.premiseProblem(in: run)?.contains("not the stated \"cap_sys_admin=ep\"") == true)
     #expect {
-      _ = try call.observe()
+      _ = try call.observation(of: run)
     } throws: { error in
-      error is CaseBroken && "\(error)".contains("not the stated =")
+      error is CaseBroken && "\(error)".contains("e 0x0 p 0x200000")
+    }
+  }
+
+  @Test(.needsSandbox)
+  func `a caller whose prelude's premise did not hold is BROKEN, not judged on its answer`()
+    throws
+  {
+    // The sandbox's own user namespace owns its PID namespace (activeOwner 1), not another.
+    let table = try Self.table(
+      #"{"about": "a", "premises": {"pidLevels": 1, "activeOwner": 0}, "steps": []}"#,
+      row: #"{"use": "p", "steps": [{"op": "capset", "args": {"caps": "=ep"}, "setup": true}]}"#)
+    #expect {
+      _ = try table.cases[0].call.observe()
+    } throws: { error in
+      error is CaseBroken && "\(error)".contains("activeOwner 1, where the prelude \"p\" needs 0")
     }
   }
 
   @Test func `a row from the initial user namespace without its trait is BROKEN, never run`()
     throws
   {
-    var call = try Self.call(#"{"shape": "host", "caps": "="}"#)
-    call.shapeDefinition = try Self.shape(suiteUserNamespace: true)
-    #expect(throws: CaseBroken.self) { _ = try call.observe() }
+    let table = try Self.table(
+      #"{"about": "a", "inSuiteUserNamespace": true, "steps": []}"#,
+      row: #"{"use": "p", "steps": [{"op": "capset", "args": {"caps": "="}, "setup": true}]}"#)
+    #expect(table.cases[0].call.inSuiteUserNamespace == true)
+    #expect(throws: CaseBroken.self) { _ = try table.cases[0].call.observe() }
   }
 
-  static func call(_ json: String) throws -> CapabilityCall {
-    try JSONDecoder().decode(CapabilityCall.self, from: Data(json.utf8))
+  static func call(_ json: String) throws -> ProgramCall {
+    try JSONDecoder().decode(ProgramCall.self, from: Data(json.utf8))
   }
 
-  static func shape(suiteUserNamespace: Bool) throws -> CapabilityShape {
+  /// A table whose one row uses the prelude `p`, loaded as the suite loads its tables.
+  static func table(_ prelude: String, row: String) throws -> FixtureFile<ProgramCall> {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "preludes-\(getpid())-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
     let json =
-      #"{"about": "a", "pidLevels": [{"ns": "P1", "owner": "U1"}], "caller": "U1", "steps": [], "#
-      + #""suiteUserNamespace": \#(suiteUserNamespace)}"#
-    return try JSONDecoder().decode(CapabilityShape.self, from: Data(json.utf8))
+      #"{"area": "t", "summary": "s", "preludes": {"p": \#(prelude)}, "cases": [{"id": "t.a", "#
+      + #""title": "t", "call": \#(row), "expect": [{"result": "success"}]}]}"#
+    try Data(json.utf8).write(to: directory.appendingPathComponent("t.json"))
+    return try Fixtures.load("t.json", as: ProgramCall.self, from: directory, selection: nil)
+  }
+
+  static func report(
+    _ tag: SandboxReport.Tag, step: Int32, name: String, value: Int64 = 0
+  ) -> SandboxReport {
+    var raw = kabi_report()
+    raw.tag = tag.rawValue
+    raw.step = step
+    raw.level = 1
+    raw.value = value
+    withUnsafeMutableBytes(of: &raw.name) { bytes in
+      for (index, byte) in name.utf8.enumerated() { bytes[index] = byte }
+    }
+    return SandboxReport(raw)
+  }
+
+  static func run(_ reports: [SandboxReport]) -> SandboxRun {
+    SandboxRun(
+      pid: 1, timedOut: false, exitCode: 0, signal: nil, reports: reports, lostReports: 0,
+      unreaped: false, killError: nil, timeoutMilliseconds: 10_000)
   }
 }

@@ -19,9 +19,6 @@ long kabi_map_ids(int64_t inside, long uid, long gid, int *failed);
 /* Whether descriptor fd is the namespace that path (a /proc/.../ns link) names: 1, 0, or -errno. */
 long kabi_fd_is_namespace(long fd, const char *path);
 
-/* Moves fd to the number wanted (none if wanted < 0) and closes fd: 0, or -errno. */
-long kabi_place_fd(int fd, int64_t wanted);
-
 /* st_ino of path, or -errno. */
 long kabi_inode(const char *path);
 

@@ -46,9 +46,10 @@ enum kabi_arg_kind {
 	KABI_ARG_FLAGS = 2,		/* one slot: CLONE_* names, ORed */
 	KABI_ARG_SIGNAL = 3,		/* one slot: "SIGKILL", or a number */
 	KABI_ARG_PATH = 4,		/* the step's text */
-	KABI_ARG_CAPS = 5,		/* four slots: effective, permitted, inheritable, ambient */
+	KABI_ARG_CAPS = 5,		/* three slots: effective, permitted, inheritable (libcap text) */
 	KABI_ARG_CLONE_ARGS = 6,	/* three slots: address, size, pid_max-relative set_tid mask */
 	KABI_ARG_PIDS = 7,		/* two slots: count, address of the int32_t array */
+	KABI_ARG_CAP_NAMES = 8,		/* one slot: a mask (bit n: capability n) of libcap names */
 };
 
 struct kabi_param {

@@ -1,0 +1,92 @@
+import CLibcap
+import Glibc
+import KernelABI
+import Testing
+
+/// A test whose cases need capabilities in the initial user namespace, not in one the sandbox
+/// made: where the suite runs below it, or its effective set (read with libcap, never inferred
+/// from uid 0) lacks one of them, every case is a SKIP that names them, logged as every
+/// verdict is.
+public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
+  /// libcap names, such as `cap_sys_admin`.
+  public var names: [String]
+
+  @TaskLocal static var inEffect: InitialNamespaceCapabilities?
+
+  public func provideScope(
+    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+  ) async throws {
+    try await Self.$inEffect.withValue(self) { try await function() }
+  }
+
+  /// The capabilities as one set.
+  var bits: UInt64 {
+    names.reduce(0) { bits, name in
+      var value: cap_value_t = 0
+      guard cap_from_name(name, &value) == 0, (0..<64).contains(value) else { return bits }
+      return bits | 1 << UInt64(value)
+    }
+  }
+
+  /// Why the suite cannot act with them here, or nil.
+  var unmet: String? {
+    let list = names.map { $0.uppercased() }.joined(separator: ", ")
+    guard Capabilities.inInitialUserNamespace else {
+      return "needs \(list) in the initial user namespace: the suite runs in a user namespace "
+        + "below it, whose root holds no capability there"
+    }
+    let missing = names.filter { name in
+      var value: cap_value_t = 0
+      return cap_from_name(name, &value) != 0 || !Capabilities.effective(Int32(value))
+    }
+    guard missing.isEmpty else {
+      return "needs \(missing.map { $0.uppercased() }.joined(separator: ", ")) in the initial "
+        + "user namespace; the suite's effective set is \(Capabilities.text)"
+    }
+    return nil
+  }
+
+  /// Throws the SKIP when the requirement is not met here, and BROKEN when the test states no
+  /// requirement or one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace)
+  /// and every capability the case holds.
+  static func requireInEffect(covering sets: CapabilitySets) throws {
+    guard let requirement = inEffect else {
+      throw CaseBroken(
+        step: "run a case from the initial user namespace under its "
+          + ".needsInitialUserNamespace trait, which this test does not state")
+    }
+    if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
+    let held = sets.effective | sets.permitted | sets.inheritable | sets.ambient
+    var sysAdmin: cap_value_t = 0
+    guard cap_from_name("cap_sys_admin", &sysAdmin) == 0,
+      requirement.bits & (1 << UInt64(sysAdmin)) != 0, held & ~requirement.bits == 0
+    else {
+      throw CaseBroken(
+        step: "state CAP_SYS_ADMIN and every capability the case holds in its "
+          + ".needsInitialUserNamespace trait (it states \(requirement.names))")
+    }
+  }
+}
+
+extension Trait where Self == InitialNamespaceCapabilities {
+  /// The cases need these capabilities (libcap names) in the initial user namespace.
+  public static func needsInitialUserNamespace(_ names: String...) -> Self {
+    InitialNamespaceCapabilities(names: names)
+  }
+}
+
+extension ProgramCall {
+  /// Throws the SKIP or BROKEN of `InitialNamespaceCapabilities.requireInEffect` for a call
+  /// whose first level is in the suite's own user namespace, covering every set it states.
+  func requireInitialNamespace() throws {
+    guard inSuiteUserNamespace == true else { return }
+    let held = try statedSets().values.reduce(
+      CapabilitySets(effective: 0, permitted: 0, inheritable: 0)
+    ) { union, sets in
+      CapabilitySets(
+        effective: union.effective | sets.effective, permitted: union.permitted | sets.permitted,
+        inheritable: union.inheritable | sets.inheritable, ambient: union.ambient | sets.ambient)
+    }
+    try InitialNamespaceCapabilities.requireInEffect(covering: held)
+  }
+}
