@@ -100,21 +100,25 @@ import Testing
 
   static func report(
     _ tag: SandboxReport.Tag, step: Int32, name: String, value: Int64 = 0
-  ) -> SandboxReport {
+  ) -> kabi_report {
     var raw = kabi_report()
     raw.tag = tag.rawValue
     raw.step = step
     raw.level = 1
+    raw.nspid_count = 1
+    raw.nspid.0 = 1
     raw.value = value
     withUnsafeMutableBytes(of: &raw.name) { bytes in
       for (index, byte) in name.utf8.enumerated() { bytes[index] = byte }
     }
-    return SandboxReport(raw)
+    return raw
   }
 
-  static func run(_ reports: [SandboxReport]) -> SandboxRun {
-    SandboxRun(
-      pid: 1, timedOut: false, exitCode: 0, signal: nil, reports: reports, lostReports: 0,
-      unreaped: false, killError: nil, timeoutMilliseconds: 10_000)
+  static func run(_ records: [kabi_report]) -> SandboxRun {
+    var outcome = kabi_sandbox_outcome()
+    outcome.pid = 1
+    outcome.wait_code = Int32(CLD_EXITED)
+    outcome.report_count = UInt32(records.count)
+    return SandboxRun(outcome: outcome, records: records, timeoutMilliseconds: 10_000)
   }
 }
