@@ -158,7 +158,7 @@ public struct CapabilityCall: Codable, Hashable, Sendable {
           args: [Int64(bitPattern: UInt64(cloneArgs)), Int64(CloneArgsLayout.ver2.rawValue), 0]))
     }
     return ProgramCall(
-      levels: shapeDefinition.sandboxLevels,
+      levels: shapeDefinition.sandboxLevels.map(SandboxDepth.levels),
       inSuiteUserNamespace: shapeDefinition.suiteUserNamespace, steps: program)
   }
 
