@@ -104,9 +104,9 @@ broken:
  * childReadsPidMax its own pid_max) and exits 0; its creator reaps it and reports CHILD_EXIT with
  * its wait status. The bytes may be deliberately bad. fromChild: a child of the caller makes the
  * call (an init may not use CLONE_PARENT); hold: a descriptor the child reads a byte from before
- * it exits (-1: none), so the test process can look at it first; creatorView: report field
- * creatorView, 0 when the creator can open a pidfd for the returned PID in its own namespace
- * (kill(pid, 0) where seccomp refuses pidfd_open), else -errno. With CLONE_PARENT the caller
+ * it exits (-1: none), so the test process can look at it first; creatorView (on unless 0):
+ * report field creatorView, 0 when the creator can open a pidfd for the returned PID in its own
+ * namespace (kill(pid, 0) where seccomp refuses pidfd_open), else -errno. With CLONE_PARENT the caller
  * reports its parent as field callersParent. The args' mask: bit i makes set_tid[i] an offset
  * from the caller's pid_max, read just before the call (reported as field pid_max).
  */
@@ -114,7 +114,7 @@ KABI_OP(op_clone3, "clone3", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 },
 	{ "fromChild", KABI_ARG_NUMBER, KABI_CLONE3_FROM_CHILD },
 	{ "hold", KABI_ARG_NUMBER, KABI_CLONE3_HOLD, -1 },
 	{ "childReadsPidMax", KABI_ARG_NUMBER, KABI_CLONE3_CHILD_READS_PID_MAX },
-	{ "creatorView", KABI_ARG_NUMBER, KABI_CLONE3_CREATOR_VIEW })
+	{ "creatorView", KABI_ARG_NUMBER, KABI_CLONE3_CREATOR_VIEW, 1 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	int32_t step = call->step;

@@ -123,9 +123,9 @@ final class ProgramEnvironment {
           outside = check
           values[word] = Int64(check.holdDescriptor)
         case "$hostPidMaxInode":
-          values[word] = hold("/proc/sys/kernel/pid_max")
+          values[word] = try hold("/proc/sys/kernel/pid_max")
         case "$suitePidNamespaceInode":
-          values[word] = hold("/proc/self/ns/pid")
+          values[word] = try hold("/proc/self/ns/pid")
         default:
           break
         }
@@ -133,13 +133,19 @@ final class ProgramEnvironment {
     }
   }
 
-  /// Opens `path` for the run and returns its inode (0 when it cannot be opened).
-  private func hold(_ path: String) -> Int64 {
+  /// Opens `path` for the run and returns its inode; BROKEN when it cannot: a step that must
+  /// never touch the suite's own file would have nothing to compare with.
+  private func hold(_ path: String) throws(CaseBroken) -> Int64 {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return 0 }
-    held.append(fd)
     var status = stat()
-    return fstat(fd, &status) == 0 ? Int64(bitPattern: UInt64(status.st_ino)) : 0
+    guard fd >= 0, fstat(fd, &status) == 0 else {
+      let error = Errno(rawValue: errno)
+      if fd >= 0 { Glibc.close(fd) }
+      close()
+      throw CaseBroken(step: "hold \(path), which the sandbox must never write", errno: error)
+    }
+    held.append(fd)
+    return Int64(bitPattern: UInt64(status.st_ino))
   }
 
   /// Descriptors the sandbox must keep open.

@@ -56,7 +56,7 @@ extension SetTidDepthsCall {
     steps.append(
       .init(
         "clone3",
-        args: ["args": .object(args), "creatorView": .flag(true), "hold": .text("$outsideHold")]))
+        args: ["args": .object(args), "hold": .text("$outsideHold")]))
     return (ProgramCall(levels: 1, steps: steps), nspid, nspid[sandboxLevels - 1])
   }
 }

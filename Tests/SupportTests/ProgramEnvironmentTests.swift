@@ -7,10 +7,8 @@ import Testing
 /// The words a table uses for where its program runs, and the generic proofs and retries of
 /// the engine (`ProgramEnvironment.swift`).
 @Suite struct ProgramEnvironmentTests {
-  static func clone3(_ args: [String: Argument], extra: [String: Argument] = [:])
-    -> ProgramCall.Step
-  {
-    .init("clone3", args: ["args": .object(args)].merging(extra) { _, new in new })
+  static func clone3(_ args: [String: Argument]) -> ProgramCall.Step {
+    .init("clone3", args: ["args": .object(args)])
   }
 
   @Test func `set_tid_size level+N counts the sandbox, nested namespaces and CLONE_NEWPID`() throws
@@ -74,7 +72,7 @@ import Testing
   func `a clone3 child proves it got the pid_max-relative PID it asked for`() throws {
     try Features.requireUsable("clone3", for: "this test")
     let call = ProgramCall(steps: [
-      Self.clone3(["set_tid": .list([.text("pid_max-1")])], extra: ["creatorView": .flag(true)])
+      Self.clone3(["set_tid": .list([.text("pid_max-1")])])
     ])
     let observed = try call.observe()
     // The proof's own fields (pid_max, creatorView) are not part of the observation.
