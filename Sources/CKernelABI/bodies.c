@@ -17,15 +17,15 @@
 
 /* Makes the call; the child reports and exits, its creator reports what it sees and reaps. */
 static long create(const struct kabi_body_context *ctx, int32_t step,
-		   const struct kabi_clone_args *args, size_t size, int64_t options, long hold_fd)
+		   const struct kabi_clone_args *args, size_t size, const int64_t *options)
 {
 	siginfo_t info;
 	char byte;
+	long hold_fd = (long)options[KABI_CLONE3_HOLD];
 	long r = kabi_sys(KABI_SYS_CLONE3, args, size);
-
 	if (r == 0) {
 		kabi_report_self(ctx, KABI_REPORT_CHILD, step,
-				 options & KABI_CLONE3_CHILD_READS_PID_MAX
+				 options[KABI_CLONE3_CHILD_READS_PID_MAX]
 					 ? kabi_read_int("/proc/sys/kernel/pid_max")
 					 : kabi_sys(SYS_getppid));
 		if (hold_fd >= 0)
@@ -35,7 +35,10 @@ static long create(const struct kabi_body_context *ctx, int32_t step,
 	}
 	if (r <= 0)
 		return r;
-	if (options & KABI_CLONE3_CREATOR_VIEW) {
+	/* A CLONE_PARENT child's parent must be its caller's parent (the args were readable). */
+	if (args->flags & KABI_CLONE_PARENT)
+		kabi_report_field(ctx, step, "callersParent", kabi_sys(SYS_getppid));
+	if (options[KABI_CLONE3_CREATOR_VIEW]) {
 		long pidfd = kabi_sys(KABI_SYS_PIDFD_OPEN, r, 0);
 
 		if (pidfd >= 0)
@@ -59,8 +62,7 @@ static long create(const struct kabi_body_context *ctx, int32_t step,
  * process is the caller's child, and the caller reaps that PID, not one it asked for.
  */
 static long create_from_child(const struct kabi_body_context *ctx, int32_t step,
-			      const struct kabi_clone_args *args, size_t size, int64_t options,
-			      long hold_fd)
+			      const struct kabi_clone_args *args, size_t size, const int64_t *options)
 {
 	siginfo_t info;
 	long returned = 0, helper, r;
@@ -71,7 +73,7 @@ static long create_from_child(const struct kabi_body_context *ctx, int32_t step,
 	helper = kabi_fork(0);
 	if (helper == 0) {
 		kabi_sys(SYS_close, made[0]);
-		r = create(ctx, step, args, size, options, hold_fd);
+		r = create(ctx, step, args, size, options);
 		kabi_sys(SYS_write, made[1], &r, sizeof(r));
 		kabi_sys(SYS_exit_group, 0);
 	}
@@ -98,23 +100,27 @@ broken:
 }
 
 /*
- * clone3: clone3(args, size), once. A child reports CHILD (value: its getppid()) and exits 0;
- * its creator reaps it and reports CHILD_EXIT with its wait status. The bytes may be
- * deliberately bad. options: enum kabi_clone3_option; hold: a descriptor the child reads a byte
- * from before it exits (+1; 0: none), so the test process can look at it first; the args' mask:
- * bit i makes set_tid[i] an offset from the caller's pid_max, read just before the call
- * (reported as field pid_max).
+ * clone3: clone3(args, size), once. A child reports CHILD (value: its getppid(), or with
+ * childReadsPidMax its own pid_max) and exits 0; its creator reaps it and reports CHILD_EXIT with
+ * its wait status. The bytes may be deliberately bad. fromChild: a child of the caller makes the
+ * call (an init may not use CLONE_PARENT); hold: a descriptor the child reads a byte from before
+ * it exits (-1: none), so the test process can look at it first; creatorView (on unless 0):
+ * report field creatorView, 0 when the creator can open a pidfd for the returned PID in its own
+ * namespace (kill(pid, 0) where seccomp refuses pidfd_open), else -errno. With CLONE_PARENT the caller
+ * reports its parent as field callersParent. The args' mask: bit i makes set_tid[i] an offset
+ * from the caller's pid_max, read just before the call (reported as field pid_max).
  */
 KABI_OP(op_clone3, "clone3", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 },
-	{ "options", KABI_ARG_NUMBER, 3 }, { "hold", KABI_ARG_NUMBER, 4 })
+	{ "fromChild", KABI_ARG_NUMBER, KABI_CLONE3_FROM_CHILD },
+	{ "hold", KABI_ARG_NUMBER, KABI_CLONE3_HOLD, -1 },
+	{ "childReadsPidMax", KABI_ARG_NUMBER, KABI_CLONE3_CHILD_READS_PID_MAX },
+	{ "creatorView", KABI_ARG_NUMBER, KABI_CLONE3_CREATOR_VIEW, 1 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	int32_t step = call->step;
 	const struct kabi_clone_args *args = (const void *)(uintptr_t)call->args[0];
 	size_t size = (size_t)call->args[1];
 	uint64_t relative = (uint64_t)call->args[2];
-	int64_t options = call->args[3];
-	long hold_fd = (long)call->args[4] - 1;
 	struct kabi_clone_args resolved;
 	int32_t tids[KABI_MAX_PID_NS_LEVEL + 1];
 
@@ -132,9 +138,9 @@ KABI_OP(op_clone3, "clone3", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 },
 		resolved.set_tid = (uint64_t)(uintptr_t)tids;
 		args = &resolved;
 	}
-	if (options & KABI_CLONE3_FROM_CHILD)
-		return create_from_child(ctx, step, args, size, options, hold_fd);
-	return create(ctx, step, args, size, options, hold_fd);
+	if (call->args[KABI_CLONE3_FROM_CHILD])
+		return create_from_child(ctx, step, args, size, call->args);
+	return create(ctx, step, args, size, call->args);
 }
 
 int kabi_body_probe_level(const struct kabi_body_context *ctx)

@@ -89,15 +89,16 @@ KABI_OP(op_capget, "capget", "capget")
 	return report_sets(call);
 }
 
-/* drop-caps: clears the effective and permitted capabilities in caps (bit n: capability n). */
-KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_NUMBER, 0 })
+/* drop-caps: clears the capabilities named in caps from the effective and permitted sets. */
+KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_CAP_NAMES, 0 })
 {
+	uint64_t drop = (uint64_t)call->args[0];
 	struct kabi_cap_sets sets;
 	long r = kabi_capget(&sets);
 
 	if (r < 0)
 		return r;
-	sets.effective &= ~(uint64_t)call->args[0];
-	sets.permitted &= ~(uint64_t)call->args[0];
+	sets.effective &= ~drop;
+	sets.permitted &= ~drop;
 	return kabi_capset(&sets);
 }

@@ -64,7 +64,7 @@ KABI_OP(op_open_write, "open-write", "openat", { "path", KABI_ARG_PATH })
  * perhaps with other capabilities), then reads path back: field value. Never the suite's own
  * sysctls: a descriptor with inode hostFile (the suite's pid_max, which before 6.14 every
  * namespace shares: "$hostPidMaxInode"), or a caller in the PID namespace with inode hostPidNs
- * (the suite's: "$suitePidNsInode"), is refused, and so is a step that does not name both.
+ * (the suite's: "$suitePidNamespaceInode"), is refused, and so is a step that does not name both.
  */
 KABI_OP(op_write_fd, "write-fd", "write", { "path", KABI_ARG_PATH }, { "fd", KABI_ARG_NUMBER, 0 },
 	{ "value", KABI_ARG_NUMBER, 1 }, { "hostFile", KABI_ARG_NUMBER, 2 },

@@ -39,7 +39,7 @@ extension ProgramCall {
         step.setup = true
         return step
       } + steps
-    call.levels = levels ?? found.levels
+    call.levels = levels ?? found.levels.map(SandboxDepth.levels)
     call.inSuiteUserNamespace = inSuiteUserNamespace ?? found.inSuiteUserNamespace
     return call
   }

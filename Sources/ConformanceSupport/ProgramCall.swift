@@ -63,11 +63,12 @@ public struct ProgramCall: Codable, Hashable, Sendable {
       self.init(op, path: path, flags: flags, args: [], setup: setup)
     }
 
-    private enum CodingKeys: String, CodingKey {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
       case label, op, args, setup, goOn, field, path, flags
     }
 
     public init(from decoder: any Decoder) throws {
+      try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
       let container = try decoder.container(keyedBy: CodingKeys.self)
       op = try container.decode(String.self, forKey: .op)
       label = try container.decodeIfPresent(String.self, forKey: .label)
@@ -106,23 +107,63 @@ public struct ProgramCall: Codable, Hashable, Sendable {
     }
   }
 
-  /// Sandbox levels (each a user + PID namespace pair); 1 when absent.
-  public var levels: Int?
+  /// Sandbox levels (each a user + PID namespace pair): a number, or `"deepest"`; 1 when absent.
+  public var levels: SandboxDepth?
   /// The first level is a PID namespace in the suite's own user namespace, which needs
   /// CAP_SYS_ADMIN there (`SandboxSpec.inCallersUserNamespace`).
   public var inSuiteUserNamespace: Bool?
   /// The table's prelude whose steps run first (`Prelude`); `prelude` once the table loaded.
   public var use: String?
   public internal(set) var prelude: Prelude?
+  /// Map uid 0 at every level (default); false leaves the program the overflow uid.
+  public var mapRoot: Bool?
   public var steps: [Step]
 
-  public init(levels: Int? = nil, inSuiteUserNamespace: Bool? = nil, steps: [Step]) {
+  public init(
+    levels: SandboxDepth? = nil, inSuiteUserNamespace: Bool? = nil, mapRoot: Bool? = nil,
+    steps: [Step]
+  ) {
     self.levels = levels
     self.inSuiteUserNamespace = inSuiteUserNamespace
+    self.mapRoot = mapRoot
     self.steps = steps
   }
 
-  private enum CodingKeys: String, CodingKey { case levels, inSuiteUserNamespace, use, steps }
+  private enum CodingKeys: String, CodingKey, CaseIterable {
+    case levels, inSuiteUserNamespace, use, mapRoot, steps
+  }
+
+  public init(from decoder: any Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    levels = try container.decodeIfPresent(SandboxDepth.self, forKey: .levels)
+    inSuiteUserNamespace = try container.decodeIfPresent(Bool.self, forKey: .inSuiteUserNamespace)
+    use = try container.decodeIfPresent(String.self, forKey: .use)
+    mapRoot = try container.decodeIfPresent(Bool.self, forKey: .mapRoot)
+    steps = try container.decode([Step].self, forKey: .steps)
+  }
+}
+
+/// A key a table wrote, whatever it is.
+private struct WrittenKey: CodingKey {
+  var stringValue: String
+  var intValue: Int? { nil }
+  init?(stringValue: String) { self.stringValue = stringValue }
+  init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+  /// Throws for a key outside `known`: a misspelt or unsupported key in a table is an error,
+  /// never a setting silently left out.
+  func rejectUnknownKeys(_ known: [String]) throws {
+    let written = try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue)
+    if let unknown = written.first(where: { !known.contains($0) }) {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: codingPath,
+          debugDescription: "unknown key \"\(unknown)\" (known: \(known.joined(separator: ", ")))"))
+    }
+  }
 }
 
 /// A named argument as a table writes it: a number, a word, a list or an object, read by the
@@ -255,9 +296,15 @@ public final class CompiledProgram {
   public private(set) var recordSteps: [String: Int32] = [:]
   /// Per step, the clone_args it passed, for the proof of what a child must show.
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
+  /// Every `set_tid_size` a `"level+N"` word resolved to.
+  public private(set) var levelSizes: [Int] = []
   private var memory: [AnyObject] = []
+  let context: ProgramContext?
 
-  public init(_ call: ProgramCall) throws(ProgramError) {
+  /// Compiles `call`; `context` resolves the words a table may use for where the program runs
+  /// (`"level+2"`, `"$hostPidMaxInode"`), which compile to placeholders without it.
+  public init(_ call: ProgramCall, context: ProgramContext? = nil) throws(ProgramError) {
+    self.context = context
     let steps = call.steps
     guard !steps.isEmpty, steps.count <= Int(KABI_PROGRAM_STEPS) else {
       throw ProgramError("a program has 1 to \(KABI_PROGRAM_STEPS) steps")
@@ -266,7 +313,7 @@ public final class CompiledProgram {
     program.count = UInt32(steps.count)
     for (index, step) in steps.enumerated() {
       var compiled = kabi_step()
-      try compile(step, index: index, labels: labels, into: &compiled)
+      try compile(step, of: call, index: index, labels: labels, into: &compiled)
       withUnsafeMutableBytes(of: &program.steps) { raw in
         raw.bindMemory(to: kabi_step.self)[index] = compiled
       }
@@ -279,7 +326,8 @@ public final class CompiledProgram {
   }
 
   private func compile(
-    _ step: ProgramCall.Step, index: Int, labels: [String: Int], into compiled: inout kabi_step
+    _ step: ProgramCall.Step, of call: ProgramCall, index: Int, labels: [String: Int],
+    into compiled: inout kabi_step
   ) throws(ProgramError) {
     guard let operation = Operation.registered[step.op] else {
       throw ProgramError(
@@ -289,6 +337,7 @@ public final class CompiledProgram {
     Self.put(step.op, into: &compiled.op)
     compiled.setup = step.setup == true ? 1 : 0
     compiled.go_on = step.goOn == true ? 1 : 0
+    let before = Array(call.steps.prefix(index))
     var slots = [Int64](repeating: 0, count: Int(KABI_STEP_ARGS))
     var references = [(step: Int8, name: String)](
       repeating: (Int8(KABI_REF_NONE), ""), count: Int(KABI_STEP_ARGS))
@@ -314,7 +363,9 @@ public final class CompiledProgram {
         if case .text(let word) = value, word.hasPrefix("@") {
           references[parameter.slot] = try reference(word, labels: labels, before: index)
         } else if case .text(let word) = value, word.hasPrefix("$") {
-          slots[parameter.slot] = try EnvironmentValues.number(word)
+          slots[parameter.slot] = try ProgramEnvironment.value(of: word, in: context, what: what)
+        } else if case .flag(let on) = value {
+          slots[parameter.slot] = on ? 1 : 0
         } else {
           slots[parameter.slot] = try value.decode(Int64.self, what: what)
         }
@@ -339,7 +390,9 @@ public final class CompiledProgram {
       case KABI_ARG_CAP_NAMES:
         slots[parameter.slot] = try ProgramCall.capabilityMask(value)
       case KABI_ARG_CLONE_ARGS:
-        let spec = try value.decode(CloneArgsSpec.self, what: what)
+        let (args, size) = try resolvingLevel(in: value, after: before, what: what)
+        if let size { levelSizes.append(size) }
+        let spec = try args.decode(CloneArgsSpec.self, what: what)
         let built = try spec.build()
         memory.append(built)
         cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
@@ -435,18 +488,36 @@ extension ProgramCall {
   ///
   /// The observation is the first step that failed, as its errno, or success with every field
   /// the program reported; a step that made a process must prove it ran with the IDs claimed
-  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
+  /// (`SandboxRun.proveChild`, `CompiledProgram.childProblem`), and its PID and NSpid are
+  /// fields too. SKIPs when the nesting does not fit where the suite runs.
   public func observe() throws -> Observation {
     try requireInitialNamespace()
-    let compiled = try CompiledProgram(self)
+    if steps.contains(where: { Operation.registered[$0.op]?.syscall == "clone3" }) {
+      try Features.requireUsable("clone3", for: "the call or its setup")
+    }
+    let levels = try sandboxLevels()
+    let environment = try ProgramEnvironment(for: self)
+    defer { environment.close() }
+    let context = ProgramContext(
+      suiteLevel: TestEnvironment.pidNamespaceLevel ?? 0, levels: levels,
+      values: environment.values)
+    let compiled = try CompiledProgram(self, context: context)
+    try compiled.requireLevelSizesFit()
+    var spec = sandboxSpec
+    spec.levels = levels
+    spec.keepDescriptors = environment.keepDescriptors
     return try withExtendedLifetime(compiled) {
-      try observation(of: run(compiled), compiled: compiled)
+      let run = try run(compiled, spec: spec) { environment.inspect($0) }
+      return try observation(of: run, compiled: compiled, outside: environment.outside)
     }
   }
 
   /// The sandbox this program asks for.
   public var sandboxSpec: SandboxSpec {
-    SandboxSpec(levels: levels ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
+    var spec = SandboxSpec(
+      levels: levels?.count ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
+    spec.mapRoot = mapRoot ?? true
+    return spec
   }
 
   /// Runs `compiled` at the innermost level of a fresh sandbox (`spec`, or the program's own),
@@ -471,7 +542,8 @@ extension ProgramCall {
   }
 
   /// Throws BROKEN when a setup step of the program, or the sandbox itself, failed: the step
-  /// is named in words, with the syscall it made when the operation registered one.
+  /// is named in words, with the syscall it made when the operation registered one, and with
+  /// the earlier step that failed and went on (a retry that fails says what it left behind).
   public func requireSetUp(_ run: SandboxRun) throws(CaseBroken) {
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     if let report = run.reports(.setupFailed).first, report.step >= first,
@@ -481,25 +553,52 @@ extension ProgramCall {
       let step = index < steps.count ? steps[index] : nil
       let words = step.map { "step \(index + 1), \($0.words)" } ?? "step \(index + 1)"
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
+      let wentOn = run.reports(.call).first { call in
+        call.step >= first && call.step < report.step && call.value < 0
+          && steps[Int(call.step - first)].goOn == true
+      }
+      let after = wentOn.map { call in
+        "; step \(call.step - first + 1) failed before it with "
+          + "\(Errno(rawValue: Int32(-call.value)).name) and went on: that failure left what it "
+          + "took reserved"
+      }
       throw CaseBroken(
-        step: "sandbox level \(report.level): \(words)\(failed)", errno: errno,
+        step: "sandbox level \(report.level): \(words)\(failed)\(after ?? "")", errno: errno,
         syscall: step.flatMap { Operation.registered[$0.op]?.syscall })
     }
     try run.requireSetUp()
   }
 
-  /// What a run of this program observed.
-  public func observation(of run: SandboxRun, compiled: CompiledProgram? = nil) throws(CaseBroken)
-    -> Observation
-  {
+  /// What a run of this program observed: every process a step made is proved first (also when
+  /// a later step failed), then the first failed step is the answer.
+  public func observation(
+    of run: SandboxRun, compiled: CompiledProgram? = nil, outside: OutsideCheck? = nil
+  ) throws(CaseBroken) -> Observation {
     try requireSetUp(run)
     if let problem = premiseProblem(in: run) {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
-    if let failed = calls.first(where: { $0.value < 0 }),
-      case .failure(let errno) = failed.result
+    var fields = Fields()
+    var produced: Observation?
+    for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
+      let proof = run.proveChild(returned: call.value, by: call, step: call.step)
+      guard proof.brokenReason == nil else { return proof }
+      let step = steps[Int(call.step - first)]
+      if let problem = compiled?.childProblem(of: step, call: call, in: run, outside: outside) {
+        return .broken(problem)
+      }
+      fields.values.merge(proof.fields.values) { _, proved in proved }
+      if step.args["childReadsPidMax"] == .flag(true),
+        let child = run.reports(.child).first(where: { $0.step == call.step })
+      {
+        produced = .produced(child.value)
+      }
+    }
+    let failed = calls.first { $0.value < 0 }
+    if let failed, case .failure(let errno) = failed.result,
+      steps[Int(failed.step - first)].goOn != true || calls.count == steps.count
     {
       return .failed(errno)
     }
@@ -507,13 +606,8 @@ extension ProgramCall {
       return .broken(
         "the sandbox exited (\(run.exitDescription)) after \(calls.count) of \(steps.count) steps")
     }
-    var fields = Fields()
-    for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
-      let proof = run.proveChild(returned: call.value, by: call, step: call.step)
-      guard proof.brokenReason == nil else { return proof }
-      fields.values.merge(proof.fields.values) { _, proved in proved }
-    }
-    for field in run.reports(.field) {
+    if let produced { return produced }
+    for field in run.reports(.field) where !CompiledProgram.isProof(field, of: steps) {
       fields[field.name ?? "step \(field.step - first)"] = .number(field.value)
     }
     for call in calls {

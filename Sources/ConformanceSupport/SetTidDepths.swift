@@ -34,7 +34,7 @@ public struct SetTidDepthsCall: Codable, Hashable, Sendable {
 extension SetTidDepthsCall {
   /// The request at depth `depth`: the call, the child's expected NSpid from the sandbox's
   /// outermost level inward, and the PID its creator gets.
-  func request(depth: Int) -> (call: SetTidCall, nspid: [Int32], pid: Int32) {
+  func request(depth: Int) -> (call: ProgramCall, nspid: [Int32], pid: Int32) {
     let sandboxLevels = newPid ? depth - 1 : depth  // levels that exist before the call
     let count = requested == .all ? depth : (depth + 1) / 2
     let tids: [Int32] = (0..<count).map { index in
@@ -46,13 +46,18 @@ extension SetTidDepthsCall {
       if index < count { return tids[index] }
       return Int32(sandboxLevels - level + 2)
     }
-    var call = SetTidCall()
-    call.levels = .levels(1)
-    call.pidNamespaces = UInt32(sandboxLevels - 1)
-    call.flags = newPid ? CloneFlags(rawValue: KABI_CLONE_NEWPID) : nil
-    call.setTid = tids.map { TidValue($0) }
-    call.verifyFromOutside = true
-    return (call, nspid, nspid[sandboxLevels - 1])
+    var args: [String: Argument] = ["set_tid": .list(tids.map { .number(Int64($0)) })]
+    if newPid { args["flags"] = .list([.text("CLONE_NEWPID")]) }
+    var steps: [ProgramCall.Step] = []
+    if sandboxLevels > 1 {
+      steps.append(
+        .init("pid-namespaces", args: ["count": .number(Int64(sandboxLevels - 1))], setup: true))
+    }
+    steps.append(
+      .init(
+        "clone3",
+        args: ["args": .object(args), "hold": .text("$outsideHold")]))
+    return (ProgramCall(levels: 1, steps: steps), nspid, nspid[sandboxLevels - 1])
   }
 }
 
@@ -60,12 +65,12 @@ extension SetTidDepthsCall {
 public enum SetTidDepths {
   /// The cases of `set-tid-levels.json`, one per row and depth.
   public static func cases(_ file: String = "set-tid-levels.json") throws
-    -> [ConformanceCase<SetTidCall>]
+    -> [ConformanceCase<ProgramCall>]
   {
     // A row stands for several cases, so the selection applies to the cases it expands into.
     let table = try Fixtures.load(file, as: SetTidDepthsCall.self, selection: nil)
     let tags = FixtureCatalog.tags(of: file)
-    var expanded: [ConformanceCase<SetTidCall>] = []
+    var expanded: [ConformanceCase<ProgramCall>] = []
     for row in table.cases {
       guard let range = row.call.depthRange, range.lowerBound >= (row.call.newPid ? 2 : 1),
         range.upperBound <= Int(KABI_MAX_PID_NS_LEVEL)
@@ -86,7 +91,7 @@ public enum SetTidDepths {
           }
           return expectation
         }
-        var generated = ConformanceCase<SetTidCall>(
+        var generated = ConformanceCase<ProgramCall>(
           id: "\(row.id).depth-\(depth < 10 ? "0" : "")\(depth)",
           title: "\(row.title) (depth \(depth))",
           feature: row.feature, call: request.call, expect: expect, known: row.known)

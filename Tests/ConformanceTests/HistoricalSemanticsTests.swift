@@ -8,9 +8,9 @@ import Testing
 /// kernel/pid.c alloc_pid(); kernel/fork.c copy_clone_args_from_user().
 @Suite(.tags(.clone3, .setTid))
 struct HistoricalSemanticsTests {
-  @Test(arguments: try Fixtures.load("set-tid-historical.json", as: SetTidCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-historical.json", as: ProgramCall.self).cases)
   func `set_tid has the merged semantics, not those of the designs before it`(
-    _ row: ConformanceCase<SetTidCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

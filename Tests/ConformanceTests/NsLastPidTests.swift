@@ -8,9 +8,9 @@ import Testing
 /// proc(5); kernel/pid_namespace.c pid_ns_ctl_handler().
 @Suite(.tags(.setTid))
 struct NsLastPidTests {
-  @Test(arguments: try Fixtures.load("ns-last-pid.json", as: SetTidCall.self).cases)
+  @Test(arguments: try Fixtures.load("ns-last-pid.json", as: ProgramCall.self).cases)
   func `ns_last_pid acts on the writer's active PID namespace only`(
-    _ row: ConformanceCase<SetTidCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

@@ -7,8 +7,8 @@ import Testing
 /// proc(5); kernel/pid.c pid_table, alloc_pid(); kernel/pid_namespace.c create_pid_namespace().
 @Suite(.tags(.setTid))
 struct PidMaxTests {
-  @Test(arguments: try Fixtures.load("pid-max.json", as: SetTidCall.self).cases)
-  func `pid_max is per PID namespace and bounds each level`(_ row: ConformanceCase<SetTidCall>)
+  @Test(arguments: try Fixtures.load("pid-max.json", as: ProgramCall.self).cases)
+  func `pid_max is per PID namespace and bounds each level`(_ row: ConformanceCase<ProgramCall>)
     throws
   {
     try Conformance.check(row) { try row.call.observe() }

@@ -10,21 +10,21 @@ import Testing
 struct SetTidTests {
   @Test(arguments: try SetTidDepths.cases())
   func `set_tid gives the new process exactly the requested PIDs at every nesting depth`(
-    _ row: ConformanceCase<SetTidCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-errors.json", as: SetTidCall.self).cases)
-  func `set_tid fails with the exact errno and leaks no PID`(_ row: ConformanceCase<SetTidCall>)
+  @Test(arguments: try Fixtures.load("set-tid-errors.json", as: ProgramCall.self).cases)
+  func `set_tid fails with the exact errno and leaks no PID`(_ row: ConformanceCase<ProgramCall>)
     throws
   {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-order.json", as: SetTidCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-order.json", as: ProgramCall.self).cases)
   func `alloc_pid decides between failing checks in its version's order`(
-    _ row: ConformanceCase<SetTidCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
@@ -34,9 +34,9 @@ struct SetTidTests {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-parent.json", as: SetTidCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-parent.json", as: ProgramCall.self).cases)
   func `set_tid works with CLONE_PARENT where the kernel allows it`(
-    _ row: ConformanceCase<SetTidCall>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

@@ -153,17 +153,12 @@ int kabi_program_resume(struct kabi_program_state *state, unsigned int first);
 /* The sandbox body of every table: runs the program at ctx->arg. */
 int kabi_body_program(const struct kabi_body_context *ctx);
 
-/* Options of clone3 (bodies.c). */
-enum kabi_clone3_option {
-	/* The child reports its own pid_max as its CHILD value, not its parent. */
-	KABI_CLONE3_CHILD_READS_PID_MAX = 1 << 0,
-	/* A child of the caller makes the call (an init may not use CLONE_PARENT). */
-	KABI_CLONE3_FROM_CHILD = 1 << 1,
-	/*
-	 * Field creatorView: 0 when the creator can open a pidfd for the returned PID in its own
-	 * namespace (kill(pid, 0) where seccomp refuses pidfd_open), else -errno.
-	 */
-	KABI_CLONE3_CREATOR_VIEW = 1 << 2,
+/* The slots of clone3's named options, after its clone_args (0 to 2). */
+enum kabi_clone3_slot {
+	KABI_CLONE3_FROM_CHILD = 3,
+	KABI_CLONE3_HOLD = 4,
+	KABI_CLONE3_CHILD_READS_PID_MAX = 5,
+	KABI_CLONE3_CREATOR_VIEW = 6,
 };
 
 #endif

@@ -3,14 +3,14 @@ import Foundation
 import Glibc
 import KernelABI
 
-/// Checks a new process's PIDs from outside its sandbox while it is held alive.
+/// Checks a new process's PIDs from outside its sandbox while it is held alive: a step whose
+/// `hold` argument is `"$outsideHold"` (clone3's) gets the descriptor its child blocks on.
 ///
 /// The process reports, then blocks reading `holdDescriptor`. Meanwhile the test process reads
 /// its `/proc/<pid>/status` NSpid line, and asks each sandbox level's PID namespace for the
 /// process's PID there (`NS_GET_PID_IN_PIDNS` on `/proc/<level init>/ns/pid`, 6.11+), then
 /// releases it.
-final class OutsideCheck {
-  let enabled: Bool
+public final class OutsideCheck {
   private(set) var holdDescriptor: Int32 = -1
   private var releaseDescriptor: Int32 = -1
   private var levelInits: [Int32: SandboxReport] = [:]
@@ -20,13 +20,12 @@ final class OutsideCheck {
   private var views: [Int32: Int32] = [:]
   private(set) var checked = false
   /// The record step of the call whose child is checked.
-  var step: Int32 = 0
+  let step: Int32
 
-  init(enabled: Bool) { self.enabled = enabled }
-
-  /// Opens the hold pipe; SKIPs when procfs is not this PID namespace's own.
-  func prepare() throws {
-    guard enabled else { return }
+  /// Opens the hold pipe for the child of record step `step`; SKIPs when procfs is not this PID
+  /// namespace's own.
+  init(step: Int32) throws {
+    self.step = step
     guard let own = ProcessStatus.nspid("self"), own.first == getpid() else {
       throw CaseSkip(
         .environment,
@@ -34,12 +33,17 @@ final class OutsideCheck {
           + "cannot be read (mount a procfs for the suite's namespace, e.g. unshare --mount-proc)")
     }
     var fds: [Int32] = [-1, -1]
-    guard pipe(&fds) == 0 else { throw Errno(rawValue: errno) }
-    // Other tests clone concurrently: close-on-exec keeps no exec'd program from holding them.
-    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-    _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+    guard pipe(&fds) == 0 else {
+      throw CaseBroken(step: "pipe for holding the child", errno: Errno(rawValue: errno))
+    }
     holdDescriptor = fds[0]
     releaseDescriptor = fds[1]
+    // Other tests clone concurrently: close-on-exec keeps no exec'd program from holding them.
+    for fd in fds where fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 {
+      let error = Errno(rawValue: errno)
+      finish()
+      throw CaseBroken(step: "fcntl(FD_CLOEXEC) on the hold pipe", errno: error)
+    }
   }
 
   func finish() {
@@ -51,7 +55,6 @@ final class OutsideCheck {
 
   /// Called for each record while the sandbox runs.
   func inspect(_ report: SandboxReport) {
-    guard enabled else { return }
     if report.tag == .levelReady { levelInits[report.level] = report }
     guard report.tag == .child, report.step == step, !checked else {
       return
@@ -87,8 +90,7 @@ final class OutsideCheck {
   }
 
   /// Why the outside view disagrees with the child's own report, or nil.
-  func verdict(for child: SandboxReport, run: SandboxRun) -> String? {
-    guard enabled else { return nil }
+  func verdict(for child: SandboxReport) -> String? {
     guard checked else { return "the child was never inspected from outside" }
     if let problem = problems.first { return problem }
     guard let own = child.nspid else { return "the child sent no NSpid" }

@@ -1,0 +1,300 @@
+import CKernelABI
+import Foundation
+import Glibc
+import KernelABI
+
+/// How many nested user + PID namespaces the sandbox makes: a number, or `"deepest"` (as many as
+/// fit below `MAX_PID_NS_LEVEL` from the suite's own level).
+public enum SandboxDepth: Codable, Hashable, Sendable, ExpressibleByIntegerLiteral {
+  case levels(Int)
+  case deepest
+
+  public init(integerLiteral value: Int) { self = .levels(value) }
+
+  public init(from decoder: any Decoder) throws {
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
+    case .number(let number):
+      self = .levels(number)
+    case .word("deepest"):
+      self = .deepest
+    case .word:
+      throw DecodingError.dataCorrupted(
+        .init(codingPath: decoder.codingPath, debugDescription: "levels: a number or \"deepest\""))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .levels(let count): try container.encode(count)
+    case .deepest: try container.encode("deepest")
+    }
+  }
+
+  /// The number, or nil for `deepest`.
+  var count: Int? {
+    if case .levels(let count) = self { return count }
+    return nil
+  }
+}
+
+/// A PID in a fixture's `set_tid`: a number, or `pid_max`, `pid_max-1`, `pid_max+1` (the
+/// creator's own `pid_max`, read inside the sandbox just before the call).
+public struct TidValue: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var number: Int32
+  public var relativeToPidMax: Bool
+
+  public init(_ number: Int32, relativeToPidMax: Bool = false) {
+    self.number = number
+    self.relativeToPidMax = relativeToPidMax
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let text: String
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int32.self) {
+    case .number(let number):
+      self.init(number)
+      return
+    case .word(let word):
+      text = word.replacingOccurrences(of: " ", with: "")
+    }
+    guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
+    else {
+      throw DecodingError.dataCorrupted(
+        .init(codingPath: decoder.codingPath, debugDescription: "not pid_max±n: \"\(text)\""))
+    }
+    self.init(Int32(offset), relativeToPidMax: true)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    if relativeToPidMax { try container.encode(description) } else { try container.encode(number) }
+  }
+
+  public var description: String {
+    guard relativeToPidMax else { return "\(number)" }
+    return number == 0 ? "pid_max" : number > 0 ? "pid_max+\(number)" : "pid_max\(number)"
+  }
+
+  /// `""`, `"+2"` or `"-1"` as a number.
+  static func offset(_ rest: Substring) -> Int? {
+    rest.isEmpty ? 0 : Int(rest.hasPrefix("+") ? rest.dropFirst() : rest)
+  }
+}
+
+/// Where a program runs, for the words a table may use instead of numbers.
+public struct ProgramContext: Sendable {
+  /// The suite's own PID-namespace level (`TestEnvironment.pidNamespaceLevel`).
+  public var suiteLevel: Int
+  /// Sandbox levels made for the program.
+  public var levels: Int
+  /// The values of the `$` words (`ProgramEnvironment.words`).
+  public var values: [String: Int64]
+
+  public init(suiteLevel: Int, levels: Int, values: [String: Int64]) {
+    self.suiteLevel = suiteLevel
+    self.levels = levels
+    self.values = values
+  }
+}
+
+/// What the test process holds for a program's run, named in a table by `$` words in number
+/// arguments:
+///
+/// - `"$hostPidMaxInode"`: the inode of the host's `/proc/sys/kernel/pid_max`, held open for the
+///   run so it keeps its inode (`own-file`, `write-fd` refuse to write that file);
+/// - `"$suitePidNamespaceInode"`: the inode of the suite's own PID namespace;
+/// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
+///   checked its PIDs from outside (`OutsideCheck`).
+final class ProgramEnvironment {
+  static let words: Set<String> = ["$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold"]
+
+  private(set) var values: [String: Int64] = [:]
+  private(set) var outside: OutsideCheck?
+  private var held: [Int32] = []
+
+  init(for call: ProgramCall) throws {
+    for (index, step) in call.steps.enumerated() {
+      for case .text(let word) in step.args.values where word.hasPrefix("$") {
+        guard values[word] == nil else { continue }
+        switch word {
+        case "$outsideHold":
+          let check = try OutsideCheck(step: Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index))
+          outside = check
+          values[word] = Int64(check.holdDescriptor)
+        case "$hostPidMaxInode":
+          values[word] = try hold("/proc/sys/kernel/pid_max")
+        case "$suitePidNamespaceInode":
+          values[word] = try hold("/proc/self/ns/pid")
+        default:
+          break
+        }
+      }
+    }
+  }
+
+  /// Opens `path` for the run and returns its inode; BROKEN when it cannot: a step that must
+  /// never touch the suite's own file would have nothing to compare with.
+  private func hold(_ path: String) throws(CaseBroken) -> Int64 {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    var status = stat()
+    guard fd >= 0, fstat(fd, &status) == 0 else {
+      let error = Errno(rawValue: errno)
+      if fd >= 0 { Glibc.close(fd) }
+      close()
+      throw CaseBroken(step: "hold \(path), which the sandbox must never write", errno: error)
+    }
+    held.append(fd)
+    return Int64(bitPattern: UInt64(status.st_ino))
+  }
+
+  /// Descriptors the sandbox must keep open.
+  var keepDescriptors: [Int32] {
+    outside.map { [$0.holdDescriptor] } ?? []
+  }
+
+  func inspect(_ report: SandboxReport) { outside?.inspect(report) }
+
+  func close() {
+    outside?.finish()
+    for fd in held { Glibc.close(fd) }
+    held = []
+  }
+
+  /// The value of `word`; 0 without a context (a table being checked, not run).
+  static func value(of word: String, in context: ProgramContext?, what: String)
+    throws(ProgramError) -> Int64
+  {
+    guard words.contains(word) else {
+      throw ProgramError("\(what): no value \(word) (known: \(words.sorted()))")
+    }
+    return context?.values[word] ?? 0
+  }
+}
+
+extension ProgramCall {
+  /// The PID namespaces the program nests below the sandbox before step `index`.
+  func pidNamespaces(before index: Int) -> Int {
+    steps.prefix(index).filter { $0.op == "pid-namespaces" }.reduce(0) { total, step in
+      if case .number(let count)? = step.args["count"] { return total + Int(count) }
+      return total
+    }
+  }
+
+  /// Whether a clone_args of the program asks for a new PID namespace.
+  var makesPidNamespace: Bool {
+    steps.contains { step in
+      step.args.values.contains { argument in
+        guard case .object(let fields) = argument, let flags = fields["flags"] else { return false }
+        return (try? flags.decode(CloneFlags.self, what: "flags"))?.contains(
+          CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
+      }
+    }
+  }
+
+  /// Sandbox levels for this program where the suite runs; throws a SKIP when the nesting it
+  /// needs (sandbox levels, `pid-namespaces`, CLONE_NEWPID) does not fit below
+  /// `MAX_PID_NS_LEVEL`.
+  func sandboxLevels() throws -> Int {
+    guard let suiteLevel = TestEnvironment.pidNamespaceLevel else {
+      throw CaseSkip(.environment, "the suite's PID-namespace level is unknown")
+    }
+    let room = Int(KABI_MAX_PID_NS_LEVEL) - suiteLevel
+    switch levels ?? .levels(1) {
+    case .deepest:
+      guard room >= 1 else {
+        throw CaseSkip(.environment, "the suite runs at level \(suiteLevel): no level left to make")
+      }
+      return room
+    case .levels(let count):
+      let needed = count + pidNamespaces(before: steps.count) + (makesPidNamespace ? 1 : 0)
+      guard needed <= room else {
+        throw CaseSkip(
+          .environment,
+          "needs \(needed) nested PID namespaces; the suite runs at level \(suiteLevel), so only "
+            + "\(room) fit below MAX_PID_NS_LEVEL (32)")
+      }
+      return count
+    }
+  }
+}
+
+extension CompiledProgram {
+  /// A clone_args object with `"set_tid_size": "level+N"` resolved: N more than the
+  /// PID-namespace level of the process the step makes (the suite's level, the sandbox's, the
+  /// `pid-namespaces` before the step, and one for CLONE_NEWPID). Returns the size it resolved.
+  func resolvingLevel(
+    in value: Argument, after steps: [ProgramCall.Step], what: String
+  ) throws(ProgramError) -> (Argument, Int?) {
+    guard case .object(var fields) = value, case .text(let word)? = fields["set_tid_size"] else {
+      return (value, nil)
+    }
+    guard word.hasPrefix("level"), let offset = TidValue.offset(word.dropFirst("level".count))
+    else { throw ProgramError("\(what): set_tid_size \"\(word)\" is not level±n") }
+    let newPid =
+      (try fields["flags"]?.decode(CloneFlags.self, what: what))?.contains(
+        CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
+    let level =
+      (context.map { $0.suiteLevel + $0.levels } ?? 0)
+      + ProgramCall(steps: steps).pidNamespaces(before: steps.count) + (newPid ? 1 : 0)
+    let size = max(0, level + offset)
+    fields["set_tid_size"] = .number(Int64(size))
+    return (.object(fields), size)
+  }
+
+  /// SKIPs when a `"level+N"` size exceeds what the kernel checks first.
+  func requireLevelSizesFit() throws {
+    if let size = levelSizes.first(where: { $0 > Int(KABI_MAX_PID_NS_LEVEL) }) {
+      throw CaseSkip(
+        .environment,
+        "set_tid_size would be \(size) here, which the MAX_PID_NS_LEVEL check rejects first")
+    }
+  }
+
+  /// FIELD records a clone3 step makes for the engine's own proofs, not the observation.
+  static func isProof(_ field: SandboxReport, of steps: [ProgramCall.Step]) -> Bool {
+    let index = Int(field.step) - Int(KABI_PROGRAM_FIRST_STEP)
+    guard index >= 0, index < steps.count, steps[index].op == "clone3" else { return false }
+    return ["creatorView", "callersParent", "pid_max"].contains(field.name ?? "")
+  }
+
+  /// Why the process step `call` made did not run as the step asked, or nil: its creator must
+  /// see it (`creatorView`), a CLONE_PARENT child must have its caller's parent, a child checked
+  /// from outside must look the same there, and a child whose clone_args asked for PIDs inline
+  /// must have them (pid_max-relative ones against the pid_max the step reported).
+  func childProblem(
+    of step: ProgramCall.Step, call: SandboxReport, in run: SandboxRun, outside: OutsideCheck?
+  ) -> String? {
+    guard let child = run.reports(.child).first(where: { $0.step == call.step }),
+      let nspid = child.nspid
+    else { return nil }
+    let fields = run.reports(.field).filter { $0.step == call.step }
+    if case .failure(let errno)? = fields.first(where: { $0.name == "creatorView" })?.result {
+      return "the creator cannot open a pidfd for PID \(call.value): \(errno)"
+    }
+    if step.args["childReadsPidMax"] != .flag(true),
+      let parent = fields.first(where: { $0.name == "callersParent" }), child.value != parent.value
+    {
+      return "the child's parent is PID \(child.value), not the caller's parent "
+        + "(PID \(parent.value))"
+    }
+    if let outside, outside.step == call.step, let problem = outside.verdict(for: child) {
+      return problem
+    }
+    guard let requested = cloneArgs[call.step]?.requestedPids else { return nil }
+    let pidMax = fields.first { $0.name == "pid_max" }?.value
+    var wanted: [Int32] = []
+    for tid in requested {
+      guard tid.relativeToPidMax else {
+        wanted.append(tid.number)
+        continue
+      }
+      guard let pidMax else { return "pid_max was not read before the call" }
+      wanted.append(Int32(pidMax) + tid.number)
+    }
+    let got = Array(nspid.reversed().prefix(wanted.count))
+    guard got != wanted else { return nil }
+    return "set_tid asked for \(Observation.spell(wanted)), the child's NSpid gives "
+      + "\(Observation.spell(got)) (innermost first)"
+  }
+}

@@ -1,0 +1,89 @@
+import CKernelABI
+import ConformanceSupport
+import Foundation
+import KernelABI
+import Testing
+
+/// The words a table uses for where its program runs, and the generic proofs and retries of
+/// the engine (`ProgramEnvironment.swift`).
+@Suite struct ProgramEnvironmentTests {
+  /// Cancels the test where clone3 is refused or missing (the hostile environments).
+  static func requireClone3() throws {
+    if Features.state("clone3") != .present {
+      try Test.cancel("clone3 is not usable here: \(Features.state("clone3"))")
+    }
+  }
+
+  static func clone3(_ args: [String: Argument]) -> ProgramCall.Step {
+    .init("clone3", args: ["args": .object(args)])
+  }
+
+  @Test func `set_tid_size level+N counts the sandbox, nested namespaces and CLONE_NEWPID`() throws
+  {
+    let call = ProgramCall(steps: [
+      .init("pid-namespaces", args: ["count": .number(2)], setup: true),
+      Self.clone3([
+        "flags": .list([.text("CLONE_NEWPID")]), "set_tid": .list([.number(1)]),
+        "set_tid_size": .text("level+2"),
+      ]),
+    ])
+    let context = ProgramContext(suiteLevel: 1, levels: 3, values: [:])
+    // The new process's level: 1 (suite) + 3 (sandbox) + 2 (nested) + 1 (CLONE_NEWPID) = 7.
+    #expect(try CompiledProgram(call, context: context).levelSizes == [9])
+    #expect(try CompiledProgram(call).levelSizes == [5])
+  }
+
+  @Test func `a $ word is resolved from the run's environment and an unknown one is refused`()
+    throws
+  {
+    let own = ProgramCall(steps: [
+      .init(
+        "own-file",
+        args: ["path": .text("/proc/sys/kernel/pid_max"), "hostInode": .text("$hostPidMaxInode")])
+    ])
+    #expect(own.problem == nil)
+    let unknown = ProgramCall(steps: [
+      .init("own-file", args: ["path": .text("/x"), "hostInode": .text("$noSuchValue")])
+    ])
+    #expect(unknown.problem?.contains("no value $noSuchValue") == true)
+  }
+
+  @Test func `levels is a number or deepest`() throws {
+    let decoded = try JSONDecoder().decode(
+      ProgramCall.self, from: Data(#"{"levels": "deepest", "steps": [{"op": "capget"}]}"#.utf8))
+    #expect(decoded.levels == .deepest)
+    #expect(
+      throws: DecodingError.self,
+      performing: {
+        try JSONDecoder().decode(
+          ProgramCall.self, from: Data(#"{"levels": "deep", "steps": [{"op": "capget"}]}"#.utf8))
+      })
+  }
+
+  @Test(.needsSandbox)
+  func `a setup retry after a failure that went on is BROKEN and names that failure`() throws {
+    try Self.requireClone3()
+    let tids: [String: Argument] = ["set_tid": .list([.number(4300)])]
+    let call = ProgramCall(steps: [
+      .init("blocker", label: "blocker", args: ["args": .object(tids)], setup: true),
+      .init("clone3", args: ["args": .object(tids)], goOn: true),
+      // Not released: the retry must fail as a leaked PID would make it.
+      .init("clone3", label: "retry", args: ["args": .object(tids)], setup: true),
+    ])
+    let broken = try #require(throws: CaseBroken.self) { try call.observe() }
+    #expect(broken.failure.step.contains("step 3, clone3 (retry)"))
+    #expect(broken.failure.step.contains("step 2 failed before it with EEXIST"))
+  }
+
+  @Test(.needsSandbox)
+  func `a clone3 child proves it got the pid_max-relative PID it asked for`() throws {
+    try Self.requireClone3()
+    let call = ProgramCall(steps: [
+      Self.clone3(["set_tid": .list([.text("pid_max-1")])])
+    ])
+    let observed = try call.observe()
+    // The proof's own fields (pid_max, creatorView) are not part of the observation.
+    #expect(observed.result == .success)
+    #expect(Set(observed.fields.values.keys) == ["pid", "nspid"])
+  }
+}
