@@ -40,20 +40,20 @@ public enum FixtureCatalog {
       let table = try CapabilityTable.load()
       return (table.area, table.cases.count)
     },
-    FixtureTable("clone3-sizes.json", Clone3Call.self, tags: ["clone3"]),
+    FixtureTable("clone3-sizes.json", ProgramCall.self, tags: ["clone3"]),
     FixtureTable("ns-last-pid.json", SetTidCall.self, tags: ["setTid"]),
     FixtureTable("nsfs-ioctl.json", ProgramCall.self, tags: ["nsfs"]),
     FixtureTable("pid-max.json", SetTidCall.self, tags: ["setTid"]),
     FixtureTable("set-tid-errors.json", SetTidCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-historical.json", SetTidCall.self, tags: ["clone3", "setTid"]),
-    FixtureTable("set-tid-historical-layout.json", Clone3Call.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-historical-layout.json", ProgramCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-levels.json", tags: ["clone3", "setTid"]) {
       let cases = try SetTidDepths.cases("set-tid-levels.json")
       return (cases.first?.area ?? "set_tid.levels", cases.count)
     },
     FixtureTable("set-tid-order.json", SetTidCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-parent.json", SetTidCall.self, tags: ["clone3", "setTid"]),
-    FixtureTable("set-tid-thread.json", ThreadCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-thread.json", ProgramCall.self, tags: ["clone3", "setTid"]),
   ]
 
   /// The tags of the suite that runs `file`; none for a file the catalog does not hold.

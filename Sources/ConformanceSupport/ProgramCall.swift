@@ -428,8 +428,10 @@ extension ProgramCall {
   ///
   /// The observation is the first step that failed, as its errno, or success with every field
   /// the program reported; a step that made a process must prove it ran with the IDs claimed
-  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too.
+  /// (`SandboxRun.proveChild`), and its PID and NSpid are fields too. An operation this build or
+  /// machine cannot run makes the case SKIP (`Operation.unmetNeed`).
   public func observe() throws -> Observation {
+    try requireRunnableOperations()
     let compiled = try CompiledProgram(self)
     return try withExtendedLifetime(compiled) {
       try observation(of: run(compiled), compiled: compiled)
@@ -498,7 +500,9 @@ extension ProgramCall {
     }
     var fields = Fields()
     for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
-      let proof = run.proveChild(returned: call.value, by: call, step: call.step)
+      let op = Operation.registered[steps[Int(call.step - first)].op]
+      let proof = run.proveChild(
+        returned: call.value, by: call, step: call.step, thread: op?.makesThreads == true)
       guard proof.brokenReason == nil else { return proof }
       fields.values.merge(proof.fields.values) { _, proved in proved }
     }
