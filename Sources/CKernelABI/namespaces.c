@@ -215,8 +215,20 @@ static long send_namespaces(int sock, long status)
 	return kabi_sys(SYS_sendmsg, sock, &msg, 0);
 }
 
-/* Receives what send_namespaces sent; places the user namespace at user_fd, PID at pid_fd. */
-static long receive_namespaces(int sock, int64_t user_fd, int64_t pid_fd)
+/*
+ * Moves fd to descriptor wanted, or, where a table names no number (-1), keeps it as name for
+ * later steps ("@label.name").
+ */
+static long keep_or_place(struct kabi_call *call, const char *name, int fd, int64_t wanted)
+{
+	return wanted < 0 ? kabi_keep(call, name, fd) : kabi_place_fd(fd, wanted);
+}
+
+/*
+ * Receives what send_namespaces sent; places the user namespace at user_fd and the PID one at
+ * pid_fd, or keeps them as "user" and "pid".
+ */
+static long receive_namespaces(struct kabi_call *call, int sock, int64_t user_fd, int64_t pid_fd)
 {
 	union fd_pair_control control;
 	struct iovec iov;
@@ -243,8 +255,8 @@ static long receive_namespaces(int sock, int64_t user_fd, int64_t pid_fd)
 	    control.header.cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
 	kabi_copy(fds, CMSG_DATA(&control.header), sizeof(fds));
-	r = kabi_place_fd(fds[0], user_fd);
-	status = kabi_place_fd(fds[1], pid_fd);
+	r = keep_or_place(call, "user", fds[0], user_fd);
+	status = keep_or_place(call, "pid", fds[1], pid_fd);
 	return r < 0 ? r : status;
 }
 
@@ -252,8 +264,8 @@ static long receive_namespaces(int sock, int64_t user_fd, int64_t pid_fd)
  * hold: a holder process made with clone(flags) keeps namespaces alive while the caller goes
  * on: with CLONE_NEWUSER a user namespace (ids mapped to mapTo inside, as userns does), with
  * CLONE_NEWPID a PID namespace of which it is init. Its user and PID namespaces come back as
- * descriptors userFd and pidFd (-1: closed), so a shape can hold namespaces the caller is
- * not in, such as a sibling's.
+ * descriptors userFd and pidFd, or, where those are not given, kept as "user" and "pid"
+ * ("@label.user"), so a shape can hold namespaces the caller is not in, such as a sibling's.
  */
 KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 },
 	{ "userFd", KABI_ARG_NUMBER, 2, -1 }, { "pidFd", KABI_ARG_NUMBER, 3, -1 })
@@ -277,17 +289,20 @@ KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KAB
 		kabi_wait_for_parent_death();
 	}
 	kabi_sys(SYS_close, sock[1]);
-	r = child < 0 ? child : receive_namespaces(sock[0], call->args[2], call->args[3]);
+	r = child < 0 ? child : receive_namespaces(call, sock[0], call->args[2], call->args[3]);
 	kabi_sys(SYS_close, sock[0]);
 	return r;
 }
 
-/* save: opens path (a namespace file) read-only as descriptor fd, for a later setns. */
+/*
+ * save: opens path (a namespace file) read-only as descriptor fd, for a later setns; without fd
+ * the descriptor is kept as "fd" ("@label.fd").
+ */
 KABI_OP(op_save, "save", "openat", { "path", KABI_ARG_PATH }, { "fd", KABI_ARG_NUMBER, 0, -1 })
 {
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, call->text, O_RDONLY | O_CLOEXEC);
 
-	return fd < 0 ? fd : kabi_place_fd((int)fd, call->args[0]);
+	return fd < 0 ? fd : keep_or_place(call, "fd", (int)fd, call->args[0]);
 }
 
 /*
