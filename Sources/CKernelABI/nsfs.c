@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 
 #include "kabi_nsfs.h"
@@ -7,42 +8,86 @@
 #include "kabi_program.h"
 #include "kabi_raw.h"
 
-/* nsfs ioctls on /proc/<pid>/ns files (fs/nsfs.c ns_ioctl()); raw syscalls only. */
+/*
+ * nsfs ioctls on namespace files (fs/nsfs.c ns_ioctl()); raw syscalls only. Every operation
+ * takes the file as path (opened for the step) or as fd, a descriptor an earlier step kept
+ * ("@holder.user").
+ */
 
-/* Opens path, asks NS_GET_NSTYPE; field nstype: the CLONE_NEW* value. */
-KABI_OP(op_nstype, "nstype", "ioctl", { "path", KABI_ARG_PATH })
+/* ioctl(request, arg) on the step's namespace file; KABI_STEP_ABORTED when it cannot open. */
+static long ns_ioctl(struct kabi_call *call, unsigned long request, void *arg)
 {
-	long fd = kabi_step_open(call, call->text);
-	long r;
+	long fd = call->args[0], r;
+
+	if (fd < 0 && (fd = kabi_step_open(call, call->text)) < 0)
+		return KABI_STEP_ABORTED;
+	r = kabi_sys(SYS_ioctl, fd, request, arg);
+	if (call->args[0] < 0)
+		kabi_sys(SYS_close, fd);
+	return r;
+}
+
+/*
+ * For a request that opens a related namespace: field is 1 when it is the caller's own
+ * namespace of its type (/proc/self/ns/pid, the active PID namespace, or /proc/self/ns/user),
+ * else 0; the new descriptor is closed.
+ */
+static long report_own(struct kabi_call *call, long fd, const char *field)
+{
+	long own;
 
 	if (fd < 0)
-		return KABI_STEP_ABORTED;
-	r = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_NSTYPE, 0);
+		return fd;
+	own = kabi_fd_is_namespace(fd, "/proc/self/ns/pid");
+	if (own == 0)
+		own = kabi_fd_is_namespace(fd, "/proc/self/ns/user");
 	kabi_sys(SYS_close, fd);
+	if (own < 0)
+		return kabi_setup_failed(call, "readlink", own);
+	kabi_report_field(call->ctx, call->step, field, own);
+	return 0;
+}
+
+/* nstype: NS_GET_NSTYPE; field nstype: the CLONE_NEW* value. */
+KABI_OP(op_nstype, "nstype", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH })
+{
+	long r = ns_ioctl(call, KABI_NS_GET_NSTYPE, 0);
+
 	if (r >= 0)
 		kabi_report_field(call->ctx, call->step, "nstype", r);
 	return r;
 }
 
-/*
- * Opens path, asks NS_GET_PARENT; field parentIsOwn: 1 when the parent is the caller's own
- * active PID namespace (/proc/self/ns/pid), else 0.
- */
-KABI_OP(op_parent, "parent", "ioctl", { "path", KABI_ARG_PATH })
+/* parent: NS_GET_PARENT (a PID or user namespace's parent); field parentIsOwn (report_own). */
+KABI_OP(op_parent, "parent", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH })
 {
-	long fd = kabi_step_open(call, call->text);
-	long r, own;
+	return report_own(call, ns_ioctl(call, KABI_NS_GET_PARENT, 0), "parentIsOwn");
+}
 
-	if (fd < 0)
-		return KABI_STEP_ABORTED;
-	r = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_PARENT, 0);
-	kabi_sys(SYS_close, fd);
-	if (r < 0)
-		return r;
-	own = kabi_fd_is_namespace(r, "/proc/self/ns/pid");
-	kabi_sys(SYS_close, r);
-	if (own < 0)
-		return kabi_setup_failed(call, "readlink", own);
-	kabi_report_field(call->ctx, call->step, "parentIsOwn", own);
-	return 0;
+/* owner: NS_GET_USERNS, the user namespace that owns the file's; field ownerIsOwn (report_own). */
+KABI_OP(op_owner, "owner", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH })
+{
+	return report_own(call, ns_ioctl(call, KABI_NS_GET_USERNS, 0), "ownerIsOwn");
+}
+
+/*
+ * owner-uid: NS_GET_OWNER_UID on a user namespace; field ownerUid: the uid of its creator as the
+ * caller's user namespace maps it.
+ */
+KABI_OP(op_owner_uid, "owner-uid", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 },
+	{ "path", KABI_ARG_PATH })
+{
+	uint32_t uid = 0;
+	long r = ns_ioctl(call, KABI_NS_GET_OWNER_UID, &uid);
+
+	if (r == 0)
+		kabi_report_field(call->ctx, call->step, "ownerUid", uid);
+	return r;
+}
+
+/* ioctl: any request by number, such as one nsfs does not know; no field. */
+KABI_OP(op_ioctl, "ioctl", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH },
+	{ "request", KABI_ARG_NUMBER, 1 })
+{
+	return ns_ioctl(call, (unsigned long)call->args[1], 0);
 }

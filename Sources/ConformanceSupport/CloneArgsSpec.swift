@@ -48,9 +48,11 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
     case straddlesGuardPage
   }
 
-  /// The PIDs `set_tid` asks for, when it asks inline: the child must show them.
+  /// The PIDs `set_tid` asks for, when it asks inline in a struct that has the field (VER1 and
+  /// later): the child must show them.
   public var requestedPids: [TidValue]? {
-    guard let setTid, !setTid.isEmpty, (setTidAt ?? .inline) == .inline, setTidSize == nil
+    guard let setTid, !setTid.isEmpty, (setTidAt ?? .inline) == .inline, setTidSize == nil,
+      (size?.resolved ?? CloneArgsLayout.ver2.rawValue) >= CloneArgsLayout.ver1.rawValue
     else { return nil }
     return setTid
   }
@@ -59,6 +61,8 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   func build() throws(ProgramError) -> BuiltCloneArgs {
     let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
     guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
+    // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
+    if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
     do {
       return try BuiltCloneArgs(self, size: size)
     } catch {
@@ -150,4 +154,71 @@ final class BuiltCloneArgs {
       for index in size..<bytes.count { bytes[index] = 0xff }
     }
   }
+}
+
+/// A byte count or offset in a fixture: a number, or `PAGE_SIZE`, `PAGE_SIZE+1`, `PAGE_SIZE-1`.
+///
+/// Resolved against the running system's page size, never a constant.
+public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var pages: Int
+  public var bytes: Int
+
+  public init(from decoder: any Decoder) throws {
+    let text: String
+    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
+    case .number(let number):
+      (pages, bytes) = (0, number)
+      return
+    case .word(let word):
+      text = word.replacingOccurrences(of: " ", with: "")
+    }
+    guard let parsed = Self.parse(text) else {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)"))
+    }
+    (pages, bytes) = parsed
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+
+  private static func parse(_ text: String) -> (Int, Int)? {
+    if let number = Int(text) { return (0, number) }
+    guard text.hasPrefix("PAGE_SIZE") else { return nil }
+    let rest = text.dropFirst("PAGE_SIZE".count)
+    if rest.isEmpty { return (1, 0) }
+    guard let sign = rest.first, sign == "+" || sign == "-", let amount = Int(rest.dropFirst())
+    else { return nil }
+    return (1, sign == "+" ? amount : -amount)
+  }
+
+  /// The number of bytes on the running system.
+  public var resolved: Int { pages * RunningKernel.pageSize + bytes }
+
+  public var description: String {
+    switch (pages, bytes) {
+    case (0, let bytes): "\(bytes)"
+    case (_, 0): "PAGE_SIZE"
+    case (_, let bytes) where bytes > 0: "PAGE_SIZE+\(bytes)"
+    case (_, let bytes): "PAGE_SIZE\(bytes)"
+    }
+  }
+}
+
+/// Where a `struct clone_args` sits in memory for a call.
+public enum ArgsPlacement: String, Codable, Sendable {
+  /// In readable memory, with an inaccessible page right after `max(size, 88) + 8` bytes.
+  case normal
+  /// The last byte of `size` ends right before an inaccessible page: any over-read faults.
+  case endsAtGuardPage
+  /// Only `readableBytes` of the struct are readable; the rest lies in an inaccessible page.
+  case straddlesGuardPage
+  /// The pointer is to an inaccessible page.
+  case inaccessible
+  /// The pointer is NULL.
+  case null
 }

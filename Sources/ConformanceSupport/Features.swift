@@ -112,6 +112,7 @@ public enum Features {
     "pid_namespace.pid_for_children": probePidForChildren,
     "nsfs.get_parent": { probeNsfs(KABI_NS_GET_PARENT, present: { $0 == -Int(EPERM) }) },
     "nsfs.get_nstype": { probeNsfs(KABI_NS_GET_NSTYPE, present: { $0 == Int(KABI_CLONE_NEWPID) }) },
+    "nsfs.get_owner_uid": { probeNsfs(KABI_NS_GET_OWNER_UID, present: { $0 == -Int(EINVAL) }) },
   ]
 
   /// An nsfs ioctl on the suite's own `/proc/self/ns/pid`: ENOTTY before the kernel had it.

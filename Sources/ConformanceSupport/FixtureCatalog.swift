@@ -37,20 +37,20 @@ public struct FixtureTable: Sendable {
 public enum FixtureCatalog {
   public static let tables: [FixtureTable] = [
     FixtureTable("capabilities.json", ProgramCall.self, tags: ["capabilities"]),
-    FixtureTable("clone3-sizes.json", Clone3Call.self, tags: ["clone3"]),
+    FixtureTable("clone3-sizes.json", ProgramCall.self, tags: ["clone3"]),
     FixtureTable("ns-last-pid.json", ProgramCall.self, tags: ["setTid"]),
     FixtureTable("nsfs-ioctl.json", ProgramCall.self, tags: ["nsfs"]),
     FixtureTable("pid-max.json", ProgramCall.self, tags: ["setTid"]),
     FixtureTable("set-tid-errors.json", ProgramCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-historical.json", ProgramCall.self, tags: ["clone3", "setTid"]),
-    FixtureTable("set-tid-historical-layout.json", Clone3Call.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-historical-layout.json", ProgramCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-levels.json", tags: ["clone3", "setTid"]) {
       let cases = try SetTidDepths.cases("set-tid-levels.json")
       return (cases.first?.area ?? "set_tid.levels", cases.count)
     },
     FixtureTable("set-tid-order.json", ProgramCall.self, tags: ["clone3", "setTid"]),
     FixtureTable("set-tid-parent.json", ProgramCall.self, tags: ["clone3", "setTid"]),
-    FixtureTable("set-tid-thread.json", ThreadCall.self, tags: ["clone3", "setTid"]),
+    FixtureTable("set-tid-thread.json", ProgramCall.self, tags: ["clone3", "setTid"]),
   ]
 
   /// The tags of the suite that runs `file`; none for a file the catalog does not hold.

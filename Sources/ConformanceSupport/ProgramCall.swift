@@ -489,9 +489,11 @@ extension ProgramCall {
   /// The observation is the first step that failed, as its errno, or success with every field
   /// the program reported; a step that made a process must prove it ran with the IDs claimed
   /// (`SandboxRun.proveChild`, `CompiledProgram.childProblem`), and its PID and NSpid are
-  /// fields too. SKIPs when the nesting does not fit where the suite runs.
+  /// fields too. SKIPs when the nesting does not fit where the suite runs, or an operation
+  /// this build or machine cannot run (`Operation.unmetNeed`).
   public func observe() throws -> Observation {
     try requireInitialNamespace()
+    try requireRunnableOperations()
     if steps.contains(where: { Operation.registered[$0.op]?.syscall == "clone3" }) {
       try Features.requireUsable("clone3", for: "the call or its setup")
     }
@@ -583,9 +585,11 @@ extension ProgramCall {
     var fields = Fields()
     var produced: Observation?
     for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
-      let proof = run.proveChild(returned: call.value, by: call, step: call.step)
-      guard proof.brokenReason == nil else { return proof }
       let step = steps[Int(call.step - first)]
+      let proof = run.proveChild(
+        returned: call.value, by: call, step: call.step,
+        thread: Operation.registered[step.op]?.makesThreads == true)
+      guard proof.brokenReason == nil else { return proof }
       if let problem = compiled?.childProblem(of: step, call: call, in: run, outside: outside) {
         return .broken(problem)
       }

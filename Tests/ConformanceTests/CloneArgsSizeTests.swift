@@ -8,9 +8,9 @@ import Testing
 /// copy_struct_from_user().
 @Suite(.tags(.clone3))
 struct CloneArgsSizeTests {
-  @Test(arguments: try Fixtures.load("clone3-sizes.json", as: Clone3Call.self).cases)
+  @Test(arguments: try Fixtures.load("clone3-sizes.json", as: ProgramCall.self).cases)
   func `clone3 accepts or rejects struct clone_args by its size`(
-    _ row: ConformanceCase<Clone3Call>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

@@ -15,9 +15,9 @@ struct HistoricalSemanticsTests {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-historical-layout.json", as: Clone3Call.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-historical-layout.json", as: ProgramCall.self).cases)
   func `seed 002: the 72-byte struct with a single set_tid never shipped`(
-    _ row: ConformanceCase<Clone3Call>
+    _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

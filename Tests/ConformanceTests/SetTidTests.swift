@@ -29,8 +29,8 @@ struct SetTidTests {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-thread.json", as: ThreadCall.self).cases)
-  func `set_tid chooses the TID of a new thread`(_ row: ConformanceCase<ThreadCall>) throws {
+  @Test(arguments: try Fixtures.load("set-tid-thread.json", as: ProgramCall.self).cases)
+  func `set_tid chooses the TID of a new thread`(_ row: ConformanceCase<ProgramCall>) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 

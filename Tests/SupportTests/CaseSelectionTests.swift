@@ -24,7 +24,7 @@ import Testing
 
   @Test func `a table loads only its selected rows`() throws {
     let table = try Fixtures.load(
-      "clone3-sizes.json", as: Clone3Call.self, selection: CaseSelection("clone3.size.63"))
+      "clone3-sizes.json", as: ProgramCall.self, selection: CaseSelection("clone3.size.63"))
     #expect(table.cases.map(\.id).sorted() == ["clone3.size.63", "clone3.size.63.inaccessible"])
     let tagged = try Fixtures.load(
       "nsfs-ioctl.json", as: ProgramCall.self, selection: CaseSelection("tag:nsfs"))

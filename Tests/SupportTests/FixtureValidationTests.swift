@@ -36,11 +36,12 @@ import Testing
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let row =
-      #"{"id": "a.x", "title": "t", "call": {"size": 64, "flags": ["CLONE_VM"]}, "#
+      #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "clone3", "args": {"args": "#
+      + #"{"size": 64, "flags": ["CLONE_VM"]}}}]}, "#
       + #""expect": [{"result": "success"}]}"#
     try Data(MalformedFixture.table(row).utf8).write(to: directory.appendingPathComponent("t.json"))
     #expect {
-      _ = try Fixtures.load("t.json", as: Clone3Call.self, from: directory)
+      _ = try Fixtures.load("t.json", as: ProgramCall.self, from: directory)
     } throws: { error in
       "\(error)".contains("a.x: CLONE_VM needs a stack")
     }

@@ -142,10 +142,10 @@ import Testing
   }
 
   /// A case expecting a plain success: every observation above would PASS or FAIL it.
-  private func row() throws -> ConformanceCase<Clone3Call> {
+  private func row() throws -> ConformanceCase<ProgramCall> {
     let fixture =
-      #"{"id": "t.run", "title": "t", "call": {"size": 64}, "expect": [{"result": "success"}]}"#
-    return try JSONDecoder().decode(ConformanceCase<Clone3Call>.self, from: Data(fixture.utf8))
+      #"{"id": "t.run", "title": "t", "call": {"steps": [{"op": "clone3"}]}, "expect": [{"result": "success"}]}"#
+    return try JSONDecoder().decode(ConformanceCase<ProgramCall>.self, from: Data(fixture.utf8))
   }
 
   /// Decides a case whose one sandbox run ended as `outcome` says, told to the case's watch

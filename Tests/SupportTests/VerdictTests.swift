@@ -144,12 +144,13 @@ import Testing
     } throws: { ($0 as? CaseSkip)?.kind == .environment }
   }
 
-  private func row(expect result: String) -> ConformanceCase<Clone3Call> {
+  private func row(expect result: String) -> ConformanceCase<ProgramCall> {
     let json = #"""
-      {"id": "t.x", "title": "t", "call": {"size": 64}, "expect": [{"result": "\#(result)"}]}
+      {"id": "t.x", "title": "t", "call": {"steps": [{"op": "clone3"}]},
+      "expect": [{"result": "\#(result)"}]}
       """#
     // The fixture is a literal above; decoding it cannot fail unless the schema changed.
-    return (try? JSONDecoder().decode(ConformanceCase<Clone3Call>.self, from: Data(json.utf8)))
+    return (try? JSONDecoder().decode(ConformanceCase<ProgramCall>.self, from: Data(json.utf8)))
       ?? { preconditionFailure("the test row no longer decodes") }()
   }
 

@@ -6,6 +6,7 @@ enum {
 	KABI_NS_GET_USERNS = 0xb701,	/* _IO(NSIO, 0x1), 4.9 */
 	KABI_NS_GET_PARENT = 0xb702,	/* _IO(NSIO, 0x2), 4.9 */
 	KABI_NS_GET_NSTYPE = 0xb703,	/* _IO(NSIO, 0x3), 4.11 */
+	KABI_NS_GET_OWNER_UID = 0xb704,	/* _IO(NSIO, 0x4), 4.11: writes a uid_t */
 };
 /* Apart: a value above INT_MAX would give the enum above another type. */
 enum { KABI_NS_GET_PID_IN_PIDNS = 0x8004b708 };	/* _IOR(NSIO, 0x8, int), 6.11 */

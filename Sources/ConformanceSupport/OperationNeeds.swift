@@ -1,0 +1,27 @@
+import CKernelABI
+
+/// The facts about an operation that its C registration does not carry, by its name: what it
+/// needs beyond its syscall, and what the process it makes must prove.
+extension Operation {
+  /// Why this build or machine cannot run the operation, or nil: a program using it SKIPs.
+  public var unmetNeed: String? {
+    switch name {
+    case "thread" where kabi_threads_supported() == 0:
+      "starting a thread from a sandbox body needs the x86-64 clone3 trampoline"
+    default: nil
+    }
+  }
+
+  /// Whether the process the operation reports as its CHILD is a thread of the step's caller:
+  /// the record's value is its getpid(), which must be the caller's.
+  public var makesThreads: Bool { name == "thread" }
+}
+
+extension ProgramCall {
+  /// Throws SKIP naming the first operation of the program that cannot run here.
+  func requireRunnableOperations() throws(CaseSkip) {
+    for step in steps {
+      if let need = Operation.registered[step.op]?.unmetNeed { throw CaseSkip(.environment, need) }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import CKernelABI
+import KernelABI
+
+extension SandboxRun {
+  /// Throws BROKEN when the sandbox itself, not the call under test, failed: a setup step
+  /// reported SETUP_FAILED, or the run hit its timeout.
+  public func requireSetUp() throws(CaseBroken) {
+    if let report = reports(.setupFailed).first, case .failure(let errno) = report.result {
+      throw CaseBroken(
+        sandboxStep: report.step, level: report.level, errno: errno, name: report.name)
+    }
+    if timedOut { throw CaseBroken(timedOut: self) }
+  }
+
+  /// How the outermost process ended, in words.
+  public var exitDescription: String {
+    if let exitCode { return "exit \(exitCode)" }
+    return "signal \(signal ?? 0)"
+  }
+
+  /// The one proof, for every area, that a call which returned `pid` made a process that ran
+  /// with the IDs claimed: the process reported back (record `step`), its NSpid ends with its
+  /// own getpid(), the entry at its creator's level is `pid`, and it exited 0; a `thread` is
+  /// also in its creator's thread group (it reports its getpid(), which must be the creator's).
+  /// The observation is the PID and the NSpid from the sandbox's outermost level; otherwise it
+  /// is broken.
+  public func proveChild(
+    returned pid: Int64, by call: SandboxReport, step: Int32 = 0, thread: Bool = false
+  ) -> Observation {
+    guard let child = reports(.child).first(where: { $0.step == step }) else {
+      return .broken("clone3 returned \(pid) but no process reported back")
+    }
+    guard let nspid = child.nspid, let own = nspid.last, own == child.pid else {
+      return .broken(
+        "the child's NSpid \(child.nspid.map(Observation.spell) ?? "?") does not end "
+          + "with its getpid() \(child.pid)")
+    }
+    guard let levels = sandboxLevels(of: child, creator: call) else {
+      return .broken("the child's NSpid \(Observation.spell(nspid)) is shorter than the sandbox")
+    }
+    let creatorIndex = levelsMade - 1
+    guard creatorIndex >= 0, creatorIndex < levels.count, Int64(levels[creatorIndex]) == pid
+    else {
+      return .broken("clone3 returned \(pid) but the child's NSpid is \(Observation.spell(levels))")
+    }
+    guard let exit = reports(.childExit).first(where: { $0.step == step }), exit.value == 0
+    else { return .broken("the child \(pid) did not exit cleanly") }
+    if thread, child.value != Int64(call.pid) {
+      return .broken("the new thread's getpid() is \(child.value), not its creator's \(call.pid)")
+    }
+    return .succeeded(pid: Int32(pid), nspid: levels)
+  }
+
+  /// How many namespace levels the sandbox made (its deepest LEVEL_READY).
+  public var levelsMade: Int {
+    Int(reports(.levelReady).map(\.level).max() ?? 0)
+  }
+
+  /// `process`'s NSpid without the levels above the sandbox, so the result does not depend on
+  /// where the suite runs: the entry for the sandbox's outermost level comes first.
+  ///
+  /// `creator` is a record from a process at the body's level, whose NSpid ends with one entry
+  /// per sandbox level.
+  public func sandboxLevels(of process: SandboxReport, creator: SandboxReport) -> [Int32]? {
+    guard let nspid = process.nspid, let creatorNSpid = creator.nspid else { return nil }
+    let levelsAbove = creatorNSpid.count - levelsMade
+    guard levelsAbove >= 0, nspid.count >= levelsAbove else { return nil }
+    return Array(nspid.dropFirst(levelsAbove))
+  }
+}
