@@ -28,9 +28,6 @@ public struct ProgramCall: Codable, Hashable, Sendable {
     public var goOn: Bool?
     /// A success reports what this step returned as this field.
     public var field: String?
-    /// Legacy: the slots as numbers, for the Swift types that still compile their tables
-    /// themselves and the tables that still write `"args": [numbers]`; removed with them.
-    public var raw: [Int64]?
 
     public init(
       _ op: String, label: String? = nil, args: [String: Argument] = [:], setup: Bool? = nil,
@@ -44,27 +41,13 @@ public struct ProgramCall: Codable, Hashable, Sendable {
       self.field = field
     }
 
-    /// Legacy: a step whose numbers fill the slots in order, flags first.
-    public init(
-      _ op: String, path: String? = nil, flags: CloneFlags? = nil, args numbers: [Int64],
-      setup: Bool? = nil, goOn: Bool? = nil
-    ) {
-      self.init(op, args: path.map { ["path": .text($0)] } ?? [:], setup: setup, goOn: goOn)
-      raw = (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + numbers
-    }
-
     /// A step whose one argument is a path.
     public init(_ op: String, path: String, setup: Bool? = nil) {
       self.init(op, args: ["path": .text(path)], setup: setup)
     }
 
-    /// Legacy: a step with a path and flags only.
-    public init(_ op: String, path: String? = nil, flags: CloneFlags, setup: Bool? = nil) {
-      self.init(op, path: path, flags: flags, args: [], setup: setup)
-    }
-
     private enum CodingKeys: String, CodingKey, CaseIterable {
-      case label, op, args, setup, goOn, field, path, flags
+      case label, op, args, setup, goOn, field
     }
 
     public init(from decoder: any Decoder) throws {
@@ -75,19 +58,7 @@ public struct ProgramCall: Codable, Hashable, Sendable {
       setup = try container.decodeIfPresent(Bool.self, forKey: .setup)
       goOn = try container.decodeIfPresent(Bool.self, forKey: .goOn)
       field = try container.decodeIfPresent(String.self, forKey: .field)
-      if let named = try? container.decodeIfPresent([String: Argument].self, forKey: .args) {
-        args = named
-      } else {
-        // Legacy: a path and flags beside the step, numbers in slot order.
-        args =
-          try container.decodeIfPresent(String.self, forKey: .path).map { ["path": .text($0)] }
-          ?? [:]
-        let flags = try container.decodeIfPresent(CloneFlags.self, forKey: .flags)
-        let numbers = try container.decodeIfPresent([Int64].self, forKey: .args) ?? []
-        if flags != nil || !numbers.isEmpty {
-          raw = (flags.map { [Int64(bitPattern: $0.rawValue)] } ?? []) + numbers
-        }
-      }
+      args = try container.decodeIfPresent([String: Argument].self, forKey: .args) ?? [:]
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -344,7 +315,6 @@ public final class CompiledProgram {
     for parameter in operation.parameters where Operation.width(of: parameter.kind) > 0 {
       slots[parameter.slot] = parameter.absent
     }
-    for (slot, number) in (step.raw ?? []).prefix(slots.count).enumerated() { slots[slot] = number }
     for name in step.args.keys.sorted() {
       guard let value = step.args[name] else { continue }
       guard let parameter = operation.parameters.first(where: { $0.name == name }) else {

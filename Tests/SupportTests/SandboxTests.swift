@@ -21,8 +21,8 @@ import Testing
   @Test func `a program's failed setup step is BROKEN, named in words with its errno`() throws {
     let missing = "/proc/sys/kernel/no_such_sysctl"
     let program = ProgramCall(steps: [
-      .init("fork-reap", args: [1], setup: true),
-      .init("write", path: missing, args: [1], setup: true),
+      .init("fork-reap", args: ["count": .number(1)], setup: true),
+      .init("write", args: ["path": .text(missing), "value": .number(1)], setup: true),
       .init("read", args: ["path": .text(missing)]),
     ])
     let run = try program.run()
@@ -36,7 +36,7 @@ import Testing
     throws
   {
     let program = ProgramCall(steps: [
-      .init("pid-namespaces", args: [3], setup: true),
+      .init("pid-namespaces", args: ["count": .number(3)], setup: true),
       .init("read", args: ["path": .text("/proc/sys/kernel/ns_last_pid")]),
     ])
     let run = try program.run()
