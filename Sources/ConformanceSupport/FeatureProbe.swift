@@ -48,11 +48,6 @@ public struct FeatureProbe: Sendable {
     public var path: String
     /// The evidence when it is missing: "/proc is not mounted".
     public var missing: String
-
-    public init(path: String, missing: String) {
-      self.path = path
-      self.missing = missing
-    }
   }
 
   /// What the probe found, with the errno of a syscall probe that failed (`refusedSyscalls`).
@@ -223,6 +218,10 @@ extension FeatureProbe: Decodable {
     var description: String
   }
 
+  private enum CodingKeys: String, CodingKey {
+    case kind, path, request, args, present, absent, premise, why
+  }
+
   /// Each kind's own keys; every kind also takes `present`, `absent`, `premise` and `why`.
   static let kinds: [String: Set<String>] = [
     "file": ["path"], "ioctl": ["path", "request"], "clone3": ["args"],
@@ -231,17 +230,17 @@ extension FeatureProbe: Decodable {
   private static let commonKeys: Set<String> = ["kind", "present", "absent", "premise", "why"]
 
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: Key.self)
-    let kind = try container.decode(String.self, forKey: Key("kind"))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let kind = try container.decode(String.self, forKey: .kind)
     guard let keys = Self.kinds[kind] else {
       let known = Self.kinds.keys.sorted().joined(separator: ", ")
       throw Invalid(description: "unknown probe kind \"\(kind)\" (known: \(known))")
     }
-    if let key = container.firstKey(notIn: keys.union(Self.commonKeys)) {
+    if let key = try firstKey(of: decoder, notIn: keys.union(Self.commonKeys)) {
       throw Invalid(description: "a \(kind) probe has no \"\(key)\" (it takes \(keys.sorted()))")
     }
     func path() throws -> String {
-      let path = try container.decode(String.self, forKey: Key("path"))
+      let path = try container.decode(String.self, forKey: .path)
       guard path.hasPrefix("/") else {
         throw Invalid(description: "path \"\(path)\" is not absolute")
       }
@@ -252,21 +251,21 @@ extension FeatureProbe: Decodable {
     case "ioctl":
       self.kind = .ioctl(
         path: try path(),
-        request: try IoctlRequest(container.decode(String.self, forKey: Key("request"))))
+        request: try IoctlRequest(container.decode(String.self, forKey: .request)))
     case "clone3":
-      self.kind = .clone3(try container.decode(Clone3ProbeArguments.self, forKey: Key("args")))
+      self.kind = .clone3(try container.decode(Clone3ProbeArguments.self, forKey: .args))
     default: self.kind = .filePerPidNamespace(path: try path())
     }
-    present = try container.decodeIfPresent(String.self, forKey: Key("present")).map(
+    present = try container.decodeIfPresent(String.self, forKey: .present).map(
       ProbeAnswer.init)
-    absent = try (container.decodeIfPresent([String].self, forKey: Key("absent")) ?? []).map {
+    absent = try (container.decodeIfPresent([String].self, forKey: .absent) ?? []).map {
       guard let error = Errno(name: $0) else {
         throw Invalid(description: "unknown errno \"\($0)\" in absent")
       }
       return error
     }
-    premise = try container.decodeIfPresent(Premise.self, forKey: Key("premise"))
-    why = try container.decodeIfPresent(String.self, forKey: Key("why"))
+    premise = try container.decodeIfPresent(Premise.self, forKey: .premise)
+    why = try container.decodeIfPresent(String.self, forKey: .why)
     switch self.kind {
     case .file, .filePerPidNamespace:
       if present != nil || !absent.isEmpty {
@@ -327,7 +326,7 @@ extension Clone3ProbeArguments: Decodable {
 
   public init(from decoder: any Decoder) throws {
     let fields = CodingKeys.allCases.map(\.rawValue)
-    if let key = try decoder.container(keyedBy: Key.self).firstKey(notIn: Set(fields)) {
+    if let key = try firstKey(of: decoder, notIn: Set(fields)) {
       throw FeatureProbe.Invalid(
         description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
     }
@@ -365,17 +364,10 @@ extension Clone3ProbeArguments: Decodable {
   }
 }
 
-private struct Key: CodingKey {
-  var stringValue: String
-  var intValue: Int? { nil }
-  init(_ name: String) { stringValue = name }
-  init?(stringValue: String) { self.stringValue = stringValue }
-  init?(intValue: Int) { nil }
-}
-
-extension KeyedDecodingContainer<Key> {
-  /// The first key, in sorted order, that is not one of `known`: a probe's keys are all checked.
-  fileprivate func firstKey(notIn known: Set<String>) -> String? {
-    allKeys.map(\.stringValue).sorted().first { !known.contains($0) }
-  }
+/// The first key of the object `decoder` holds, in sorted order, that is not one of `known`.
+private func firstKey(of decoder: any Decoder, notIn known: Set<String>) throws -> String? {
+  /// Any JSON value, left unread.
+  struct Unread: Decodable { init(from decoder: any Decoder) {} }
+  let object = try decoder.singleValueContainer().decode([String: Unread].self)
+  return object.keys.sorted().first { !known.contains($0) }
 }
