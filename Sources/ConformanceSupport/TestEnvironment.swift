@@ -42,7 +42,7 @@ public enum TestEnvironment {
       refused["pidfd_send_signal"] = Errno(rawValue: Int32(-signalled))
     }
     if pidfd >= 0 { close(Int32(pidfd)) }
-    if case .blocked = Features.state("clone3"), let answer = Features.clone3Answer {
+    if case .blocked = Features.state("clone3"), let answer = Features.answer("clone3") {
       refused["clone3"] = answer
     }
     return refused

@@ -121,7 +121,8 @@ import Testing
     {
       [
         "clone3.example": FeatureDefinition(
-          name: "clone3.example", since: since, what: "w", probe: "p", removedIn: removedIn)
+          name: "clone3.example", since: since, what: "w", probe: FeatureProbe(.file(path: "/")),
+          removedIn: removedIn)
       ]
     }
 

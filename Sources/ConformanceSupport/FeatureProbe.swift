@@ -1,0 +1,375 @@
+import CKernelABI
+import Foundation
+import Glibc
+import KernelABI
+
+/// How a feature's presence is measured: one of a few generic kinds, declared with its data in
+/// `Fixtures/features.json` (`{"kind": "file", "path": "/proc/self/ns/pid_for_children"}`).
+///
+/// A probe measures the environment by other means than the behaviour its cases test, and never
+/// creates a process: a clone3 probe passes arguments every kernel that reads them rejects.
+public struct FeatureProbe: Sendable {
+  /// What the probe does.
+  public enum Kind: Sendable {
+    /// Present when the file exists.
+    case file(path: String)
+    /// `ioctl(open(path), request, 0)`, judged by its answer.
+    case ioctl(path: String, request: IoctlRequest)
+    /// `clone3(args, size)` with arguments that must be rejected, judged by its errno.
+    case clone3(Clone3ProbeArguments)
+    /// Present when the file is another inode inside a fresh PID namespace than in the suite's,
+    /// while the suite holds its own open (a sysctl that each PID namespace has for itself).
+    case filePerPidNamespace(path: String)
+  }
+
+  public var kind: Kind
+  /// The answer that means present (`ioctl`, `clone3`); without it, any answer but `absent`.
+  public var present: ProbeAnswer?
+  /// The errnos that mean the kernel lacks the feature.
+  public var absent: [Errno]
+  /// A file whose absence means the probe cannot run here, and what that absence means.
+  public var premise: Premise?
+  /// Why the answers mean what they mean, in prose.
+  public var why: String?
+
+  public init(
+    _ kind: Kind, present: ProbeAnswer? = nil, absent: [Errno] = [], premise: Premise? = nil,
+    why: String? = nil
+  ) {
+    self.kind = kind
+    self.present = present
+    self.absent = absent
+    self.premise = premise
+    self.why = why
+  }
+
+  /// A path the probe needs, such as `/proc/self/ns/pid` for a file beside it.
+  public struct Premise: Codable, Sendable {
+    public var path: String
+    /// The evidence when it is missing: "/proc is not mounted".
+    public var missing: String
+  }
+
+  /// What the probe found, with the errno of a syscall probe that failed (`refusedSyscalls`).
+  public struct Outcome: Sendable, Equatable {
+    public var state: FeatureState
+    public var answer: Errno?
+  }
+
+  /// Runs the probe.
+  public func run() -> Outcome {
+    var outcome = measure()
+    if outcome.state != .present, let premise, access(premise.path, F_OK) != 0 {
+      outcome.state = .blocked(premise.missing)
+    }
+    return outcome
+  }
+
+  private func measure() -> Outcome {
+    switch kind {
+    case .file(let path):
+      if access(path, F_OK) == 0 { return Outcome(state: .present) }
+      return Outcome(state: .absent("\(path): \(Errno(rawValue: errno).name)"))
+    case .ioctl(let path, let request):
+      let fd = open(path, O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else {
+        return Outcome(state: .blocked("cannot open \(path): \(Errno(rawValue: errno))"))
+      }
+      defer { close(fd) }
+      let result = kabi_ioctl(fd, request.value, 0)
+      if result >= 0, request.returnsFD { close(Int32(result)) }
+      return judge(
+        result, call: "ioctl(\(path), 0x\(String(request.value, radix: 16)))",
+        succeeded: "returned \(result)")
+    case .clone3(let arguments):
+      return judge(
+        arguments.call(), call: "clone3(\(arguments.summary))",
+        succeeded: "created a process instead of failing")
+    case .filePerPidNamespace(let path):
+      return Outcome(state: Self.differsPerPidNamespace(path))
+    }
+  }
+
+  /// Judges a syscall's answer (the result, or -errno): `present`, else absent with the answer
+  /// as evidence; ENOSYS or EPERM under a seccomp filter is blocked, not absent.
+  func judge(
+    _ result: Int, call: String, succeeded: String,
+    seccompMode: Int? = TestEnvironment.seccompMode
+  ) -> Outcome {
+    let answer: ProbeAnswer =
+      result < 0 ? .failure(Errno(rawValue: Int32(-result))) : .value(result)
+    guard case .failure(let error) = answer else {
+      let present = present.map { $0 == answer } ?? true
+      return Outcome(state: present ? .present : .absent("\(call) \(succeeded)"))
+    }
+    if present == answer || (present == nil && !absent.contains(error)) {
+      return Outcome(state: .present, answer: error)
+    }
+    if error == .ENOSYS || error == .EPERM, let seccompMode, seccompMode != 0 {
+      let evidence = "\(call) answered \(error.name) under seccomp mode \(seccompMode)"
+      return Outcome(state: .blocked(evidence), answer: error)
+    }
+    var evidence = "\(call) answered \(error.name)"
+    if let present, !absent.isEmpty, !absent.contains(error) {
+      evidence +=
+        " (\(present) means present, \(absent.map(\.name).joined(separator: " or ")) absent)"
+    }
+    return Outcome(state: .absent(evidence), answer: error)
+  }
+
+  /// Whether `path` is another inode inside a sandbox's PID namespace than here. Nothing is
+  /// written: as real root a write to a sysctl that is not per namespace would reach the host.
+  private static func differsPerPidNamespace(_ path: String) -> FeatureState {
+    let name = (path as NSString).lastPathComponent
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return .blocked("cannot open \(path): \(Errno(rawValue: errno))") }
+    defer { close(fd) }
+    var outside = stat()
+    guard fstat(fd, &outside) == 0 else {
+      return .blocked("fstat \(name): \(Errno(rawValue: errno))")
+    }
+    let probe = ProgramCall(steps: [.init("inode", args: ["path": .text(path)])])
+    let run: SandboxRun
+    do {
+      run = try probe.run()
+    } catch {
+      return .blocked("the probe's sandbox could not start: \(error)")
+    }
+    guard let report = run.reports(.call).first else {
+      return .blocked("the probe's sandbox did not report (\(run.exitDescription))")
+    }
+    switch report.result {
+    case .failure(let error):
+      return .blocked("opening \(name) inside a sandbox failed: \(error)")
+    case .success(let inode):
+      if UInt64(inode) != UInt64(outside.st_ino) { return .present }
+      return .absent("\(path) is the same inode (\(inode)) in a child PID namespace")
+    }
+  }
+}
+
+/// A syscall's answer in a probe: an errno (`"EINVAL"`) or a value (`"CLONE_NEWPID"`, `0`).
+public enum ProbeAnswer: Sendable, Equatable, CustomStringConvertible {
+  case failure(Errno)
+  case value(Int)
+
+  public var description: String {
+    switch self {
+    case .failure(let error): error.name
+    case .value(let value): "\(value)"
+    }
+  }
+}
+
+/// An ioctl request: a name this suite defines (`NS_GET_PARENT`) or a number (`"0xb7ff"`).
+public struct IoctlRequest: Sendable {
+  public var value: UInt
+  /// Whether a success is a new file descriptor, which the probe closes.
+  public var returnsFD: Bool
+
+  /// The requests known by name; the values come from the C target.
+  static let named: [String: IoctlRequest] = [
+    "NS_GET_USERNS": .init(value: UInt(KABI_NS_GET_USERNS), returnsFD: true),
+    "NS_GET_PARENT": .init(value: UInt(KABI_NS_GET_PARENT), returnsFD: true),
+    "NS_GET_NSTYPE": .init(value: UInt(KABI_NS_GET_NSTYPE), returnsFD: false),
+    // Writes a uid_t at its argument, but only for a user namespace: probe it elsewhere.
+    "NS_GET_OWNER_UID": .init(value: UInt(KABI_NS_GET_OWNER_UID), returnsFD: false),
+  ]
+}
+
+/// The fields of `struct clone_args` a clone3 probe sets; the rest are zero.
+public struct Clone3ProbeArguments: Sendable {
+  public var size: Int
+  public var flags: CloneFlags = []
+  public var exitSignal: UInt64
+  public var setTid: [Int32] = []
+  public var setTidSize: UInt64 = 0
+  public var cgroup: UInt64 = 0
+
+  /// How evidence names the call: the fields set besides the rejected exit_signal, and a size
+  /// other than VER0's ("set_tid, size 80"); just the exit_signal when nothing else is set.
+  var summary: String {
+    var parts: [String] = flags.isEmpty ? [] : [flags.description]
+    if !setTid.isEmpty { parts.append("set_tid") }
+    if setTidSize != 0 { parts.append("set_tid_size \(setTidSize)") }
+    if cgroup != 0 { parts.append("cgroup") }
+    if parts.isEmpty { parts.append("exit_signal 0x\(String(exitSignal, radix: 16))") }
+    if size != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(size)") }
+    return parts.joined(separator: ", ")
+  }
+
+  /// The call: -errno, as the arguments are rejected (a child made by a kernel that accepts
+  /// them only exits and is reaped).
+  func call() -> Int {
+    var args = kabi_clone_args()
+    args.flags = flags.rawValue
+    args.exit_signal = exitSignal
+    args.set_tid_size = setTidSize
+    args.cgroup = cgroup
+    var tids = setTid
+    return tids.withUnsafeMutableBufferPointer { tids in
+      if let base = tids.baseAddress { args.set_tid = UInt64(UInt(bitPattern: base)) }
+      return kabi_clone3_probe(&args, size)
+    }
+  }
+}
+
+extension FeatureProbe: Decodable {
+  /// A probe that does not make sense, such as an unknown kind; the feature's name is added.
+  struct Invalid: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case kind, path, request, args, present, absent, premise, why
+  }
+
+  /// Each kind's own keys; every kind also takes `present`, `absent`, `premise` and `why`.
+  static let kinds: [String: Set<String>] = [
+    "file": ["path"], "ioctl": ["path", "request"], "clone3": ["args"],
+    "file-per-pid-namespace": ["path"],
+  ]
+  private static let commonKeys: Set<String> = ["kind", "present", "absent", "premise", "why"]
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let kind = try container.decode(String.self, forKey: .kind)
+    guard let keys = Self.kinds[kind] else {
+      let known = Self.kinds.keys.sorted().joined(separator: ", ")
+      throw Invalid(description: "unknown probe kind \"\(kind)\" (known: \(known))")
+    }
+    if let key = try firstKey(of: decoder, notIn: keys.union(Self.commonKeys)) {
+      throw Invalid(description: "a \(kind) probe has no \"\(key)\" (it takes \(keys.sorted()))")
+    }
+    func path() throws -> String {
+      let path = try container.decode(String.self, forKey: .path)
+      guard path.hasPrefix("/") else {
+        throw Invalid(description: "path \"\(path)\" is not absolute")
+      }
+      return path
+    }
+    switch kind {
+    case "file": self.kind = .file(path: try path())
+    case "ioctl":
+      self.kind = .ioctl(
+        path: try path(),
+        request: try IoctlRequest(container.decode(String.self, forKey: .request)))
+    case "clone3":
+      self.kind = .clone3(try container.decode(Clone3ProbeArguments.self, forKey: .args))
+    default: self.kind = .filePerPidNamespace(path: try path())
+    }
+    present = try container.decodeIfPresent(String.self, forKey: .present).map(
+      ProbeAnswer.init)
+    absent = try (container.decodeIfPresent([String].self, forKey: .absent) ?? []).map {
+      guard let error = Errno(name: $0) else {
+        throw Invalid(description: "unknown errno \"\($0)\" in absent")
+      }
+      return error
+    }
+    premise = try container.decodeIfPresent(Premise.self, forKey: .premise)
+    why = try container.decodeIfPresent(String.self, forKey: .why)
+    switch self.kind {
+    case .file, .filePerPidNamespace:
+      if present != nil || !absent.isEmpty {
+        throw Invalid(
+          description: "a \(kind) probe has no present or absent answer: the file decides")
+      }
+    case .ioctl, .clone3:
+      if present == nil && absent.isEmpty {
+        throw Invalid(description: "a \(kind) probe needs the answer that means present or absent")
+      }
+    }
+    if case .clone3 = self.kind, case .value? = present {
+      throw Invalid(description: "a clone3 probe must be rejected: present must be an errno")
+    }
+  }
+}
+
+extension ProbeAnswer {
+  /// `"EINVAL"`, a `CLONE_*` name, or a decimal number.
+  init(_ spelled: String) throws {
+    if let error = Errno(name: spelled) {
+      self = .failure(error)
+    } else if let flag = CloneFlags(name: spelled) {
+      self = .value(Int(flag.rawValue))
+    } else if let value = Int(spelled) {
+      self = .value(value)
+    } else {
+      throw FeatureProbe.Invalid(
+        description: "unknown answer \"\(spelled)\": an errno name, a CLONE_* name or a number")
+    }
+  }
+}
+
+extension IoctlRequest {
+  /// A name from `named`, or a number in hex (`"0xb7ff"`).
+  init(_ spelled: String) throws {
+    if let known = Self.named[spelled] {
+      self = known
+    } else if spelled.hasPrefix("0x"), let value = UInt(spelled.dropFirst(2), radix: 16) {
+      self.init(value: value, returnsFD: false)
+    } else {
+      let known = Self.named.keys.sorted().joined(separator: ", ")
+      throw FeatureProbe.Invalid(
+        description:
+          "unknown ioctl request \"\(spelled)\" (known: \(known), or a number such as \"0xb701\")")
+    }
+  }
+}
+
+extension Clone3ProbeArguments: Decodable {
+  private enum CodingKeys: String, CodingKey, CaseIterable {
+    case size, flags
+    case exitSignal = "exit_signal"
+    case setTid = "set_tid"
+    case setTidSize = "set_tid_size"
+    case cgroup
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let fields = CodingKeys.allCases.map(\.rawValue)
+    if let key = try firstKey(of: decoder, notIn: Set(fields)) {
+      throw FeatureProbe.Invalid(
+        description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
+    }
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    size = try container.decode(Int.self, forKey: .size)
+    exitSignal = try container.decode(UInt64.self, forKey: .exitSignal)
+    setTid = try container.decodeIfPresent([Int32].self, forKey: .setTid) ?? []
+    setTidSize = try container.decodeIfPresent(UInt64.self, forKey: .setTidSize) ?? 0
+    cgroup = try container.decodeIfPresent(UInt64.self, forKey: .cgroup) ?? 0
+    flags = []
+    for name in try container.decodeIfPresent([String].self, forKey: .flags) ?? [] {
+      guard let flag = CloneFlags(name: name) else {
+        throw FeatureProbe.Invalid(description: "args: unknown flag \"\(name)\"")
+      }
+      flags.insert(flag)
+    }
+    let sizes = Int(KABI_CLONE_ARGS_SIZE_VER0)...Int(KABI_CLONE_ARGS_SIZE_VER2)
+    guard sizes.contains(size), size % 8 == 0 else {
+      throw FeatureProbe.Invalid(
+        description:
+          "args: size \(size) is not 64 to 88 in steps of 8 (the struct this suite defines)")
+    }
+    guard setTidSize <= setTid.count else {
+      throw FeatureProbe.Invalid(
+        description: "args: set_tid_size \(setTidSize) is longer than set_tid")
+    }
+    // copy_clone_args_from_user() rejects an exit_signal outside CSIGNAL once it has read
+    // the struct, so a kernel that knows every field answers EINVAL and makes no process.
+    guard exitSignal > 0xff else {
+      throw FeatureProbe.Invalid(
+        description:
+          "args: exit_signal \(exitSignal) is valid, so the probe could create a process: "
+          + "use one above 0xff, which every kernel that reads the arguments rejects")
+    }
+  }
+}
+
+/// The first key of the object `decoder` holds, in sorted order, that is not one of `known`.
+private func firstKey(of decoder: any Decoder, notIn known: Set<String>) throws -> String? {
+  /// Any JSON value, left unread.
+  struct Unread: Decodable { init(from decoder: any Decoder) {} }
+  let object = try decoder.singleValueContainer().decode([String: Unread].self)
+  return object.keys.sorted().first { !known.contains($0) }
+}

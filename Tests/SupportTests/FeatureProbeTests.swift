@@ -1,0 +1,182 @@
+import Foundation
+import KernelABI
+import Testing
+
+@testable import ConformanceSupport
+
+/// The probe kinds of `Fixtures/features.json`: each refuses a malformed declaration when the
+/// table loads, naming the feature, and each answers present, absent or blocked as its kind
+/// says for a case forced here.
+@Suite struct FeatureProbeTests {
+  @Test(arguments: MalformedProbe.all)
+  func `a malformed probe is a load error that names the feature`(_ probe: MalformedProbe) {
+    let valid =
+      #"{"name": "clone3", "since": "5.3", "what": "w", "probe": {"kind": "file", "path": "/"}}"#
+    let broken = #"{"name": "x.broken", "since": "5.0", "what": "w", "probe": \#(probe.json)}"#
+    let table = #"{"features": [\#(valid), \#(broken)]}"#
+    #expect {
+      _ = try Features.decodeDefinitions(Data(table.utf8), file: "features.json")
+    } throws: { error in
+      let message = "\(error)"
+      return error is FixtureError
+        && message.hasPrefix(#"features.json: feature "x.broken": probe: "#)
+        && message.contains(probe.complaint)
+    }
+  }
+
+  @Test func `a feature listed twice is a load error that names it`() {
+    let feature =
+      #"{"name": "x.twice", "since": "5.0", "what": "w", "probe": {"kind": "file", "path": "/"}}"#
+    let table = #"{"features": [\#(feature), \#(feature)]}"#
+    #expect {
+      _ = try Features.decodeDefinitions(Data(table.utf8), file: "features.json")
+    } throws: { "\($0)" == #"features.json: feature "x.twice" is listed twice"# }
+  }
+
+  @Test func `a file probe finds a file, misses one that does not exist, and needs its premise`() {
+    #expect(FeatureProbe(.file(path: "/proc/self/ns/pid")).run().state == .present)
+    let missing = "/proc/self/no_such_file"
+    #expect(FeatureProbe(.file(path: missing)).run().state == .absent("\(missing): ENOENT"))
+    let unmounted = FeatureProbe.Premise(path: "/no_such_dir/x", missing: "/no_such_dir is gone")
+    #expect(
+      FeatureProbe(.file(path: "/no_such_dir/x/y"), premise: unmounted).run().state
+        == .blocked("/no_such_dir is gone"))
+  }
+
+  @Test func `an ioctl probe judges the answer, and an unknown request is ENOTTY: absent`() throws {
+    let unknown = try IoctlRequest("0xb7ff")
+    let probe = FeatureProbe(.ioctl(path: "/proc/self/ns/pid", request: unknown), absent: [.ENOTTY])
+    #expect(
+      probe.run()
+        == .init(
+          state: .absent("ioctl(/proc/self/ns/pid, 0xb7ff) answered ENOTTY"), answer: .ENOTTY))
+
+    // Where a kernel has NS_GET_NSTYPE (4.11), it names the namespace type.
+    let nstype = try IoctlRequest("NS_GET_NSTYPE")
+    guard Features.state("nsfs.get_nstype") == .present else { return }
+    let pid = FeatureProbe(
+      .ioctl(path: "/proc/self/ns/pid", request: nstype), present: try ProbeAnswer("CLONE_NEWPID"))
+    #expect(pid.run().state == .present)
+    var user = pid
+    user.present = try ProbeAnswer("CLONE_NEWUSER")
+    #expect(user.run().state == .absent("ioctl(/proc/self/ns/pid, 0xb703) returned 536870912"))
+    let nowhere = FeatureProbe(.ioctl(path: "/no_such_file", request: nstype), absent: [.ENOTTY])
+    #expect(nowhere.run().state == .blocked("cannot open /no_such_file: \(Errno.ENOENT)"))
+  }
+
+  @Test func `a clone3 probe's errno decides, and seccomp's ENOSYS or EPERM is blocked`() throws {
+    let probe = FeatureProbe(
+      .clone3(.init(size: 80, exitSignal: 0x100, setTid: [1])), present: .failure(.EINVAL),
+      absent: [.E2BIG, .ENOSYS])
+    let call = "clone3(set_tid, size 80)"
+    func judge(_ errno: Errno, seccomp: Int = 0) -> FeatureState {
+      probe.judge(
+        -Int(errno.rawValue), call: call, succeeded: "created a process", seccompMode: seccomp
+      ).state
+    }
+    #expect(judge(.EINVAL) == .present)
+    #expect(judge(.E2BIG) == .absent("\(call) answered E2BIG"))
+    #expect(judge(.ENOSYS) == .absent("\(call) answered ENOSYS"))
+    #expect(judge(.ENOSYS, seccomp: 2) == .blocked("\(call) answered ENOSYS under seccomp mode 2"))
+    #expect(judge(.EPERM, seccomp: 2) == .blocked("\(call) answered EPERM under seccomp mode 2"))
+    #expect(
+      judge(.EFAULT)
+        == .absent("\(call) answered EFAULT (EINVAL means present, E2BIG or ENOSYS absent)"))
+    #expect(
+      probe.judge(4242, call: call, succeeded: "created a process", seccompMode: 0).state
+        == .absent("\(call) created a process"))
+  }
+
+  @Test func `a clone3 probe run here answers as the clone3 feature does`() {
+    // Inverted: EINVAL, which a kernel with clone3 answers, is made to mean absent.
+    let inverted = FeatureProbe(
+      .clone3(.init(size: 64, exitSignal: 0x100)), present: .failure(.E2BIG), absent: [.EINVAL])
+    let outcome = inverted.run()
+    switch Features.state("clone3") {
+    case .present:
+      #expect(outcome.state == .absent("clone3(exit_signal 0x100) answered EINVAL"))
+    case .blocked(let evidence):
+      #expect(outcome.state == .blocked(evidence))
+    case .absent:
+      #expect(outcome.answer == Features.answer("clone3"))
+    }
+  }
+
+  @Test(.needsSandbox)
+  func `a file-per-pid-namespace probe compares the inode inside a fresh PID namespace`() {
+    #expect(FeatureProbe(.filePerPidNamespace(path: "/proc/self/ns/pid")).run().state == .present)
+    let shared = "/proc/sys/kernel/ostype"
+    guard case .absent(let evidence) = FeatureProbe(.filePerPidNamespace(path: shared)).run().state
+    else {
+      Issue.record("\(shared) differs in a child PID namespace")
+      return
+    }
+    #expect(evidence.hasPrefix("\(shared) is the same inode ("))
+    let missing = "/proc/sys/kernel/no_such_sysctl"
+    #expect(
+      FeatureProbe(.filePerPidNamespace(path: missing)).run().state
+        == .blocked("cannot open \(missing): \(Errno.ENOENT)"))
+  }
+}
+
+struct MalformedProbe: Sendable, CustomTestStringConvertible {
+  var name: String
+  var json: String
+  var complaint: String
+
+  var testDescription: String { name }
+
+  static let all: [MalformedProbe] = [
+    .init(
+      name: "unknown kind", json: #"{"kind": "sysfs"}"#, complaint: #"unknown probe kind "sysfs""#),
+    .init(name: "no kind", json: #"{"path": "/"}"#, complaint: #"missing "kind""#),
+    .init(name: "file without a path", json: #"{"kind": "file"}"#, complaint: #"missing "path""#),
+    .init(
+      name: "relative path", json: #"{"kind": "file", "path": "proc"}"#,
+      complaint: #"path "proc" is not absolute"#),
+    .init(
+      name: "another kind's key",
+      json: #"{"kind": "file", "path": "/", "request": "NS_GET_PARENT"}"#,
+      complaint: #"a file probe has no "request""#),
+    .init(
+      name: "a file probe with an answer",
+      json: #"{"kind": "file", "path": "/", "present": "EPERM"}"#,
+      complaint: "the file decides"),
+    .init(
+      name: "unknown ioctl request",
+      json: #"{"kind": "ioctl", "path": "/", "request": "NS_GET_WHAT", "absent": ["ENOTTY"]}"#,
+      complaint: #"unknown ioctl request "NS_GET_WHAT""#),
+    .init(
+      name: "ioctl without an answer",
+      json: #"{"kind": "ioctl", "path": "/", "request": "0xb701"}"#,
+      complaint: "needs the answer that means present or absent"),
+    .init(
+      name: "unknown errno",
+      json: #"{"kind": "ioctl", "path": "/", "request": "0xb701", "absent": ["EWHAT"]}"#,
+      complaint: #"unknown errno "EWHAT""#),
+    .init(
+      name: "unknown answer",
+      json: #"{"kind": "ioctl", "path": "/", "request": "0xb701", "present": "CLONE_WHAT"}"#,
+      complaint: #"unknown answer "CLONE_WHAT""#),
+    .init(
+      name: "clone3 that could create a process",
+      json: #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 17}, "present": "EINVAL"}"#,
+      complaint: "so the probe could create a process"),
+    .init(
+      name: "clone3 with an unknown field",
+      json:
+        #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256, "stack": 1}, "present": "EINVAL"}"#,
+      complaint: #"args: unknown field "stack""#),
+    .init(
+      name: "clone3 larger than the struct",
+      json: #"{"kind": "clone3", "args": {"size": 96, "exit_signal": 256}, "present": "EINVAL"}"#,
+      complaint: "size 96 is not 64 to 88"),
+    .init(
+      name: "clone3 that must succeed",
+      json: #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256}, "present": "0"}"#,
+      complaint: "present must be an errno"),
+    .init(
+      name: "clone3 without args", json: #"{"kind": "clone3", "present": "EINVAL"}"#,
+      complaint: #"missing "args""#),
+  ]
+}
