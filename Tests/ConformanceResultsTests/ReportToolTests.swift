@@ -217,7 +217,10 @@ private final class LockedText: @unchecked Sendable {
       "clone3.size.6,clone3.size.60",
       "--filter 'clone3.size.60' selects no case: no case id is or starts with 'clone3.size.60.'"
     ),
-    ("clone3.size.6 ([", "--filter '([' is not a case id (letters, digits, '_', '-' and '.') nor tag:NAME"),
+    (
+      "clone3.size.6 ([",
+      "--filter '([' is not a case id (letters, digits, '_', '-' and '.') nor tag:NAME"
+    ),
     ("tag:pidfd", "--filter 'tag:pidfd': no suite has that tag (tags: clone3 setTid)"),
     (" , ", "--filter needs a value"),
   ])
