@@ -102,11 +102,21 @@ extension ReportTool {
   }
 
   /// `conformance-report status`: one line per log, `LOG<TAB>STATUS<TAB>KERNEL<TAB>COUNTS`,
-  /// and the most severe status of the logs and of `also` as the exit status.
+  /// and the most severe status of the logs and of `also` as the exit status. A log that
+  /// cannot be read or is malformed is named on stderr, the others are still judged, and the
+  /// exit status is that log's (64 or 65): the runs could not all be judged.
   func status(logs: [String], also: [ExitStatus]) throws(Stop) -> ExitStatus {
     var statuses = also
+    var unjudged: Stop?
     for path in logs {
-      let log = try readNonEmptyLog(path)
+      let log: ResultLog
+      do {
+        log = try readNonEmptyLog(path)
+      } catch {
+        standardError(error.message)
+        unjudged = unjudged ?? error
+        continue
+      }
       let verdict = RunVerdict(log)
       let tally = log.tally
       standardOutput(
@@ -117,6 +127,6 @@ extension ReportTool {
       }
       statuses.append(verdict.status)
     }
-    return ExitStatus.mostSevere(statuses)
+    return unjudged?.status ?? ExitStatus.mostSevere(statuses)
   }
 }

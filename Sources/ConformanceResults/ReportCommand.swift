@@ -49,7 +49,9 @@ public enum ReportCommand: Sendable, Equatable {
              known=N broken=N`, explains any status but 0 and 1 on stderr, and exits with the
              most severe status of the logs (as render would) and of each --also STATUS, a
              status the caller found itself (3 a run without a log, 125 a VM that did not run):
-             1, then 3, then 125, then 2, then 0.
+             1, then 3, then 125, then 2, then 0. A log that cannot be read (64) or is
+             malformed or empty (65) is named on stderr and decides the exit status, after the
+             other logs are printed.
 
     Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely
     cause) apart from FAIL, and says when the run did not complete: fewer results than the

@@ -289,9 +289,14 @@ private final class LockedText: @unchecked Sendable {
     #expect(ToolRun(arguments).status == .usage)
   }
 
-  @Test func `an empty log is a data error`() throws {
+  @Test func `an empty or missing log is named, and the other logs are still judged`() throws {
     let scratch = try ScratchDirectory()
     let empty = try scratch.log("empty.jsonl", cases: [])
-    #expect(ToolRun(["status", empty]).status == .malformedLog)
+    let fail = try scratch.log("fail.jsonl", cases: [sample("clone3.size.65", .fail)])
+    let run = ToolRun(["status", empty, fail])
+    #expect(run.status == .malformedLog)
+    #expect(run.output.hasPrefix(fail + "\t1\t"))
+    #expect(run.errors.contains("empty.jsonl: the log is empty"))
+    #expect(ToolRun(["status", fail, scratch.path + "/none.jsonl"]).status == .usage)
   }
 }
