@@ -7,7 +7,8 @@ let package = Package(
     .executable(name: "conformance-report", targets: ["conformance-report"])
   ],
   targets: [
-    // Shipped: the result-log schema, the report renderers and the run comparison.
+    // Shipped: the fixture and result model (tables, kernel versions, selection, the result log),
+    // the report renderers and the run comparison.
     .target(name: "ConformanceResults", path: "Sources/ConformanceResults"),
     .executableTarget(
       name: "conformance-report",

@@ -17,6 +17,9 @@ public enum ExitStatus: Int32, Sendable {
   case malformedLog = 65
   /// A report could not be written (`EX_CANTCREAT`).
   case cannotWrite = 73
+  /// A run could not start, such as a VM that did not boot: never found in a log, only passed
+  /// to `status --also` by the script that saw it.
+  case unrunnable = 125
 }
 
 /// What a result log means for the exit status, with the reason when it is not plain.
@@ -27,9 +30,8 @@ public struct RunVerdict: Sendable, Equatable {
   /// run whose only trouble, if any, is a FAIL.
   public var explanation: String?
 
-  /// Judges a log. The worst problem decides the status: a FAIL (1), because the kernel broke
-  /// its contract whatever else went wrong; then an incomplete run (3), because the missing
-  /// cases may hold failures; then BROKEN cases or an environment that let nothing run (2).
+  /// Judges a log. The worst problem decides the status (`ExitStatus.precedence`): a FAIL (1),
+  /// then an incomplete run (3), then BROKEN cases or an environment that let nothing run (2).
   /// A log without any record is no run at all (65). The explanation names every problem found,
   /// so a FAIL in an incomplete run still says that results are missing.
   ///
@@ -62,15 +64,9 @@ public struct RunVerdict: Sendable, Equatable {
     }
     explanation = problems.isEmpty ? nil : problems.joined(separator: "\n")
 
-    if tally.fail > 0 {
-      status = .failure
-    } else if !completeness.isComplete {
-      status = .incomplete
-    } else if !problems.isEmpty {
-      status = .environmentPrevented
-    } else {
-      status = .success
-    }
+    status = ExitStatus.mostSevere(
+      (tally.fail > 0 ? [.failure] : []) + (completeness.isComplete ? [] : [.incomplete])
+        + (problems.isEmpty ? [] : [.environmentPrevented]))
   }
 
   private static func firstBroken(_ log: ResultLog) -> String {

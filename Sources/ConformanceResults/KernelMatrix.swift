@@ -134,11 +134,14 @@ public struct KernelMatrix: Sendable {
         isExplained: explained)
     }
     let releases = columns.compactMap { column in
-      KernelVersion(column.log.kernel).map { (release: column.log.kernel, version: $0) }
+      KernelVersion(release: column.log.kernel).map { (release: column.log.kernel, version: $0) }
     }
-    self.boundaries = boundaries.keys.compactMap(KernelVersion.init).sorted().map { version in
+    let named = boundaries.keys.compactMap { text in
+      KernelVersion(release: text).map { (text: text, version: $0) }
+    }
+    self.boundaries = named.sorted { $0.version < $1.version }.map { text, version in
       Boundary(
-        version: version.description, sources: (boundaries[version.text] ?? []).sorted(),
+        version: text, sources: (boundaries[text] ?? []).sorted(),
         below: releases.filter { $0.version < version }.max { $0.version < $1.version }?.release,
         atOrAbove: releases.filter { $0.version >= version }.min { $0.version < $1.version }?
           .release)
@@ -280,70 +283,46 @@ public struct KernelMatrix: Sendable {
   }
 }
 
-/// A kernel version's `major.minor`, read from the start of a release (`6.12.117+deb12-cloud-amd64`
-/// is 6.12, `7.3.0-rc7` is 7.3): the granularity of every boundary in the fixtures.
-struct KernelVersion: Comparable, CustomStringConvertible, Sendable {
-  var major: Int
-  var minor: Int
-  /// The text it was read from.
-  var text: String
-
-  init?(_ release: String) {
-    let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-    guard numbers.count == 2, release.first?.isNumber == true else { return nil }
-    major = numbers[0]
-    minor = numbers[1]
-    text = release
-  }
-
-  var description: String { "\(major).\(minor)" }
-
-  static func < (lhs: KernelVersion, rhs: KernelVersion) -> Bool {
-    (lhs.major, lhs.minor) < (rhs.major, rhs.minor)
-  }
-
-  static func == (lhs: KernelVersion, rhs: KernelVersion) -> Bool {
-    (lhs.major, lhs.minor) == (rhs.major, rhs.minor)
-  }
-}
-
-/// The kernel versions the fixtures name, read from the JSON text itself rather than through the
-/// test support's decoder, so the report tool stays independent of the test targets.
+/// The kernel versions the fixtures name, read through the fixture model with calls ignored.
 public enum FixtureBoundaries {
-  /// Every `since`, `from` and `until` version in the tables, with where it appears
-  /// (`file: id`).
+  /// Every `from` and `until` of an expectation or a known bug in the tables, and every
+  /// feature's `since` in `features.json`, with where it appears (`file: id`), keyed by the
+  /// version as `KernelVersion.shortDescription` spells it.
   public static func scan(directory: String) throws -> [String: [String]] {
     let folder = URL(fileURLWithPath: directory, isDirectory: true)
-    let files = try FileManager.default.contentsOfDirectory(atPath: directory)
-      .filter { $0.hasSuffix(".json") }.sorted()
     var found: [String: [String]] = [:]
-    for file in files {
-      let data = try Data(contentsOf: folder.appendingPathComponent(file))
-      let value = try JSONSerialization.jsonObject(with: data)
-      collect(value, file: file, owner: nil, into: &found)
+    func note(_ version: KernelVersion?, _ source: String) {
+      guard let version else { return }
+      if !(found[version.shortDescription] ?? []).contains(source) {
+        found[version.shortDescription, default: []].append(source)
+      }
+    }
+    for file in try FixtureTables.names(in: folder) {
+      for row in try FixtureFile<IgnoredCall>.load(file, from: folder).cases {
+        let ranges = row.expect.compactMap(\.kernels) + (row.known ?? []).flatMap(\.kernels)
+        for range in ranges {
+          note(range.from, "\(file): \(row.id)")
+          note(range.until, "\(file): \(row.id)")
+        }
+      }
+    }
+    let features = "features.json"
+    if FileManager.default.fileExists(atPath: folder.appendingPathComponent(features).path) {
+      let data = try Data(contentsOf: folder.appendingPathComponent(features))
+      for feature in try JSONDecoder().decode(FeatureVersions.self, from: data).features {
+        note(feature.since, "\(features): \(feature.name)")
+      }
     }
     return found
   }
 
-  /// Walks a decoded table; `owner` is the nearest enclosing case `id` or feature `name`.
-  static func collect(
-    _ value: Any, file: String, owner: String?, into found: inout [String: [String]]
-  ) {
-    if let object = value as? [String: Any] {
-      let owner = (object["id"] as? String) ?? (object["name"] as? String) ?? owner
-      for (key, child) in object {
-        if ["since", "from", "until"].contains(key), let version = child as? String,
-          KernelVersion(version) != nil
-        {
-          let source = file + ": " + (owner ?? "?")
-          if !(found[version] ?? []).contains(source) { found[version, default: []].append(source) }
-        } else {
-          collect(child, file: file, owner: owner, into: &found)
-        }
-      }
-    } else if let array = value as? [Any] {
-      for child in array { collect(child, file: file, owner: owner, into: &found) }
+  /// What the matrix reads of `features.json`: each feature's name and mainline version.
+  struct FeatureVersions: Decodable {
+    struct Feature: Decodable {
+      var name: String
+      var since: KernelVersion
     }
+    var features: [Feature]
   }
 }
 

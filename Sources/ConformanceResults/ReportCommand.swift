@@ -8,6 +8,10 @@ public enum ReportCommand: Sendable, Equatable {
   case compare(before: String, after: String)
   /// Write the matrix of many runs (one per kernel and setting) as matrix.md and matrix.json.
   case matrix(runs: [MatrixRun], outputDirectory: String, fixtures: String?)
+  /// Print every case id of the tables with its table's tags, or the tags, checking a selection.
+  case list(fixtures: String, filter: String?, tagsOnly: Bool)
+  /// Print each log's status and counts, and exit with the most severe status.
+  case status(logs: [String], also: [ExitStatus])
   /// Print the usage.
   case help
 
@@ -17,6 +21,8 @@ public enum ReportCommand: Sendable, Equatable {
            conformance-report summary --log RESULTS.jsonl
            conformance-report compare BEFORE.jsonl AFTER.jsonl
            conformance-report matrix --out DIR [--fixtures DIR] KERNEL[/SETTING]=RESULTS.jsonl...
+           conformance-report list [--fixtures DIR] [--filter SELECTORS] [--tags]
+           conformance-report status [--also STATUS]... RESULTS.jsonl...
            conformance-report --help
 
     render   writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md,
@@ -33,6 +39,19 @@ public enum ReportCommand: Sendable, Equatable {
              expectation, a skip reason, a known bug; FAIL and BROKEN are unexplained), then
              each column's totals. --fixtures DIR adds the kernel versions the tables name and
              the matrix kernels on either side of each. Exit 1 when a cell is FAIL or BROKEN.
+    list     prints every case id of the tables in DIR (default Fixtures) with its table's
+             tags, one per line: `ID<TAB>tag1,tag2`; a row that stands for one case per depth
+             is listed once. --tags prints each tag once instead. --filter SELECTORS (case ids
+             or tag:NAME, comma- or space-separated) checks every selector and lists only what
+             the selection selects; 64 for a selector that is malformed or selects no case.
+             A table that does not load is named on stderr and left out.
+    status   prints one line per log, `LOG<TAB>STATUS<TAB>KERNEL<TAB>pass=N fail=N skip=N
+             known=N broken=N`, explains any status but 0 and 1 on stderr, and exits with the
+             most severe status of the logs (as render would) and of each --also STATUS, a
+             status the caller found itself (3 a run without a log, 125 a VM that did not run):
+             1, then 3, then 125, then 2, then 0. A log that cannot be read (64) or is
+             malformed or empty (65) is named on stderr and decides the exit status, after the
+             other logs are printed.
 
     Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely
     cause) apart from FAIL, and says when the run did not complete: fewer results than the
@@ -69,6 +88,15 @@ public enum ReportCommand: Sendable, Equatable {
       return .compare(before: rest[0], after: rest[1])
     case "matrix":
       return try parseMatrix(rest)
+    case "list":
+      let tagsOnly = rest.contains("--tags")
+      let options = try options(
+        rest.filter { $0 != "--tags" }, allowed: ["--fixtures", "--filter"])
+      return .list(
+        fixtures: options["--fixtures"] ?? "Fixtures", filter: options["--filter"],
+        tagsOnly: tagsOnly)
+    case "status":
+      return try parseStatus(rest)
     default:
       throw UsageError("unknown command '\(verb)'")
     }
@@ -94,6 +122,30 @@ public enum ReportCommand: Sendable, Equatable {
     }
     return .matrix(
       runs: runs, outputDirectory: try required("--out", options), fixtures: options["--fixtures"])
+  }
+
+  private static func parseStatus(_ arguments: [String]) throws(UsageError) -> ReportCommand {
+    var logs: [String] = []
+    var also: [ExitStatus] = []
+    var remaining = arguments[...]
+    while let argument = remaining.popFirst() {
+      if argument == "--also" {
+        guard let value = remaining.popFirst(), let number = Int32(value),
+          let status = ExitStatus(rawValue: number), ExitStatus.precedence.contains(status)
+        else {
+          throw UsageError("--also needs a run status: 0, 1, 2, 3 or 125")
+        }
+        also.append(status)
+      } else if argument.hasPrefix("--") {
+        throw UsageError("unexpected argument '\(argument)'")
+      } else {
+        logs.append(argument)
+      }
+    }
+    guard !logs.isEmpty || !also.isEmpty else {
+      throw UsageError("status needs a log or an --also STATUS")
+    }
+    return .status(logs: logs, also: also)
   }
 
   private static func options(_ arguments: [String], allowed: Set<String>) throws(UsageError)

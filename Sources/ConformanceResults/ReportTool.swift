@@ -53,6 +53,10 @@ public struct ReportTool {
       return comparison.isRegression ? .failure : .success
     case .matrix(let runs, let directory, let fixtures):
       return try writeMatrix(runs: runs, into: directory, fixtures: fixtures)
+    case .list(let fixtures, let filter, let tagsOnly):
+      return try list(fixtures: fixtures, filter: filter, tagsOnly: tagsOnly)
+    case .status(let logs, let also):
+      return try status(logs: logs, also: also)
     }
   }
 

@@ -3,81 +3,7 @@ import ConformanceResults
 import KernelABI
 import Testing
 
-/// One named value a case observes or expects: a number, a list of numbers (an NSpid line, a
-/// capability set's words) or a word (a path, a signal name).
-public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
-  case number(Int64)
-  case numbers([Int64])
-  case word(String)
-
-  public init(from decoder: any Decoder) throws {
-    let container = try decoder.singleValueContainer()
-    do {
-      self = .numbers(try container.decode([Int64].self))
-    } catch DecodingError.typeMismatch {
-      switch try container.decodeNumberOrWord(Int64.self) {
-      case .number(let number): self = .number(number)
-      case .word(let word): self = .word(word)
-      }
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    switch self {
-    case .number(let number): try container.encode(number)
-    case .numbers(let numbers): try container.encode(numbers)
-    case .word(let word): try container.encode(word)
-    }
-  }
-
-  /// `500`, `500 1` for a list, or the word itself.
-  public var description: String {
-    switch self {
-    case .number(let number): "\(number)"
-    case .numbers(let numbers): numbers.map(String.init).joined(separator: " ")
-    case .word(let word): word
-    }
-  }
-}
-
-/// Named values, spelled in a stable order: `pid`, `nspid` and `value` first (as result logs
-/// have always spelled them), then every other name alphabetically.
-public struct Fields: Hashable, Sendable, ExpressibleByDictionaryLiteral {
-  public var values: [String: FieldValue]
-
-  public init(_ values: [String: FieldValue] = [:]) { self.values = values }
-  public init(dictionaryLiteral elements: (String, FieldValue)...) {
-    values = Dictionary(elements, uniquingKeysWith: { _, last in last })
-  }
-
-  public subscript(name: String) -> FieldValue? {
-    get { values[name] }
-    set { values[name] = newValue }
-  }
-
-  public var isEmpty: Bool { values.isEmpty }
-
-  /// Whether every field here has the same value in `observed`; fields only observed are free.
-  public func areMatched(by observed: Fields) -> Bool {
-    values.allSatisfy { name, value in observed[name] == value }
-  }
-
-  /// `pid 500, NSpid 500 1`.
-  public var spelled: String {
-    let leading = ["pid", "nspid", "value"]
-    let names =
-      leading.filter { values[$0] != nil }
-      + values.keys.filter { !leading.contains($0) }
-      .sorted()
-    return names.compactMap { name in
-      values[name].map { "\(Self.labels[name] ?? name) \($0)" }
-    }.joined(separator: ", ")
-  }
-
-  /// How a field's name is written where it differs from the name.
-  static let labels = ["nspid": "NSpid"]
-}
+import struct ConformanceResults.Expectation
 
 /// What the kernel did in one case: the call's result and the named fields it reported.
 public struct Observation: Sendable, Equatable, CustomStringConvertible {
@@ -345,7 +271,7 @@ struct Verdict {
 
 extension Expectation {
   /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
-  var detailed: String { result == .success ? spelled : result.description }
+  var detailed: String { result == .success ? spelled : result.detailed }
 }
 
 extension Observation {

@@ -24,6 +24,19 @@ public struct Prelude: Codable, Hashable, Sendable {
   public var premises: [String: Int64]?
 }
 
+extension Prelude {
+  /// The preludes the header of table `name` defines, if any.
+  static func table(_ name: String, from directory: URL) throws -> [String: Prelude]? {
+    struct Header: Decodable { var preludes: [String: Prelude]? }
+    let data = try Data(contentsOf: directory.appendingPathComponent(name))
+    do {
+      return try JSONDecoder().decode(Header.self, from: data).preludes
+    } catch let error as DecodingError {
+      throw FixtureError(file: name, message: FixtureError.describe(error))
+    }
+  }
+}
+
 extension ProgramCall {
   /// The call with its prelude's steps (as setup) before its own, and the prelude's levels.
   func using(_ preludes: [String: Prelude]) throws(ProgramError) -> ProgramCall {

@@ -69,7 +69,6 @@ public enum SetTidDepths {
   {
     // A row stands for several cases, so the selection applies to the cases it expands into.
     let table = try Fixtures.load(file, as: SetTidDepthsCall.self, selection: nil)
-    let tags = FixtureCatalog.tags(of: file)
     var expanded: [ConformanceCase<ProgramCall>] = []
     for row in table.cases {
       guard let range = row.call.depthRange, range.lowerBound >= (row.call.newPid ? 2 : 1),
@@ -97,7 +96,7 @@ public enum SetTidDepths {
           feature: row.feature, call: request.call, expect: expect, known: row.known)
         generated.area = row.area
         if let selection = CaseSelection.current,
-          !selection.selects(id: generated.id, tags: tags)
+          !selection.selects(id: generated.id, tags: table.tags)
         {
           continue
         }

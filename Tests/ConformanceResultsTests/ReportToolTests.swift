@@ -35,6 +35,18 @@ private final class ScratchDirectory {
     try Data(text.utf8).write(to: URL(fileURLWithPath: file))
     return file
   }
+
+  /// Writes a fixture table whose rows have these ids, with calls the tool must not read.
+  func table(_ name: String, area: String, tags: [String], ids: [String]) throws {
+    let rows = ids.map { id in
+      #"{"id": "\#(id)", "title": "t", "call": {"anything": [1]}, "expect": [{"result": "EINVAL"}]}"#
+    }
+    let tagList = tags.map { "\"\($0)\"" }.joined(separator: ", ")
+    let text =
+      #"{"area": "\#(area)", "summary": "s", "tags": [\#(tagList)], "cases": ["#
+      + rows.joined(separator: ", ") + "]}"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path + "/" + name))
+  }
 }
 
 /// `conformance-report` run in the test process, with what it printed.
@@ -166,5 +178,125 @@ private final class LockedText: @unchecked Sendable {
       run.errors.contains(
         "the log holds the runs of 2 kernels, 6.1.0 (1 record), 6.12.0 (1 record)"))
     #expect(!FileManager.default.fileExists(atPath: scratch.path + "/reports"))
+  }
+}
+
+/// `conformance-report list`: the cases and tags scripts ask for, and the selectors they check.
+@Suite struct ReportToolList {
+  private func fixtures() throws -> ScratchDirectory {
+    let scratch = try ScratchDirectory()
+    try scratch.table("sizes.json", area: "clone3.size", tags: ["clone3"], ids: ["clone3.size.6"])
+    try scratch.table(
+      "levels.json", area: "set_tid.levels", tags: ["clone3", "setTid"],
+      ids: ["set_tid.levels.all"])
+    try Data(#"{"features": []}"#.utf8).write(
+      to: URL(fileURLWithPath: scratch.path + "/features.json"))
+    return scratch
+  }
+
+  @Test func `every case is listed with its table's tags, one per line`() throws {
+    let scratch = try fixtures()
+    let run = ToolRun(["list", "--fixtures", scratch.path])
+    #expect(run.status == .success)
+    #expect(run.output == "set_tid.levels.all\tclone3,setTid\nclone3.size.6\tclone3\n")
+    #expect(ToolRun(["list", "--fixtures", scratch.path, "--tags"]).output == "clone3\nsetTid\n")
+  }
+
+  @Test func `a selection lists what it selects, and a row whose cases a selector names`() throws {
+    let scratch = try fixtures()
+    let tagged = ToolRun(["list", "--fixtures", scratch.path, "--filter", "tag:setTid"])
+    #expect(tagged.output == "set_tid.levels.all\tclone3,setTid\n")
+    let depth = ToolRun(
+      ["list", "--fixtures", scratch.path, "--filter", "set_tid.levels.all.depth-02"])
+    #expect(depth.status == .success)
+    #expect(depth.output == "set_tid.levels.all\tclone3,setTid\n")
+  }
+
+  @Test(arguments: [
+    (
+      "clone3.size.6,clone3.size.60",
+      "--filter 'clone3.size.60' selects no case: no case id is or starts with 'clone3.size.60.'"
+    ),
+    (
+      "clone3.size.6 ([",
+      "--filter '([' is not a case id (letters, digits, '_', '-' and '.') nor tag:NAME"
+    ),
+    ("tag:pidfd", "--filter 'tag:pidfd': no suite has that tag (tags: clone3 setTid)"),
+    (" , ", "--filter needs a value"),
+  ])
+  func `a selector that selects nothing is bad usage, named as the scripts name it`(
+    filter: String, message: String
+  ) throws {
+    let scratch = try fixtures()
+    let run = ToolRun(["list", "--fixtures", scratch.path, "--filter", filter])
+    #expect(run.status == .usage)
+    #expect(run.errors == message + "\n")
+  }
+
+  @Test func `a table that does not load is named and left out`() throws {
+    let scratch = try fixtures()
+    try Data("{".utf8).write(to: URL(fileURLWithPath: scratch.path + "/lost.json"))
+    let run = ToolRun(["list", "--fixtures", scratch.path])
+    #expect(run.status == .success)
+    #expect(run.errors.hasPrefix("warning: lost.json: not valid JSON"))
+    #expect(run.output.split(separator: "\n").count == 2)
+  }
+
+  @Test func `a fixtures directory that cannot be read is unreadable input`() throws {
+    let scratch = try ScratchDirectory()
+    #expect(ToolRun(["list", "--fixtures", scratch.path + "/none"]).status == .usage)
+  }
+}
+
+/// `conformance-report status`: a log's exit status, and the most severe of several.
+@Suite struct ReportToolStatus {
+  @Test func `each log is one line with its status, kernel and counts`() throws {
+    let scratch = try ScratchDirectory()
+    let log = try scratch.log(
+      "pass.jsonl", cases: completeLog.cases, environments: [completeEnvironment])
+    let run = ToolRun(["status", log])
+    #expect(run.status == .success)
+    let fields = run.output.split(separator: "\t")
+    #expect(fields.count == 4)
+    #expect(fields.first.map(String.init) == log)
+    #expect(fields.dropFirst().first == "0")
+    #expect(run.output.hasSuffix("known=\(completeLog.tally.known) broken=0\n"))
+  }
+
+  @Test func `a FAIL outranks an incomplete run, which outranks 125 and 2`() throws {
+    let scratch = try ScratchDirectory()
+    let fail = try scratch.log("fail.jsonl", cases: [sample("clone3.size.65", .fail)])
+    let partial = try scratch.log(
+      "partial.jsonl", cases: Array(completeLog.cases.prefix(5)),
+      environments: [completeEnvironment])
+    let nouserns = try scratch.log(
+      "nouserns.jsonl", cases: [sample("a", .skip, skipKind: .environment)],
+      environments: [sampleEnvironment])
+    #expect(ToolRun(["status", nouserns, partial, fail]).status == .failure)
+    #expect(ToolRun(["status", nouserns, partial]).status == .incomplete)
+    #expect(ToolRun(["status", "--also", "125", nouserns]).status == .unrunnable)
+    #expect(ToolRun(["status", "--also", "3", nouserns]).status == .incomplete)
+    #expect(ToolRun(["status", nouserns]).status == .environmentPrevented)
+    #expect(ToolRun(["status", "--also", "0"]).status == .success)
+  }
+
+  @Test(arguments: [
+    ["status"], ["status", "--also", "64"], ["status", "--also"], ["status", "--x"],
+  ])
+  func `a status command line without logs or with a foreign status is bad usage`(
+    arguments: [String]
+  ) {
+    #expect(ToolRun(arguments).status == .usage)
+  }
+
+  @Test func `an empty or missing log is named, and the other logs are still judged`() throws {
+    let scratch = try ScratchDirectory()
+    let empty = try scratch.log("empty.jsonl", cases: [])
+    let fail = try scratch.log("fail.jsonl", cases: [sample("clone3.size.65", .fail)])
+    let run = ToolRun(["status", empty, fail])
+    #expect(run.status == .malformedLog)
+    #expect(run.output.hasPrefix(fail + "\t1\t"))
+    #expect(run.errors.contains("empty.jsonl: the log is empty"))
+    #expect(ToolRun(["status", fail, scratch.path + "/none.jsonl"]).status == .usage)
   }
 }

@@ -3,7 +3,7 @@ import Foundation
 import KernelABI
 import Testing
 
-/// The project's own copy of the ABI: layouts, names and the version parser.
+/// The project's own copy of the ABI: layouts and names.
 @Suite struct ABITests {
   @Test func `struct clone_args has the published layout`() {
     #expect(MemoryLayout<kabi_clone_args>.size == KABI_CLONE_ARGS_SIZE_VER2)
@@ -42,28 +42,5 @@ import Testing
     #expect(throws: DecodingError.self) {
       try JSONDecoder().decode(CloneFlags.self, from: Data(#"["CLONE_NEWPD"]"#.utf8))
     }
-  }
-
-  @Test(arguments: [
-    ("6.12.117+deb12-cloud-amd64", KernelVersion(6, 12, 117)),
-    ("5.10.0-32-cloud-amd64", KernelVersion(5, 10, 0)),
-    ("7.2.13+deb14", KernelVersion(7, 2, 13)),
-    ("6.18.44-fc-v669", KernelVersion(6, 18, 44)),
-    ("6.1-rc3", KernelVersion(6, 1, 0)),
-    ("5.5", KernelVersion(5, 5, 0)),
-  ])
-  func `a kernel release parses to its version`(release: String, version: KernelVersion) {
-    #expect(KernelVersion(release: release) == version)
-  }
-
-  @Test(arguments: ["", "linux", "6", "6.x.1", ".5.5"])
-  func `a release without major and minor is rejected`(release: String) {
-    #expect(KernelVersion(release: release) == nil)
-  }
-
-  @Test func `versions order by major, minor, patch`() {
-    #expect(KernelVersion(6, 9) < KernelVersion(6, 10))
-    #expect(KernelVersion(6, 18, 14) > KernelVersion(6, 18, 9))
-    #expect(KernelVersion(7, 0) > KernelVersion(6, 19, 200))
   }
 }

@@ -1,6 +1,7 @@
-import ConformanceSupport
 import Foundation
 import Testing
+
+@testable import ConformanceSupport
 
 /// The expectation tables in `Fixtures/` are data that every suite trusts: they are checked
 /// here before any case reads them.
@@ -17,15 +18,18 @@ import Testing
     }
   }
 
-  @Test func `every table belongs to the catalog exactly once and decodes whole, calls included`()
+  @Test
+  func `Fixtures holds only tables and features, and every table decodes whole, calls included`()
     throws
   {
-    let catalogued = FixtureCatalog.tables.map(\.file)
-    #expect(Set(catalogued).count == catalogued.count, "a table is catalogued twice")
-    let onDisk = Set(try Fixtures.fileNames()).subtracting(FixtureCatalog.otherFiles)
-    #expect(onDisk == Set(catalogued), "tables on disk and in FixtureCatalog differ")
-    for table in FixtureCatalog.tables {
-      #expect(throws: Never.self, "\(table.file)") { _ = try table.load() }
+    let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.directory.path)
+    let tables = try Fixtures.tableNames()
+    #expect(Set(files) == Set(tables).union(FixtureTables.otherFiles), "not a table: \(files)")
+    #expect(
+      Set(FixtureCatalog.expandingLoads.keys).isSubset(of: tables),
+      "a legacy decoder names a table that is not in Fixtures/")
+    for table in tables {
+      #expect(throws: Never.self, "\(table)") { _ = try FixtureCatalog.load(table) }
     }
     #expect(FixtureCatalog.expectedCases.errors.isEmpty)
   }
@@ -70,11 +74,14 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
   var testDescription: String { name }
 
   static func table(_ cases: String) -> String {
-    #"{"area": "a", "summary": "s", "feature": "clone3", "cases": [\#(cases)]}"#
+    #"{"area": "a", "summary": "s", "tags": ["t"], "feature": "clone3", "cases": [\#(cases)]}"#
   }
 
   static let all: [MalformedFixture] = [
-    .init(name: "not JSON", json: "{", complaint: "not a JSON object"),
+    .init(name: "not JSON", json: "{", complaint: "not valid JSON"),
+    .init(
+      name: "no tags",
+      json: #"{"area": "a", "summary": "s", "cases": []}"#, complaint: #"missing "tags""#),
     .init(
       name: "unknown errno name",
       json: table(#"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EWHAT"}]}"#),
@@ -114,10 +121,14 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
         #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
           + #""known": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "bug": {"title": "b"}}]}"#
       ),
-      complaint: "bug needs a \"report\""),
+      complaint: #"known[0].bug: missing "report""#),
     .init(
       name: "missing expectations",
       json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
+      complaint: #"cases[0]: missing "expect""#),
+    .init(
+      name: "empty expectations",
+      json: table(#"{"id": "a.x", "title": "t", "call": {}, "expect": []}"#),
       complaint: "\"expect\" must be a non-empty array"),
   ]
 }

@@ -42,9 +42,9 @@ public struct CaseSelection: Sendable, Equatable {
 
 extension FixtureFile {
   /// Keeps only the rows `selection` selects; every row when it is nil.
-  mutating func narrow(to selection: CaseSelection?, file: String) {
+  public mutating func narrow(to selection: CaseSelection?) {
     guard let selection else { return }
-    let tags = FixtureCatalog.tags(of: file)
+    let tags = tags
     cases = cases.filter { selection.selects(id: $0.id, tags: tags) }
   }
 }

@@ -1,0 +1,396 @@
+import Foundation
+
+/// One named value a case observes or expects: a number, a list of numbers (an NSpid line, a
+/// capability set's words) or a word (a path, a signal name).
+public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
+  case number(Int64)
+  case numbers([Int64])
+  case word(String)
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    do {
+      self = .numbers(try container.decode([Int64].self))
+    } catch DecodingError.typeMismatch {
+      switch try container.decodeNumberOrWord(Int64.self) {
+      case .number(let number): self = .number(number)
+      case .word(let word): self = .word(word)
+      }
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .number(let number): try container.encode(number)
+    case .numbers(let numbers): try container.encode(numbers)
+    case .word(let word): try container.encode(word)
+    }
+  }
+
+  /// `500`, `500 1` for a list, or the word itself.
+  public var description: String {
+    switch self {
+    case .number(let number): "\(number)"
+    case .numbers(let numbers): numbers.map(String.init).joined(separator: " ")
+    case .word(let word): word
+    }
+  }
+}
+
+/// Named values, spelled in a stable order: `pid`, `nspid` and `value` first (as result logs
+/// have always spelled them), then every other name alphabetically.
+public struct Fields: Hashable, Sendable, ExpressibleByDictionaryLiteral {
+  public var values: [String: FieldValue]
+
+  public init(_ values: [String: FieldValue] = [:]) { self.values = values }
+  public init(dictionaryLiteral elements: (String, FieldValue)...) {
+    values = Dictionary(elements, uniquingKeysWith: { _, last in last })
+  }
+
+  public subscript(name: String) -> FieldValue? {
+    get { values[name] }
+    set { values[name] = newValue }
+  }
+
+  public var isEmpty: Bool { values.isEmpty }
+
+  /// Whether every field here has the same value in `observed`; fields only observed are free.
+  public func areMatched(by observed: Fields) -> Bool {
+    values.allSatisfy { name, value in observed[name] == value }
+  }
+
+  /// `pid 500, NSpid 500 1`.
+  public var spelled: String {
+    let leading = ["pid", "nspid", "value"]
+    let names =
+      leading.filter { values[$0] != nil }
+      + values.keys.filter { !leading.contains($0) }
+      .sorted()
+    return names.compactMap { name in
+      values[name].map { "\(Self.labels[name] ?? name) \($0)" }
+    }.joined(separator: ", ")
+  }
+
+  /// How a field's name is written where it differs from the name.
+  static let labels = ["nspid": "NSpid"]
+}
+
+/// A fixture scalar that is either a number or a word: fixtures spell sizes, PIDs and depths
+/// both ways (`64` or `"PAGE_SIZE+8"`, `500` or `"pid_max-1"`).
+public enum NumberOrWord<Number: Decodable> {
+  case number(Number)
+  case word(String)
+}
+
+extension SingleValueDecodingContainer {
+  /// The value as a `Number`, or as a word when it is not a number at all; any other problem
+  /// (a number out of range, a word that is not a string) is thrown, never passed over.
+  public func decodeNumberOrWord<Number: Decodable>(_ type: Number.Type) throws
+    -> NumberOrWord<Number>
+  {
+    do {
+      return .number(try decode(Number.self))
+    } catch DecodingError.typeMismatch {
+      return .word(try decode(String.self))
+    }
+  }
+}
+
+/// The result a case expects: success, or one errno by name.
+public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible {
+  case success
+  /// The call fails with the errno of this name, such as `EINVAL`. The model does not know the
+  /// numbers: the suite checks the name against the target's `<errno.h>` when it loads a table.
+  case error(String)
+
+  /// Parses `"success"` or an errno name such as `"EINVAL"`.
+  public init?(_ text: String) {
+    if text == "success" {
+      self = .success
+    } else if text.count > 1, text.first == "E",
+      text.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) })
+    {
+      self = .error(text)
+    } else {
+      return nil
+    }
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let result = ExpectedResult(text) else {
+      throw DecodingError.dataCorrupted(
+        .init(codingPath: decoder.codingPath, debugDescription: Self.unknown(text)))
+    }
+    self = result
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(name)
+  }
+
+  /// Why `text` is no result, as every check of a table words it.
+  public static func unknown(_ text: String) -> String {
+    "unknown result \"\(text)\": use \"success\" or an errno name"
+  }
+
+  /// `success` or the errno's name, as the result log spells it.
+  public var name: String {
+    switch self {
+    case .success: "success"
+    case .error(let name): name
+    }
+  }
+
+  public var description: String { name }
+}
+
+/// Kernels `from` (inclusive) up to `until` (exclusive); an open end is unbounded.
+public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible {
+  public var from: KernelVersion?
+  public var until: KernelVersion?
+
+  public init(from: KernelVersion? = nil, until: KernelVersion? = nil) {
+    self.from = from
+    self.until = until
+  }
+
+  public func contains(_ version: KernelVersion) -> Bool {
+    (from.map { $0 <= version } ?? true) && (until.map { version < $0 } ?? true)
+  }
+
+  public func overlaps(_ other: KernelRange) -> Bool {
+    let lower = max(from ?? KernelVersion(0, 0), other.from ?? KernelVersion(0, 0))
+    let upperBounds = [until, other.until].compactMap { $0 }
+    guard let upper = upperBounds.min() else { return true }
+    return lower < upper
+  }
+
+  /// `5.5..<7.0`, `7.0+`, `<6.3`, or `all`.
+  public var description: String {
+    switch (from, until) {
+    case (nil, nil): "all"
+    case (let from?, nil): "\(from)+"
+    case (nil, let until?): "<\(until)"
+    case (let from?, let until?): "\(from)..<\(until)"
+    }
+  }
+}
+
+/// What a case expects on a range of kernels: the result (`success` or an errno name) and,
+/// for a success, named fields the observation must have with the same values. In a table the
+/// fields sit next to `result`: `{"result": "success", "pid": 500, "nspid": [500, 1]}`.
+public struct Expectation: Codable, Hashable, Sendable {
+  /// Where this result holds; nil means every kernel that has the case's feature.
+  public var kernels: KernelRange?
+  public var result: ExpectedResult
+  /// For success: every field the observation must report with this value.
+  public var fields: Fields
+  /// Why this is the result on these kernels: the kernel function, or the commit that changed it.
+  public var why: String?
+
+  public init(
+    kernels: KernelRange? = nil, result: ExpectedResult, fields: Fields = [:], why: String? = nil
+  ) {
+    self.kernels = kernels
+    self.result = result
+    self.fields = fields
+    self.why = why
+  }
+
+  private struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  private static let ownKeys: Set<String> = ["kernels", "result", "why"]
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: Key.self)
+    kernels = try container.decodeIfPresent(KernelRange.self, forKey: Key("kernels"))
+    result = try container.decode(ExpectedResult.self, forKey: Key("result"))
+    why = try container.decodeIfPresent(String.self, forKey: Key("why"))
+    fields = [:]
+    for key in container.allKeys where !Self.ownKeys.contains(key.stringValue) {
+      fields[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encodeIfPresent(kernels, forKey: Key("kernels"))
+    try container.encode(result, forKey: Key("result"))
+    try container.encodeIfPresent(why, forKey: Key("why"))
+    for (name, value) in fields.values { try container.encode(value, forKey: Key(name)) }
+  }
+}
+
+/// A documented kernel bug: on these kernels the case gives `result` instead.
+public struct KnownBugExpectation: Codable, Hashable, Sendable {
+  public var kernels: [KernelRange]
+  public var result: ExpectedResult
+  public var bug: KnownBug
+
+  public init(kernels: [KernelRange], result: ExpectedResult, bug: KnownBug) {
+    self.kernels = kernels
+    self.result = result
+    self.bug = bug
+  }
+}
+
+/// One row of a fixture table: what is called, and what each kernel must answer.
+///
+/// `Call` decodes the row's `call`: the suite's call types, or `IgnoredCall` where only the
+/// rest of the row matters (`conformance-report`).
+public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
+  /// Stable id, prefixed by the area: `clone3.size.63`.
+  public var id: String
+  /// The fixture file's area; set when the file is loaded.
+  public var area: String = ""
+  /// The case as the ABI's own sentence.
+  public var title: String
+  /// The feature the case needs; defaults to the fixture file's feature.
+  public var feature: String?
+  public var call: Call
+  public var expect: [Expectation]
+  public var known: [KnownBugExpectation]?
+
+  /// Creates a row; `area` is set when its table is loaded.
+  public init(
+    id: String, title: String, feature: String? = nil, call: Call, expect: [Expectation],
+    known: [KnownBugExpectation]? = nil
+  ) {
+    self.id = id
+    self.title = title
+    self.feature = feature
+    self.call = call
+    self.expect = expect
+    self.known = known
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case id, title, feature, call, expect, known
+  }
+
+  /// The expectation for `version`, or nil when the case does not apply to that kernel.
+  public func expectation(for version: KernelVersion?) -> Expectation? {
+    guard let version else { return expect.count == 1 ? expect[0] : nil }
+    return expect.first { $0.kernels?.contains(version) ?? true }
+  }
+
+  /// Every documented bug of the case, one line each: `title (report), on RANGES: RESULT`.
+  public var knownBugLines: [String] {
+    (known ?? []).map { entry in
+      "\(entry.bug.title) (\(entry.bug.report)), on "
+        + entry.kernels.map(\.description).joined(separator: ", ") + ": \(entry.result.name)"
+    }
+  }
+
+  /// The known bug that predicts `observed` on `version`, if any.
+  public func knownBug(for version: KernelVersion?, observed: ExpectedResult) -> KnownBug? {
+    guard let version else { return nil }
+    return known?.first { entry in
+      entry.result == observed && entry.kernels.contains { $0.contains(version) }
+    }?.bug
+  }
+}
+
+/// A fixture file: one area's table of cases.
+public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
+  /// The area every case id starts with, such as `clone3.size`.
+  public var area: String
+  /// One sentence on what the table covers and where the kernel implements it.
+  public var summary: String
+  /// The Swift Testing tags of the suite that runs the table, for `tag:` selectors.
+  public var tags: [String]
+  /// The feature every case needs unless it names its own.
+  public var feature: String?
+  /// The rows, each with its area and, unless it names one, the file's feature.
+  public var cases: [ConformanceCase<Call>] {
+    get {
+      rows.map { row in
+        var row = row
+        row.area = area
+        row.feature = row.feature ?? feature
+        return row
+      }
+    }
+    set { rows = newValue }
+  }
+  private var rows: [ConformanceCase<Call>]
+
+  private enum CodingKeys: String, CodingKey {
+    case area, summary, tags, feature
+    case rows = "cases"
+  }
+
+  /// Decodes the table `name` in `directory`, whole; errors name the file and the row.
+  public static func load(_ name: String, from directory: URL) throws -> Self {
+    let data = try Data(contentsOf: directory.appendingPathComponent(name))
+    do {
+      return try JSONDecoder().decode(Self.self, from: data)
+    } catch let error as DecodingError {
+      throw FixtureError(file: name, message: FixtureError.describe(error))
+    }
+  }
+}
+
+/// A row's `call` read only as being there: for readers of a table that do not make the call.
+public struct IgnoredCall: Decodable, Sendable {
+  public init(from decoder: any Decoder) throws {}
+}
+
+/// The case tables of a fixtures directory.
+public enum FixtureTables {
+  /// Files in a fixtures directory that are not case tables.
+  public static let otherFiles: Set<String> = ["features.json"]
+
+  /// Every case table in `directory`: each `*.json` file but `features.json`, sorted.
+  public static func names(in directory: URL) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: directory.path)
+      .filter { $0.hasSuffix(".json") && !otherFiles.contains($0) }
+      .sorted()
+  }
+}
+
+/// A fixture file that does not fit the schema.
+public struct FixtureError: Error, CustomStringConvertible {
+  public var file: String
+  public var message: String
+
+  public init(file: String, message: String) {
+    self.file = file
+    self.message = message
+  }
+
+  public var description: String { "\(file): \(message)" }
+
+  /// The decoder's complaint as `.cases[3].expect: missing "result"`.
+  public static func describe(_ error: DecodingError) -> String {
+    func path(_ codingPath: [any CodingKey]) -> String {
+      let path = codingPath.map { key in
+        key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)"
+      }.joined()
+      return path.isEmpty ? "" : path + ": "
+    }
+    switch error {
+    case .dataCorrupted(let context) where context.codingPath.isEmpty:
+      return "not valid JSON: \(context.debugDescription)"
+    case .dataCorrupted(let context):
+      return "\(path(context.codingPath))\(context.debugDescription)"
+    case .keyNotFound(let key, let context):
+      return "\(path(context.codingPath))missing \"\(key.stringValue)\""
+    case .typeMismatch(let type, let context):
+      return "\(path(context.codingPath))expected \(type): \(context.debugDescription)"
+    case .valueNotFound(let type, let context):
+      return "\(path(context.codingPath))missing \(type)"
+    @unknown default:
+      return "\(error)"
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import ConformanceResults
+import Testing
+
+/// The one kernel version type: releases from `uname -r` and the fixtures' versions.
+@Suite struct KernelVersionTests {
+  @Test(arguments: [
+    ("6.12.117+deb12-cloud-amd64", KernelVersion(6, 12, 117)),
+    ("5.10.0-32-cloud-amd64", KernelVersion(5, 10, 0)),
+    ("7.2.13+deb14", KernelVersion(7, 2, 13)),
+    ("6.18.44-fc-v669", KernelVersion(6, 18, 44)),
+    ("6.1-rc3", KernelVersion(6, 1, 0)),
+    ("5.5", KernelVersion(5, 5, 0)),
+  ])
+  func `a kernel release parses to its version`(release: String, version: KernelVersion) {
+    #expect(KernelVersion(release: release) == version)
+  }
+
+  @Test(arguments: ["", "linux", "6", "6.x.1", ".5.5"])
+  func `a release without major and minor is rejected`(release: String) {
+    #expect(KernelVersion(release: release) == nil)
+  }
+
+  @Test func `versions order by major, minor, patch`() {
+    #expect(KernelVersion(6, 9) < KernelVersion(6, 10))
+    #expect(KernelVersion(6, 18, 14) > KernelVersion(6, 18, 9))
+    #expect(KernelVersion(7, 0) > KernelVersion(6, 19, 200))
+  }
+
+  @Test func `a version is spelled as the fixtures write it`() {
+    #expect(KernelVersion(7, 0).shortDescription == "7.0")
+    #expect(KernelVersion(6, 18, 14).shortDescription == "6.18.14")
+  }
+}
