@@ -92,7 +92,7 @@ import Testing
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     let json =
-      #"{"area": "t", "summary": "s", "preludes": {"p": \#(prelude)}, "cases": [{"id": "t.a", "#
+      #"{"area": "t", "summary": "s", "tags": [], "preludes": {"p": \#(prelude)}, "cases": [{"id": "t.a", "#
       + #""title": "t", "call": \#(row), "expect": [{"result": "success"}]}]}"#
     try Data(json.utf8).write(to: directory.appendingPathComponent("t.json"))
     return try Fixtures.load("t.json", as: ProgramCall.self, from: directory, selection: nil)
