@@ -74,6 +74,11 @@ public enum Fixtures {
     _ name: String, as call: Call.Type = Call.self, from directory: URL = directory,
     selection: CaseSelection? = CaseSelection.current
   ) throws -> FixtureFile<Call> {
+    let key = "\(directory.path)/\(name) as \(Call.self)"
+    if var table = loaded.withLock({ $0[key] }) as? FixtureFile<Call> {
+      table.narrow(to: selection)
+      return table
+    }
     var table = try FixtureFile<Call>.load(name, from: directory)
     let preludes = try Prelude.table(name, from: directory)
     table.cases = try table.cases.map { try $0.resolvingPrelude(in: preludes, file: name) }
@@ -82,9 +87,14 @@ public enum Fixtures {
         throw FixtureError(file: name, message: "\(row.id): \(problem)")
       }
     }
+    loaded.withLock { $0[key] = table }
     table.narrow(to: selection)
     return table
   }
+
+  /// Tables already decoded and checked, whole: the catalog's count and each suite's cases
+  /// read a table once per process.
+  private static let loaded = LockedValue<[String: any Sendable]>([:])
 }
 
 /// A call whose row can be well-formed JSON and still not be a call the suite can make safely.

@@ -147,17 +147,19 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
   case flag(Bool)
 
   public init(from decoder: any Decoder) throws {
+    // The likeliest shapes first: each wrong guess throws, and a thrown error costs a
+    // backtrace in the test process.
     let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int64.self) {
-      self = .number(number)
-    } else if let bool = try? container.decode(Bool.self) {
-      self = .flag(bool)
-    } else if let text = try? container.decode(String.self) {
+    if let text = try? container.decode(String.self) {
       self = .text(text)
+    } else if let number = try? container.decode(Int64.self) {
+      self = .number(number)
     } else if let list = try? container.decode([Argument].self) {
       self = .list(list)
+    } else if let object = try? container.decode([String: Argument].self) {
+      self = .object(object)
     } else {
-      self = .object(try container.decode([String: Argument].self))
+      self = .flag(try container.decode(Bool.self))
     }
   }
 
@@ -185,13 +187,57 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// Decodes the argument as `type`, through JSON, with `what` naming it in an error.
-  func decode<Value: Decodable>(_ type: Value.Type, what: String) throws(ProgramError) -> Value {
+  /// Decodes the argument as `type`, with `what` naming it in an error: the shapes every
+  /// program uses directly, anything else through JSON.
+  func decode<Value: Decodable & Sendable>(_ type: Value.Type, what: String) throws(ProgramError)
+    -> Value
+  {
+    if let value = direct(type) { return value }
+    let key = DecodedKey(type: ObjectIdentifier(Value.self), argument: self)
+    if let value = Self.decoded.withLock({ $0[key] }) as? Value { return value }
     do {
-      return try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
+      let value = try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
+      Self.decoded.withLock { $0[key] = value }
+      return value
     } catch {
       throw ProgramError("\(what): \(self) is not \(Value.self) (\(error))")
     }
+  }
+
+  /// Arguments decoded through JSON (a `struct clone_args`), by type: a row is compiled when
+  /// its table loads and again when it runs.
+  private struct DecodedKey: Hashable {
+    var type: ObjectIdentifier
+    var argument: Argument
+  }
+  private static let decoded = LockedValue<[DecodedKey: any Sendable]>([:])
+
+  /// The argument as `type` where it already has that shape; nil leaves it to JSON (and its
+  /// error message).
+  private func direct<Value>(_ type: Value.Type) -> Value? {
+    switch self {
+    case .number(let number):
+      if let value = number as? Value { return value }
+    case .text(let text):
+      if let value = text as? Value { return value }
+      if Value.self == CloneFlags.self { return CloneFlags(name: text) as? Value }
+    case .list(let list):
+      let texts = list.compactMap { if case .text(let text) = $0 { text } else { nil } }
+      let numbers = list.compactMap { if case .number(let number) = $0 { number } else { nil } }
+      if Value.self == [String].self, texts.count == list.count { return texts as? Value }
+      if Value.self == [Int32].self, numbers.count == list.count {
+        let pids = numbers.compactMap { Int32(exactly: $0) }
+        return pids.count == list.count ? pids as? Value : nil
+      }
+      if Value.self == CloneFlags.self, texts.count == list.count {
+        let flags = texts.compactMap(CloneFlags.init(name:))
+        return flags.count == list.count
+          ? flags.reduce(into: CloneFlags()) { $0.formUnion($1) } as? Value : nil
+      }
+    default:
+      break
+    }
+    return nil
   }
 }
 
