@@ -33,7 +33,7 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   public var readableBytes: Int?
 
   /// The struct's own fields go by their kernel names; the rest say where the bytes sit.
-  enum CodingKeys: String, CodingKey {
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case flags, cgroup, size, nonZeroBytesAt, poisonAfterSize, placement, readableBytes
     case exitSignal = "exit_signal"
     case setTid = "set_tid"

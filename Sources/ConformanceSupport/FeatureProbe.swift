@@ -16,7 +16,7 @@ public struct FeatureProbe: Sendable {
     /// `ioctl(open(path), request, 0)`, judged by its answer.
     case ioctl(path: String, request: IoctlRequest)
     /// `clone3(args, size)` with arguments that must be rejected, judged by its errno.
-    case clone3(Clone3ProbeArguments)
+    case clone3(CloneArgsSpec)
     /// Present when the file is another inode inside a fresh PID namespace than in the suite's,
     /// while the suite holds its own open (a sysctl that each PID namespace has for itself).
     case filePerPidNamespace(path: String)
@@ -83,7 +83,7 @@ public struct FeatureProbe: Sendable {
         succeeded: "returned \(result)")
     case .clone3(let arguments):
       return judge(
-        arguments.call(), call: "clone3(\(arguments.summary))",
+        arguments.probe(), call: "clone3(\(arguments.probeSummary))",
         succeeded: "created a process instead of failing")
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
@@ -177,39 +177,45 @@ public struct IoctlRequest: Sendable {
   ]
 }
 
-/// The fields of `struct clone_args` a clone3 probe sets; the rest are zero.
-public struct Clone3ProbeArguments: Sendable {
-  public var size: Int
-  public var flags: CloneFlags = []
-  public var exitSignal: UInt64
-  public var setTid: [Int32] = []
-  public var setTidSize: UInt64 = 0
-  public var cgroup: UInt64 = 0
-
-  /// How evidence names the call: the fields set besides the rejected exit_signal, and a size
-  /// other than VER0's ("set_tid, size 80"); just the exit_signal when nothing else is set.
-  var summary: String {
-    var parts: [String] = flags.isEmpty ? [] : [flags.description]
-    if !setTid.isEmpty { parts.append("set_tid") }
-    if setTidSize != 0 { parts.append("set_tid_size \(setTidSize)") }
-    if cgroup != 0 { parts.append("cgroup") }
-    if parts.isEmpty { parts.append("exit_signal 0x\(String(exitSignal, radix: 16))") }
+extension CloneArgsSpec {
+  /// How evidence names a probe's call: the fields set besides the rejected exit_signal, and a
+  /// size other than VER0's ("set_tid, size 80"); just the exit_signal when nothing else is set.
+  var probeSummary: String {
+    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    var parts: [String] = (flags ?? []).isEmpty ? [] : ["\(flags ?? [])"]
+    if !(setTid ?? []).isEmpty { parts.append("set_tid") }
+    if let setTidSize, setTidSize != 0 { parts.append("set_tid_size \(setTidSize)") }
+    if (cgroup ?? 0) != 0 { parts.append("cgroup") }
+    if parts.isEmpty { parts.append("exit_signal 0x\(String(exitSignal ?? 0, radix: 16))") }
     if size != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(size)") }
     return parts.joined(separator: ", ")
   }
 
-  /// The call: -errno, as the arguments are rejected (a child made by a kernel that accepts
-  /// them only exits and is reaped).
-  func call() -> Int {
-    var args = kabi_clone_args()
-    args.flags = flags.rawValue
-    args.exit_signal = exitSignal
-    args.set_tid_size = setTidSize
-    args.cgroup = cgroup
-    var tids = setTid
-    return tids.withUnsafeMutableBufferPointer { tids in
-      if let base = tids.baseAddress { args.set_tid = UInt64(UInt(bitPattern: base)) }
-      return kabi_clone3_probe(&args, size)
+  /// Why a probe could not use these arguments, or nil: a probe must never create a process
+  /// and stays within the struct this suite defines.
+  var probeProblem: String? {
+    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    let sizes = Int(KABI_CLONE_ARGS_SIZE_VER0)...Int(KABI_CLONE_ARGS_SIZE_VER2)
+    guard sizes.contains(size), size % 8 == 0 else {
+      return "args: size \(size) is not 64 to 88 in steps of 8 (the struct this suite defines)"
+    }
+    if let setTidSize, setTidSize > (setTid ?? []).count {
+      return "args: set_tid_size \(setTidSize) is longer than set_tid"
+    }
+    // copy_clone_args_from_user() rejects an exit_signal outside CSIGNAL once it has read
+    // the struct, so a kernel that knows every field answers EINVAL and makes no process.
+    guard let exitSignal, exitSignal > 0xff else {
+      return "args: exit_signal \(exitSignal ?? 0) is valid, so the probe could create a process: "
+        + "use one above 0xff, which every kernel that reads the arguments rejects"
+    }
+    return nil
+  }
+
+  /// The probe's call: -errno, as the arguments are rejected.
+  func probe() -> Int {
+    guard let built = try? build() else { return -Int(ENOMEM) }
+    return withExtendedLifetime(built) {
+      kabi_clone3_probe(UnsafeMutableRawPointer(bitPattern: Int(built.address)), built.size)
     }
   }
 }
@@ -255,7 +261,14 @@ extension FeatureProbe: Decodable {
         path: try path(),
         request: try IoctlRequest(container.decode(String.self, forKey: .request)))
     case "clone3":
-      self.kind = .clone3(try container.decode(Clone3ProbeArguments.self, forKey: .args))
+      let arguments = try container.decode(CloneArgsSpec.self, forKey: .args)
+      let fields = CloneArgsSpec.CodingKeys.allCases.map(\.rawValue)
+      if let key = try firstKey(of: container.superDecoder(forKey: .args), notIn: Set(fields)) {
+        throw Invalid(
+          description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
+      }
+      if let problem = arguments.probeProblem { throw Invalid(description: problem) }
+      self.kind = .clone3(arguments)
     default: self.kind = .filePerPidNamespace(path: try path())
     }
     present = try container.decodeIfPresent(String.self, forKey: .present).map(
@@ -313,55 +326,6 @@ extension IoctlRequest {
       throw FeatureProbe.Invalid(
         description:
           "unknown ioctl request \"\(spelled)\" (known: \(known), or a number such as \"0xb701\")")
-    }
-  }
-}
-
-extension Clone3ProbeArguments: Decodable {
-  private enum CodingKeys: String, CodingKey, CaseIterable {
-    case size, flags
-    case exitSignal = "exit_signal"
-    case setTid = "set_tid"
-    case setTidSize = "set_tid_size"
-    case cgroup
-  }
-
-  public init(from decoder: any Decoder) throws {
-    let fields = CodingKeys.allCases.map(\.rawValue)
-    if let key = try firstKey(of: decoder, notIn: Set(fields)) {
-      throw FeatureProbe.Invalid(
-        description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
-    }
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    size = try container.decode(Int.self, forKey: .size)
-    exitSignal = try container.decode(UInt64.self, forKey: .exitSignal)
-    setTid = try container.decodeIfPresent([Int32].self, forKey: .setTid) ?? []
-    setTidSize = try container.decodeIfPresent(UInt64.self, forKey: .setTidSize) ?? 0
-    cgroup = try container.decodeIfPresent(UInt64.self, forKey: .cgroup) ?? 0
-    flags = []
-    for name in try container.decodeIfPresent([String].self, forKey: .flags) ?? [] {
-      guard let flag = CloneFlags(name: name) else {
-        throw FeatureProbe.Invalid(description: "args: unknown flag \"\(name)\"")
-      }
-      flags.insert(flag)
-    }
-    let sizes = Int(KABI_CLONE_ARGS_SIZE_VER0)...Int(KABI_CLONE_ARGS_SIZE_VER2)
-    guard sizes.contains(size), size % 8 == 0 else {
-      throw FeatureProbe.Invalid(
-        description:
-          "args: size \(size) is not 64 to 88 in steps of 8 (the struct this suite defines)")
-    }
-    guard setTidSize <= setTid.count else {
-      throw FeatureProbe.Invalid(
-        description: "args: set_tid_size \(setTidSize) is longer than set_tid")
-    }
-    // copy_clone_args_from_user() rejects an exit_signal outside CSIGNAL once it has read
-    // the struct, so a kernel that knows every field answers EINVAL and makes no process.
-    guard exitSignal > 0xff else {
-      throw FeatureProbe.Invalid(
-        description:
-          "args: exit_signal \(exitSignal) is valid, so the probe could create a process: "
-          + "use one above 0xff, which every kernel that reads the arguments rejects")
     }
   }
 }

@@ -408,6 +408,13 @@ public final class CompiledProgram {
       case KABI_ARG_CLONE_ARGS:
         let (args, size) = try resolvingLevel(in: value, after: before, what: what)
         if let size { levelSizes.append(size) }
+        if case .object(let fields) = args,
+          let unknown = fields.keys.sorted().first(where: {
+            CloneArgsSpec.CodingKeys(rawValue: $0) == nil
+          })
+        {
+          throw ProgramError("\(what): clone_args has no field \"\(unknown)\"")
+        }
         let spec = try args.decode(CloneArgsSpec.self, what: what)
         let built = try spec.build()
         memory.append(built)

@@ -66,7 +66,8 @@ import Testing
 
   @Test func `a clone3 probe's errno decides, and seccomp's ENOSYS or EPERM is blocked`() throws {
     let probe = FeatureProbe(
-      .clone3(.init(size: 80, exitSignal: 0x100, setTid: [1])), present: .failure(.EINVAL),
+      .clone3(try Self.cloneArgs(#"{"size": 80, "exit_signal": 256, "set_tid": [1]}"#)),
+      present: .failure(.EINVAL),
       absent: [.E2BIG, .ENOSYS])
     let call = "clone3(set_tid, size 80)"
     func judge(_ errno: Errno, seccomp: Int = 0) -> FeatureState {
@@ -87,10 +88,11 @@ import Testing
         == .absent("\(call) created a process"))
   }
 
-  @Test func `a clone3 probe run here answers as the clone3 feature does`() {
+  @Test func `a clone3 probe run here answers as the clone3 feature does`() throws {
     // Inverted: EINVAL, which a kernel with clone3 answers, is made to mean absent.
     let inverted = FeatureProbe(
-      .clone3(.init(size: 64, exitSignal: 0x100)), present: .failure(.E2BIG), absent: [.EINVAL])
+      .clone3(try Self.cloneArgs(#"{"size": 64, "exit_signal": 256}"#)), present: .failure(.E2BIG),
+      absent: [.EINVAL])
     let outcome = inverted.run()
     switch Features.state("clone3") {
     case .present:
@@ -116,6 +118,10 @@ import Testing
     #expect(
       FeatureProbe(.filePerPidNamespace(path: missing)).run().state
         == .blocked("cannot open \(missing): \(Errno.ENOENT)"))
+  }
+
+  static func cloneArgs(_ json: String) throws -> CloneArgsSpec {
+    try JSONDecoder().decode(CloneArgsSpec.self, from: Data(json.utf8))
   }
 }
 
