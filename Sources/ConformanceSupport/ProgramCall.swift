@@ -520,6 +520,15 @@ extension ProgramCall {
     if steps.contains(where: { Operation.registered[$0.op]?.syscall == "clone3" }) {
       try Features.requireUsable("clone3", for: "the call or its setup")
     }
+    // A syscall the environment refuses (seccomp) cannot answer for the kernel.
+    for (index, step) in steps.enumerated() {
+      guard let syscall = Operation.registered[step.op]?.syscall,
+        let refused = TestEnvironment.refusedSyscalls[syscall]
+      else { continue }
+      throw CaseSkip(
+        .environment,
+        "step \(index + 1), \(step.op), needs \(syscall), which is refused here: \(refused)")
+    }
     let levels = try sandboxLevels()
     let environment = try ProgramEnvironment(for: self)
     defer { environment.close() }
