@@ -3,10 +3,6 @@ import Foundation
 extension CaseSelection {
   /// The first selector that cannot select any of `cases` (an id and its table's tags), as
   /// the scripts' `--filter` reports it; nil when every selector selects something.
-  ///
-  /// A row that stands for several cases (`set-tid-levels.json`: `ROW.depth-NN`) is listed by
-  /// its own id, so a selector that continues a row's id is accepted here and judged by the
-  /// test process.
   public func problem(cases: [(id: String, tags: [String])]) -> String? {
     let tags = Set(cases.flatMap(\.tags))
     for selector in selectors {
@@ -18,22 +14,12 @@ extension CaseSelection {
       } else if !Self.isCaseId(selector) {
         return "--filter '\(selector)' is not a case id (letters, digits, '_', '-' and '.') "
           + "nor tag:NAME"
-      } else if !cases.contains(where: { continues(selector, $0.id) }) {
+      } else if !cases.contains(where: { $0.id == selector || $0.id.hasPrefix(selector + ".") }) {
         return "--filter '\(selector)' selects no case: no case id is or starts with "
           + "'\(selector).'"
       }
     }
     return nil
-  }
-
-  /// Whether the case `id` is selected, or is a row whose cases a selector may name.
-  public func includes(id: String, tags: [String]) -> Bool {
-    selects(id: id, tags: tags)
-      || selectors.contains { !$0.hasPrefix(Self.tagPrefix) && $0.hasPrefix(id + ".") }
-  }
-
-  private func continues(_ selector: String, _ id: String) -> Bool {
-    id == selector || id.hasPrefix(selector + ".") || selector.hasPrefix(id + ".")
   }
 
   /// Letters, digits, `_`, `-` and `.`, not starting with `-` or `.`.
@@ -91,7 +77,7 @@ extension ReportTool {
       if let problem = selection.problem(cases: cases) {
         throw Stop(status: .usage, message: problem)
       }
-      cases = cases.filter { selection.includes(id: $0.id, tags: $0.tags) }
+      cases = cases.filter { selection.selects(id: $0.id, tags: $0.tags) }
     }
     if tagsOnly {
       standardOutput(Set(cases.flatMap(\.tags)).sorted().map { $0 + "\n" }.joined())

@@ -40,8 +40,7 @@ public enum ReportCommand: Sendable, Equatable {
              each column's totals. --fixtures DIR adds the kernel versions the tables name and
              the matrix kernels on either side of each. Exit 1 when a cell is FAIL or BROKEN.
     list     prints every case id of the tables in DIR (default Fixtures) with its table's
-             tags, one per line: `ID<TAB>tag1,tag2`; a row that stands for one case per depth
-             is listed once. --tags prints each tag once instead. --filter SELECTORS (case ids
+             tags, one per line: `ID<TAB>tag1,tag2`. --tags prints each tag once instead. --filter SELECTORS (case ids
              or tag:NAME, comma- or space-separated) checks every selector and lists only what
              the selection selects; 64 for a selector that is malformed or selects no case.
              A table that does not load is named on stderr and left out.

@@ -4,30 +4,10 @@ import Foundation
 /// `features.json`), found by listing the directory. The result log records how many cases each
 /// area has, so a table that fails to load or a run that stops midway cannot look complete.
 public enum FixtureCatalog {
-  /// How a table is read: it decodes the whole file, calls included, and returns its area and
-  /// how many cases the suite runs from it.
-  public typealias Load = @Sendable (_ file: String) throws -> (area: String, cases: Int)
-
-  /// The tables that expand into more cases than rows; every other table decodes as
-  /// `ProgramCall`, one case a row.
-  static let expandingLoads: [String: Load] = [
-    "set-tid-levels.json": { file in
-      let cases = try SetTidDepths.cases(file)
-      return (cases.first?.area ?? "set_tid.levels", cases.count)
-    }
-  ]
-
-  /// A table whose rows decode as `Call` and run one case each.
-  static func rows<Call: Decodable & Sendable>(_ call: Call.Type) -> Load {
-    { file in
-      let table = try Fixtures.load(file, as: Call.self)
-      return (table.area, table.cases.count)
-    }
-  }
-
-  /// Reads the table `file` the way its suite does.
+  /// Reads the table `file` as its suite does: rows of programs, one case each.
   public static func load(_ file: String) throws -> (area: String, cases: Int) {
-    try (expandingLoads[file] ?? rows(ProgramCall.self))(file)
+    let table = try Fixtures.load(file, as: ProgramCall.self)
+    return (table.area, table.cases.count)
   }
 
   /// Cases per area, and the tables that could not be loaded (`file: problem`).

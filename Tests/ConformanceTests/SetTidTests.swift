@@ -8,7 +8,7 @@ import Testing
 /// alloc_pid(); kernel/pid_namespace.c create_pid_namespace().
 @Suite(.tags(.clone3, .setTid))
 struct SetTidTests {
-  @Test(arguments: try SetTidDepths.cases())
+  @Test(arguments: try Fixtures.load("set-tid-levels.json", as: ProgramCall.self).cases)
   func `set_tid gives the new process exactly the requested PIDs at every nesting depth`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {
