@@ -115,4 +115,15 @@ extension ReportTool {
     }
     return unjudged?.status ?? ExitStatus.mostSevere(statuses)
   }
+
+  /// `conformance-report cases`: the log's cases with their status and reason, those of
+  /// `statuses` only when given, then the measured PID-namespace level.
+  func cases(log path: String, statuses: [String]) throws(Stop) -> ExitStatus {
+    let log = try readLog(path, wholeRecordsOnly: true)
+    for result in log.cases where statuses.isEmpty || statuses.contains(result.status.rawValue) {
+      standardOutput("\(result.id)\t\(result.status.rawValue)\t\(result.reason ?? "")\n")
+    }
+    standardOutput("level\t\(log.environment?.pidNamespaceLevel.map(String.init) ?? "?")\n")
+    return .success
+  }
 }

@@ -12,6 +12,8 @@ public enum ReportCommand: Sendable, Equatable {
   case list(fixtures: String, filter: String?, tagsOnly: Bool)
   /// Print each log's status and counts, and exit with the most severe status.
   case status(logs: [String], also: [ExitStatus])
+  /// Print a log's cases (those with the given statuses) and its measured PID-namespace level.
+  case cases(log: String, statuses: [String])
   /// Print the usage.
   case help
 
@@ -23,6 +25,7 @@ public enum ReportCommand: Sendable, Equatable {
            conformance-report matrix --out DIR [--fixtures DIR] KERNEL[/SETTING]=RESULTS.jsonl...
            conformance-report list [--fixtures DIR] [--filter SELECTORS] [--tags]
            conformance-report status [--also STATUS]... RESULTS.jsonl...
+           conformance-report cases [--status STATUS[,STATUS...]] RESULTS.jsonl
            conformance-report --help
 
     render   writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md,
@@ -40,9 +43,9 @@ public enum ReportCommand: Sendable, Equatable {
              each column's totals. --fixtures DIR adds the kernel versions the tables name and
              the matrix kernels on either side of each. Exit 1 when a cell is FAIL or BROKEN.
     list     prints every case id of the tables in DIR (default Fixtures) with its table's
-             tags, one per line: `ID<TAB>tag1,tag2`. --tags prints each tag once instead. --filter SELECTORS (case ids
-             or tag:NAME, comma- or space-separated) checks every selector and lists only what
-             the selection selects; 64 for a selector that is malformed or selects no case.
+             tags, one per line: `ID<TAB>tag1,tag2`. --tags prints each tag once instead.
+             --filter SELECTORS (case ids or tag:NAME, comma- or space-separated) checks every
+             selector and lists only what the selection selects; 64 for a selector that is malformed or selects no case.
              A table that does not load is named on stderr and left out.
     status   prints one line per log, `LOG<TAB>STATUS<TAB>KERNEL<TAB>pass=N fail=N skip=N
              known=N broken=N`, explains any status but 0 and 1 on stderr, and exits with the
@@ -51,6 +54,11 @@ public enum ReportCommand: Sendable, Equatable {
              1, then 3, then 125, then 2, then 0. A log that cannot be read (64) or is
              malformed or empty (65) is named on stderr and decides the exit status, after the
              other logs are printed.
+    cases    prints the log's cases as they were recorded, one per line: `ID<TAB>STATUS<TAB>
+             REASON` (only those of --status PASS,FAIL,... when given), then `level<TAB>N`, the
+             suite's PID-namespace level as the environment record measured it (`?` unmeasured).
+             A log cut short (a killed run) is read up to its last whole record. 64 or 65 as
+             status.
 
     Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely
     cause) apart from FAIL, and says when the run did not complete: fewer results than the
@@ -96,6 +104,15 @@ public enum ReportCommand: Sendable, Equatable {
         tagsOnly: tagsOnly)
     case "status":
       return try parseStatus(rest)
+    case "cases":
+      let options = try options(Array(rest.dropLast()), allowed: ["--status"])
+      guard let log = rest.last, !log.hasPrefix("--") else { throw UsageError("cases needs a log") }
+      let statuses = options["--status"].map { $0.split(separator: ",").map(String.init) } ?? []
+      let known = Set(CaseStatus.allCases.map(\.rawValue))
+      if let unknown = statuses.first(where: { !known.contains($0) }) {
+        throw UsageError("--status '\(unknown)': one of \(known.sorted().joined(separator: ", "))")
+      }
+      return .cases(log: log, statuses: statuses)
     default:
       throw UsageError("unknown command '\(verb)'")
     }

@@ -57,18 +57,23 @@ public struct ReportTool {
       return try list(fixtures: fixtures, filter: filter, tagsOnly: tagsOnly)
     case .status(let logs, let also):
       return try status(logs: logs, also: also)
+    case .cases(let log, let statuses):
+      return try cases(log: log, statuses: statuses)
     }
   }
 
   /// Reads and parses a log, sorted by area and id. A file that cannot be read is unreadable
   /// input (64); text that is not a log, or a log of several kernels, is a data error (65).
-  func readLog(_ path: String) throws(Stop) -> ResultLog {
-    let bytes: [UInt8]
+  /// With `wholeRecordsOnly`, a last line without its newline (a run killed while writing it)
+  /// is left out rather than malformed.
+  func readLog(_ path: String, wholeRecordsOnly: Bool = false) throws(Stop) -> ResultLog {
+    var bytes: [UInt8]
     do {
       bytes = try FileAccess.read(path)
     } catch {
       throw Stop(status: .usage, message: "cannot read the log \(error)")
     }
+    if wholeRecordsOnly { bytes = Array(bytes[..<((bytes.lastIndex(of: 0x0a) ?? -1) + 1)]) }
     guard let text = String(validating: bytes, as: UTF8.self) else {
       throw Stop(status: .malformedLog, message: "\(path): not UTF-8 text")
     }

@@ -300,3 +300,36 @@ private final class LockedText: @unchecked Sendable {
     #expect(ToolRun(["status", fail, scratch.path + "/none.jsonl"]).status == .usage)
   }
 }
+
+@Suite struct ReportToolCases {
+  @Test func `cases prints each case with its status and reason, then the measured level`() throws {
+    let scratch = try ScratchDirectory()
+    let log = try scratch.log(
+      "run.jsonl",
+      cases: [
+        sample("clone3.size.65", .fail, reason: "expected EINVAL"), sample("clone3.size.64", .pass),
+      ],
+      environments: [sampleEnvironment])
+    let all = ToolRun(["cases", log])
+    #expect(all.status == .success)
+    #expect(
+      all.output
+        == "clone3.size.64\tPASS\t\nclone3.size.65\tFAIL\texpected EINVAL\nlevel\t0\n")
+    let failing = ToolRun(["cases", "--status", "FAIL,BROKEN", log])
+    #expect(failing.output == "clone3.size.65\tFAIL\texpected EINVAL\nlevel\t0\n")
+    #expect(ToolRun(["cases", "--status", "LOST", log]).status == .usage)
+  }
+
+  @Test func `a log cut short while a record was written is read up to its last whole one`()
+    throws
+  {
+    let scratch = try ScratchDirectory()
+    let log = try scratch.log("killed.jsonl", cases: [sample("clone3.size.64", .pass)])
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(#"{"record":"case","id":"clone3.si"#.utf8))
+    try handle.close()
+    #expect(ToolRun(["cases", log]).output == "clone3.size.64\tPASS\t\nlevel\t?\n")
+    #expect(ToolRun(["status", log]).status == .malformedLog)
+  }
+}
