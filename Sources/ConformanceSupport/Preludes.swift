@@ -10,7 +10,7 @@ import KernelABI
 /// "preludes": {"outer-ancestor": {"about": "…", "levels": 2,
 ///   "premises": {"pidLevels": 2, "activeOwner": 1}, "steps": []}}
 /// ```
-public struct Prelude: Codable, Hashable, Sendable {
+public struct Prelude: Decodable, Hashable, Sendable {
   /// One sentence: who owns what, and what the caller can reach.
   public var about: String
   /// Sandbox levels, when the row does not say (`ProgramCall.levels`).

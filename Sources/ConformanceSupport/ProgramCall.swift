@@ -14,8 +14,8 @@ import KernelABI
 ///
 /// A number argument may name what an earlier step returned (`"@label"`) or kept
 /// (`"@label.name"`); the sandbox resolves it when the step runs.
-public struct ProgramCall: Codable, Hashable, Sendable {
-  public struct Step: Codable, Hashable, Sendable {
+public struct ProgramCall: Decodable, Hashable, Sendable {
+  public struct Step: Decodable, Hashable, Sendable {
     /// The name later steps refer to this one by.
     public var label: String?
     /// The operation, as its C file registers it (`parent`, `clone3`).
@@ -59,16 +59,6 @@ public struct ProgramCall: Codable, Hashable, Sendable {
       goOn = try container.decodeIfPresent(Bool.self, forKey: .goOn)
       field = try container.decodeIfPresent(String.self, forKey: .field)
       args = try container.decodeIfPresent([String: Argument].self, forKey: .args) ?? [:]
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(op, forKey: .op)
-      try container.encodeIfPresent(label, forKey: .label)
-      if !args.isEmpty { try container.encode(args, forKey: .args) }
-      try container.encodeIfPresent(setup, forKey: .setup)
-      try container.encodeIfPresent(goOn, forKey: .goOn)
-      try container.encodeIfPresent(field, forKey: .field)
     }
 
     /// The step in words, for a setup failure: `write /proc/sys/kernel/pid_max`.
