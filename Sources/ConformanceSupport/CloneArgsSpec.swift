@@ -59,37 +59,46 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
 
   /// The bytes in memory, with the size to pass and the mask of pid_max-relative PIDs.
   func build() throws(ProgramError) -> BuiltCloneArgs {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
-    guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
-    // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
-    if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
+    let size = try validSize()
     do {
       return try BuiltCloneArgs(self, size: size)
     } catch {
       throw ProgramError("clone_args: cannot map its memory: \(error)")
     }
   }
+
+  /// The size to pass, once the struct is one the suite can pass safely.
+  func validSize() throws(ProgramError) -> Int {
+    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
+    // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
+    if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
+    return size
+  }
 }
 
 /// A `struct clone_args` and its `set_tid` array in memory that sandbox processes read.
 final class BuiltCloneArgs {
-  let address: Int64
+  private(set) var address: Int64 = 0
   let size: Int
   let pidMaxRelative: Int64
   private let memory: GuardedMemory
-  private let tids: GuardedMemory
+  /// The inline set_tid array; a page of its own only where set_tid straddles a guard page.
+  private let tids = UnsafeMutableRawBufferPointer.allocate(
+    byteCount: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1), alignment: 8)
+  private var straddling: GuardedMemory?
 
   init(_ spec: CloneArgsSpec, size: Int) throws(Errno) {
     self.size = size
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
-    tids = try GuardedMemory(capacity: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1))
+    if spec.setTidAt == .straddlesGuardPage { straddling = try GuardedMemory(capacity: 4) }
     var relative: Int64 = 0
     for (index, tid) in (spec.setTid ?? []).enumerated() where tid.relativeToPidMax {
       relative |= 1 << Int64(index)
     }
     pidMaxRelative = relative
-    let setTidAddress = Self.placeSetTid(spec, in: tids)
+    let setTidAddress = placeSetTid(spec)
 
     let bytes: UnsafeMutableRawBufferPointer?
     switch spec.placement ?? .normal {
@@ -106,25 +115,29 @@ final class BuiltCloneArgs {
     }
   }
 
+  deinit { tids.deallocate() }
+
   /// Writes the PIDs and returns where `set_tid` points.
-  private static func placeSetTid(_ spec: CloneArgsSpec, in tids: GuardedMemory) -> UInt64 {
+  private func placeSetTid(_ spec: CloneArgsSpec) -> UInt64 {
     let values = (spec.setTid ?? []).map(\.number)
     switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
     case .null:
       return 0
     case .inaccessible:
-      return UInt64(UInt(bitPattern: tids.guardAddress))
+      return UInt64(UInt(bitPattern: memory.guardAddress))
     case .straddlesGuardPage:
-      let readable = tids.bytesEndingAtGuard(MemoryLayout<Int32>.size)
+      guard let readable = straddling?.bytesEndingAtGuard(MemoryLayout<Int32>.size) else {
+        return 0
+      }
       readable.storeBytes(of: values.first ?? 1, as: Int32.self)
       return UInt64(UInt(bitPattern: readable.baseAddress))
     case .inline:
       guard !values.isEmpty else { return 0 }
-      let array = tids.bytesEndingAtGuard(4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1))
+      tids.initializeMemory(as: UInt8.self, repeating: 0)
       for (index, value) in values.prefix(Int(KABI_MAX_PID_NS_LEVEL) + 1).enumerated() {
-        array.storeBytes(of: value, toByteOffset: 4 * index, as: Int32.self)
+        tids.storeBytes(of: value, toByteOffset: 4 * index, as: Int32.self)
       }
-      return UInt64(UInt(bitPattern: array.baseAddress))
+      return UInt64(UInt(bitPattern: tids.baseAddress))
     }
   }
 

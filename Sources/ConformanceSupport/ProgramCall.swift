@@ -140,10 +140,12 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     // The likeliest shapes first: each wrong guess throws, and a thrown error costs a
     // backtrace in the test process.
     let container = try decoder.singleValueContainer()
-    if let text = try? container.decode(String.self) {
-      self = .text(text)
-    } else if let number = try? container.decode(Int64.self) {
+    if let number = try? container.decode(Int64.self) {
       self = .number(number)
+    } else if let text = try? container.decode(String.self) {
+      self = .text(text)
+    } else if let numbers = try? container.decode([Int64].self) {
+      self = .list(numbers.map(Argument.number))
     } else if let list = try? container.decode([Argument].self) {
       self = .list(list)
     } else if let object = try? container.decode([String: Argument].self) {
@@ -287,7 +289,7 @@ public struct Operation: Sendable {
 extension ProgramCall: CheckedCall {
   public var problem: String? {
     do {
-      _ = try CompiledProgram(self)
+      _ = try CompiledProgram(self, validating: true)
       return nil
     } catch {
       return "\(error)"
@@ -308,10 +310,16 @@ public final class CompiledProgram {
   private var memory: [AnyObject] = []
   let context: ProgramContext?
 
+  /// Whether the program is only checked (as its table loads), so no memory is built for it.
+  private let validating: Bool
+
   /// Compiles `call`; `context` resolves the words a table may use for where the program runs
   /// (`"level+2"`, `"$hostPidMaxInode"`), which compile to placeholders without it.
-  public init(_ call: ProgramCall, context: ProgramContext? = nil) throws(ProgramError) {
+  public init(_ call: ProgramCall, context: ProgramContext? = nil, validating: Bool = false)
+    throws(ProgramError)
+  {
     self.context = context
+    self.validating = validating
     let steps = call.steps
     guard !steps.isEmpty, steps.count <= Int(KABI_PROGRAM_STEPS) else {
       throw ProgramError("a program has 1 to \(KABI_PROGRAM_STEPS) steps")
@@ -406,9 +414,13 @@ public final class CompiledProgram {
           throw ProgramError("\(what): clone_args has no field \"\(unknown)\"")
         }
         let spec = try args.decode(CloneArgsSpec.self, what: what)
+        cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
+        guard !validating else {
+          _ = try spec.validSize()
+          continue
+        }
         let built = try spec.build()
         memory.append(built)
-        cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
         slots[parameter.slot] = built.address
         slots[parameter.slot + 1] = Int64(built.size)
         slots[parameter.slot + 2] = built.pidMaxRelative
