@@ -301,8 +301,6 @@ extension ProgramCall: CheckedCall {
 /// long as this value).
 public final class CompiledProgram {
   public private(set) var program = kabi_program()
-  /// The record step of each label.
-  public private(set) var recordSteps: [String: Int32] = [:]
   /// Per step, the clone_args it passed, for the proof of what a child must show.
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
   /// Every `set_tid_size` a `"level+N"` word resolved to.
@@ -335,7 +333,6 @@ public final class CompiledProgram {
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
         labels[label] = index
-        recordSteps[label] = Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)
       }
     }
   }
