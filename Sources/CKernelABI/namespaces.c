@@ -250,9 +250,12 @@ static long receive_namespaces(int sock, int fds[2])
  * on: with CLONE_NEWUSER a user namespace (ids mapped to mapTo inside, as userns does), with
  * CLONE_NEWPID a PID namespace of which it is init. Returns the holder's PID and keeps
  * descriptors of its user and PID namespaces as "user" and "pid" ("@label.pid"), so a prelude
- * can hold namespaces the caller is not in, such as a sibling's.
+ * can hold namespaces the caller is not in, such as a sibling's. With nest N the holder first
+ * makes N more PID namespaces below its own, each held by its init, and the innermost init's
+ * namespaces come back: a grandchild of the caller's PID namespace with CLONE_NEWPID, nest 1.
  */
-KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 })
+KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 },
+	{ "nest", KABI_ARG_NUMBER, 2 })
 {
 	long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid);
 	int sock[2], fds[2];
@@ -268,6 +271,16 @@ KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KAB
 		r = 0;
 		if ((call->args[0] & KABI_CLONE_NEWUSER) && call->args[1] >= 0)
 			r = kabi_map_ids(call->args[1], uid, gid, &failed);
+		for (int64_t level = 0; r == 0 && level < call->args[2]; level++) {
+			long init = kabi_fork(KABI_CLONE_NEWPID);
+
+			if (init < 0)
+				r = init;
+			else if (init > 0)
+				kabi_wait_for_parent_death();	/* this level's init holds it */
+			else
+				kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		}
 		send_namespaces(sock[1], r);
 		kabi_sys(SYS_close, sock[1]);
 		kabi_wait_for_parent_death();
