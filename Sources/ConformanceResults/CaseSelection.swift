@@ -11,12 +11,17 @@ import Foundation
 /// selected cases.
 public struct CaseSelection: Sendable, Equatable {
   /// The selectors as given.
-  public var selectors: [String]
+  public let selectors: [String]
+  private let ids: Set<String>
+  private let tags: Set<String>
 
   /// Parses a selection; nil when it holds no selector.
   public init?(_ text: String) {
     selectors = text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
     if selectors.isEmpty { return nil }
+    let tagged = selectors.filter { $0.hasPrefix(Self.tagPrefix) }
+    tags = Set(tagged.map { String($0.dropFirst(Self.tagPrefix.count)) })
+    ids = Set(selectors).subtracting(tagged)
   }
 
   /// The selection of this test process, or nil for a full run.
@@ -26,13 +31,15 @@ public struct CaseSelection: Sendable, Equatable {
   /// The tag prefix of a selector.
   static let tagPrefix = "tag:"
 
-  /// Whether the case `id` of a table with these tags is selected.
+  /// Whether the case `id` of a table with these tags is selected: by `id` itself or one of
+  /// its dotted prefixes (looked up, as a run may name hundreds of ids), or by a tag.
   public func selects(id: String, tags: [String]) -> Bool {
-    selectors.contains { selector in
-      if selector.hasPrefix(Self.tagPrefix) {
-        return tags.contains(String(selector.dropFirst(Self.tagPrefix.count)))
-      }
-      return id == selector || id.hasPrefix(selector + ".")
+    if tags.contains(where: self.tags.contains) { return true }
+    var prefix = Substring(id)
+    while true {
+      if ids.contains(String(prefix)) { return true }
+      guard let dot = prefix.lastIndex(of: ".") else { return false }
+      prefix = prefix[..<dot]
     }
   }
 

@@ -9,12 +9,21 @@ public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
+    switch JSONTree.value(for: decoder) {
+    case .number(let number): self = .number(number)
+    case .text(let word): self = .word(word)
+    case .list: self = .numbers(try container.decode([Int64].self))
+    case .flag, .object, .other, nil: self = try Self.guessing(container)
+    }
+  }
+
+  private static func guessing(_ container: any SingleValueDecodingContainer) throws -> Self {
     do {
-      self = .numbers(try container.decode([Int64].self))
+      return .numbers(try container.decode([Int64].self))
     } catch DecodingError.typeMismatch {
       switch try container.decodeNumberOrWord(Int64.self) {
-      case .number(let number): self = .number(number)
-      case .word(let word): self = .word(word)
+      case .number(let number): return .number(number)
+      case .word(let word): return .word(word)
       }
     }
   }
@@ -333,7 +342,7 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   public static func load(_ name: String, from directory: URL) throws -> Self {
     let data = try Data(contentsOf: directory.appendingPathComponent(name))
     do {
-      return try JSONDecoder().decode(Self.self, from: data)
+      return try JSONTree.decoder(for: data).decode(Self.self, from: data)
     } catch let error as DecodingError {
       throw FixtureError(file: name, message: FixtureError.describe(error))
     }

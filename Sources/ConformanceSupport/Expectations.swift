@@ -75,19 +75,20 @@ public enum Fixtures {
     selection: CaseSelection? = CaseSelection.current
   ) throws -> FixtureFile<Call> {
     let key = "\(directory.path)/\(name) as \(Call.self)"
-    if var table = loaded.withLock({ $0[key] }) as? FixtureFile<Call> {
-      table.narrow(to: selection)
+    // Under the lock, so that suites asking for one table at once decode it once.
+    var table = try loaded.withLock { tables in
+      if let table = tables[key] as? FixtureFile<Call> { return table }
+      var table = try FixtureFile<Call>.load(name, from: directory)
+      let preludes = try Prelude.table(name, from: directory)
+      table.cases = try table.cases.map { try $0.resolvingPrelude(in: preludes, file: name) }
+      for row in table.cases {
+        if let problem = (row.call as? any CheckedCall)?.problem ?? row.resultProblem {
+          throw FixtureError(file: name, message: "\(row.id): \(problem)")
+        }
+      }
+      tables[key] = table
       return table
     }
-    var table = try FixtureFile<Call>.load(name, from: directory)
-    let preludes = try Prelude.table(name, from: directory)
-    table.cases = try table.cases.map { try $0.resolvingPrelude(in: preludes, file: name) }
-    for row in table.cases {
-      if let problem = (row.call as? any CheckedCall)?.problem ?? row.resultProblem {
-        throw FixtureError(file: name, message: "\(row.id): \(problem)")
-      }
-    }
-    loaded.withLock { $0[key] = table }
     table.narrow(to: selection)
     return table
   }

@@ -30,7 +30,7 @@ extension Prelude {
     struct Header: Decodable { var preludes: [String: Prelude]? }
     let data = try Data(contentsOf: directory.appendingPathComponent(name))
     do {
-      return try JSONDecoder().decode(Header.self, from: data).preludes
+      return try JSONTree.decoder(for: data).decode(Header.self, from: data).preludes
     } catch let error as DecodingError {
       throw FixtureError(file: name, message: FixtureError.describe(error))
     }

@@ -137,22 +137,24 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
   case flag(Bool)
 
   public init(from decoder: any Decoder) throws {
-    // The likeliest shapes first: each wrong guess throws, and a thrown error costs a
-    // backtrace in the test process.
     let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(Int64.self) {
-      self = .number(number)
-    } else if let text = try? container.decode(String.self) {
-      self = .text(text)
-    } else if let numbers = try? container.decode([Int64].self) {
-      self = .list(numbers.map(Argument.number))
-    } else if let list = try? container.decode([Argument].self) {
-      self = .list(list)
-    } else if let object = try? container.decode([String: Argument].self) {
-      self = .object(object)
-    } else {
-      self = .flag(try container.decode(Bool.self))
+    switch JSONTree.value(for: decoder) {
+    case .number(let number): self = .number(number)
+    case .text(let text): self = .text(text)
+    case .flag(let bool): self = .flag(bool)
+    case .list: self = .list(try container.decode([Argument].self))
+    case .object: self = .object(try container.decode([String: Argument].self))
+    case .other, nil: self = try Self.guessing(container)
     }
+  }
+
+  /// Outside a fixture's tree: the likeliest shapes first, as each wrong guess throws.
+  private static func guessing(_ container: any SingleValueDecodingContainer) throws -> Argument {
+    if let number = try? container.decode(Int64.self) { return .number(number) }
+    if let text = try? container.decode(String.self) { return .text(text) }
+    if let list = try? container.decode([Argument].self) { return .list(list) }
+    if let object = try? container.decode([String: Argument].self) { return .object(object) }
+    return .flag(try container.decode(Bool.self))
   }
 
   public func encode(to encoder: any Encoder) throws {
