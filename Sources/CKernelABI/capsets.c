@@ -102,3 +102,27 @@ KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_CAP_NAMES, 0 })
 	sets.permitted &= ~drop;
 	return kabi_capset(&sets);
 }
+
+/*
+ * setresuid: setresuid(ruid, euid, suid), each -1 (when a table leaves it out) to keep it; reports
+ * the ids the caller then has (getresuid) as fields ruid, euid and suid. The raw syscall changes
+ * only the calling process, where glibc's wrapper would change every thread of it; the kernel
+ * then clears the effective set when euid leaves 0, and the permitted set when no id is left 0
+ * (cap_emulate_setxuid()), and needs CAP_SETUID in the caller's user namespace for an id that
+ * is none of its current three.
+ */
+KABI_OP(op_setresuid, "setresuid", "setresuid", { "ruid", KABI_ARG_NUMBER, 0, -1 },
+	{ "euid", KABI_ARG_NUMBER, 1, -1 }, { "suid", KABI_ARG_NUMBER, 2, -1 })
+{
+	uint32_t ids[3];
+	long r = kabi_sys(SYS_setresuid, call->args[0], call->args[1], call->args[2]);
+
+	if (r == 0)
+		r = kabi_sys(SYS_getresuid, &ids[0], &ids[1], &ids[2]);
+	if (r < 0)
+		return r;
+	kabi_report_field(call->ctx, call->step, "ruid", ids[0]);
+	kabi_report_field(call->ctx, call->step, "euid", ids[1]);
+	kabi_report_field(call->ctx, call->step, "suid", ids[2]);
+	return 0;
+}

@@ -62,33 +62,42 @@ int64_t kabi_read_int(const char *path)
 	return v;
 }
 
-static int parse_nspid(const char *text, long len, int32_t *out)
+/* The numbers after key on the line that starts with it (text starts with '\n'). */
+static int parse_numbers(const char *text, long len, const char *key, int32_t *out, int max)
 {
-	static const char key[] = "\nNSpid:";
+	const volatile char *k = key;	/* a plain loop may compile to a strlen call */
+	long key_len = 0, i;
 	int count = 0;
 
-	for (long i = 0; i + (long)sizeof(key) - 1 <= len; i++) {
-		if (!kabi_equal(text + i, key, sizeof(key) - 1))
-			continue;
-		for (long j = i + sizeof(key) - 1; j < len && text[j] != '\n';) {
-			while (j < len && (text[j] == ' ' || text[j] == '\t'))
-				j++;
-			if (j >= len || text[j] == '\n' || count == KABI_NSPID_MAX)
-				break;
-			int32_t v = 0;
-			while (j < len && text[j] >= '0' && text[j] <= '9')
-				v = v * 10 + (text[j++] - '0');
-			out[count++] = v;
+	while (k[key_len])
+		key_len++;
+	for (i = 0; i + 1 + key_len <= len; i++)
+		if (text[i] == '\n' && kabi_equal(text + i + 1, key, (unsigned long)key_len))
+			break;
+	if (i + 1 + key_len > len)
+		return -ENOENT;
+	for (long j = i + 1 + key_len; j < len && text[j] != '\n';) {
+		int32_t v = 0, sign = 1;
+
+		while (j < len && (text[j] == ' ' || text[j] == '\t'))
+			j++;
+		if (j >= len || text[j] == '\n' || count == max)
+			break;
+		if (text[j] == '-') {
+			sign = -1;
+			j++;
 		}
-		return count;
+		while (j < len && text[j] >= '0' && text[j] <= '9')
+			v = v * 10 + (text[j++] - '0');
+		out[count++] = sign * v;
 	}
-	return -ENOENT;
+	return count;
 }
 
-int kabi_read_nspid(const char *status, int32_t *out)
+int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max)
 {
 	char buf[4096];
-	long fd = kabi_sys(SYS_openat, AT_FDCWD, status, O_RDONLY | O_CLOEXEC);
+	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	long len = 0, n;
 
 	if (fd < 0)
@@ -98,5 +107,10 @@ int kabi_read_nspid(const char *status, int32_t *out)
 	       (n = kabi_sys(SYS_read, fd, buf + len, sizeof(buf) - len)) > 0)
 		len += n;
 	kabi_sys(SYS_close, fd);
-	return parse_nspid(buf, len, out);
+	return parse_numbers(buf, len, key, out, max);
+}
+
+int kabi_read_nspid(const char *status, int32_t *out)
+{
+	return kabi_read_numbers(status, "NSpid:", out, KABI_NSPID_MAX);
 }

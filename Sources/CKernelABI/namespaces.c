@@ -302,19 +302,70 @@ KABI_OP(op_save, "save", "openat", { "path", KABI_ARG_PATH })
 }
 
 /*
- * setns: setns(fd, nstype). Field joined: 1 when
- * pid_for_children (CLONE_NEWPID) or the user namespace (CLONE_NEWUSER) is now the
- * descriptor's namespace.
+ * Writes head, n in decimal and tail at p, NUL-ended: a /proc path with a number in it.
+ * Volatile, as kabi_copy is: a plain loop may compile to a strcpy call.
+ */
+static void proc_path(char *p, const volatile char *head, int64_t n, const volatile char *tail)
+{
+	while (*head)
+		*p++ = *head++;
+	p = kabi_format_int(p, n);
+	while ((*p++ = *tail++))
+		;
+}
+
+/*
+ * Whether the caller now has the namespaces of the process a pidfd refers to that nstype asks
+ * for: its user namespace (CLONE_NEWUSER), and its active PID namespace as the caller's
+ * pid_for_children (CLONE_NEWPID), as validate_nsset() takes them. The process is found by
+ * the Pid line of the pidfd's fdinfo (5.3+), the PID in the PID namespace of the /proc
+ * instance it is read through (pidfd_show_fdinfo()), the one /proc/PID resolves in; 0 there
+ * is a process this /proc cannot see, -1 one that has exited. 1, 0, or -errno; -ENOENT: fd is
+ * no pidfd (its fdinfo has no Pid line).
+ */
+static long joined_target(long pidfd, int64_t nstype)
+{
+	char path[64];
+	int32_t pid;
+	long r, same = 1;
+
+	proc_path(path, "/proc/self/fdinfo/", pidfd, "");
+	r = kabi_read_numbers(path, "Pid:", &pid, 1);
+	if (r < 0)
+		return r;
+	if (r != 1 || pid <= 0)
+		return -ESRCH;
+	if (nstype & KABI_CLONE_NEWUSER) {
+		proc_path(path, "/proc/", pid, "/ns/user");
+		same = kabi_same_namespace(path, "/proc/self/ns/user");
+	}
+	if (same == 1 && (nstype & KABI_CLONE_NEWPID)) {
+		proc_path(path, "/proc/", pid, "/ns/pid");
+		same = kabi_same_namespace(path, "/proc/self/ns/pid_for_children");
+	}
+	return same;
+}
+
+/*
+ * setns: setns(fd, nstype). Field joined: 1 when the caller now stands where it asked to be.
+ * For a namespace descriptor: pid_for_children (CLONE_NEWPID) or the user namespace
+ * (CLONE_NEWUSER) is now the descriptor's namespace. For a pidfd (5.8+): every namespace
+ * nstype names is now the target process's (joined_target()).
  */
 KABI_OP(op_setns, "setns", "setns", { "nstype", KABI_ARG_FLAGS, 0 }, { "fd", KABI_ARG_NUMBER, 1 })
 {
-	long r = kabi_sys(SYS_setns, call->args[1], call->args[0]);
+	long r = kabi_sys(SYS_setns, call->args[1], call->args[0]), joined;
 	const char *now = call->args[0] == (int64_t)KABI_CLONE_NEWUSER
 				  ? "/proc/self/ns/user"
 				  : "/proc/self/ns/pid_for_children";
 
-	if (r == 0)
-		kabi_report_field(call->ctx, call->step, "joined", kabi_fd_is_namespace(call->args[1], now));
-	return r;
+	if (r < 0)
+		return r;
+	joined = joined_target(call->args[1], call->args[0]);
+	if (joined == -ENOENT)
+		joined = kabi_fd_is_namespace(call->args[1], now);
+	if (joined < 0)
+		return kabi_setup_failed(call, "prove what was joined", joined);
+	kabi_report_field(call->ctx, call->step, "joined", joined);
+	return 0;
 }
-

@@ -39,22 +39,31 @@ long kabi_map_ids(int64_t inside, long uid, long gid, int *failed)
 	return r;
 }
 
+/* Whether path names the file st describes: the same st_dev and st_ino. 1, 0, or -errno. */
+static long same_file(const struct stat *st, const char *path)
+{
+	struct stat other;
+	long r = kabi_sys(SYS_newfstatat, AT_FDCWD, path, &other, 0);
+
+	if (r < 0)
+		return r;
+	return st->st_dev == other.st_dev && st->st_ino == other.st_ino;
+}
+
 long kabi_fd_is_namespace(long fd, const char *path)
 {
-	static const char prefix[] = "/proc/self/fd/";
-	char fd_path[40], got[64], want[64];
-	char *end;
-	long n, m;
+	struct stat st;
+	long r = kabi_sys(SYS_fstat, fd, &st);
 
-	/* Byte by byte: an initialized array may compile to a memcpy call. */
-	kabi_copy(fd_path, prefix, sizeof(prefix) - 1);
-	end = kabi_format_int(fd_path + sizeof(prefix) - 1, fd);
-	*end = 0;
-	n = kabi_sys(SYS_readlinkat, AT_FDCWD, fd_path, got, sizeof(got));
-	m = kabi_sys(SYS_readlinkat, AT_FDCWD, path, want, sizeof(want));
-	if (n < 0 || m < 0)
-		return n < 0 ? n : m;
-	return n == m && kabi_equal(got, want, (unsigned long)n);
+	return r < 0 ? r : same_file(&st, path);
+}
+
+long kabi_same_namespace(const char *path, const char *other)
+{
+	struct stat st;
+	long r = kabi_sys(SYS_newfstatat, AT_FDCWD, path, &st, 0);
+
+	return r < 0 ? r : same_file(&st, other);
 }
 
 long kabi_inode(const char *path)

@@ -6,7 +6,8 @@ import Testing
 /// CAP_CHECKPOINT_RESTORE over the owner of each level given a PID; ns_last_pid the same over
 /// the owner of the writer's active namespace, at write(); pid_max (6.14) CAP_SYS_ADMIN or the
 /// owner's root uid, at open() and write(); CLONE_NEWPID and setns() CAP_SYS_ADMIN. Only the
-/// effective set counts.
+/// effective set counts, except for the owner of a user namespace, by its euid, in the parent
+/// user namespace: it holds every capability over the namespace it owns.
 ///
 /// capabilities(7), clone(2), setns(2), proc(5); kernel/pid.c alloc_pid(), pid_table_root_
 /// permissions(); kernel/pid_namespace.c pid_ns_ctl_handler(), create_pid_namespace(),
@@ -21,7 +22,7 @@ struct CapabilityMatrixTests {
   }
 
   @Test(
-    .needsInitialUserNamespace("cap_sys_admin", "cap_checkpoint_restore"),
+    .needsInitialUserNamespace("cap_sys_admin", "cap_checkpoint_restore", "cap_setuid"),
     arguments: try Fixtures.programs("capabilities.json", inSuiteUserNamespace: true))
   func `capabilities in the initial user namespace decide each call there`(
     _ row: ConformanceCase<ProgramCall>

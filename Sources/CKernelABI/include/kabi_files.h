@@ -22,4 +22,10 @@ int64_t kabi_read_int(const char *path);
  */
 int kabi_read_nspid(const char *status, int32_t *out);
 
+/*
+ * The numbers on the line of path that starts with key ("Pid:" of a pidfd's fdinfo): how many
+ * were stored in out (at most max), or -errno (-ENOENT without the line).
+ */
+int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max);
+
 #endif

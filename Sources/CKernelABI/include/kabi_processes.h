@@ -16,8 +16,14 @@
  */
 long kabi_map_ids(int64_t inside, long uid, long gid, int *failed);
 
-/* Whether descriptor fd is the namespace that path (a /proc/.../ns link) names: 1, 0, or -errno. */
+/*
+ * Whether descriptor fd is the namespace that path (a /proc/.../ns link) names, by st_dev and
+ * st_ino as the kernel's nsfs selftests compare: 1, 0, or -errno.
+ */
 long kabi_fd_is_namespace(long fd, const char *path);
+
+/* Whether two /proc/.../ns links name the same namespace, as kabi_fd_is_namespace: 1, 0, -errno. */
+long kabi_same_namespace(const char *path, const char *other);
 
 /* st_ino of path, or -errno. */
 long kabi_inode(const char *path);
