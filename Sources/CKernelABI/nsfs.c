@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -62,6 +63,39 @@ KABI_OP(op_nstype, "nstype", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path"
 KABI_OP(op_parent, "parent", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH })
 {
 	return report_own(call, ns_ioctl(call, KABI_NS_GET_PARENT, 0), "parentIsOwn");
+}
+
+/*
+ * parent-walk: NS_GET_PARENT on the file, then on each parent it opened, until it fails. When
+ * the walk ends with EPERM (the next parent is above the caller's active PID namespace) it
+ * returns how many parents it opened, with field reachedOwn: 1 when the last one is the
+ * caller's own PID namespace (/proc/self/ns/pid); any other failure is the step's answer.
+ */
+KABI_OP(op_parent_walk, "parent-walk", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 },
+	{ "path", KABI_ARG_PATH })
+{
+	long fd = call->args[0], next, own = 0, opened = 0;
+
+	if (fd < 0 && (fd = kabi_step_open(call, call->text)) < 0)
+		return KABI_STEP_ABORTED;
+	for (;;) {
+		next = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_PARENT, 0);
+		if (fd != call->args[0])
+			kabi_sys(SYS_close, fd);
+		if (next < 0)
+			break;
+		fd = next;
+		opened++;
+		own = kabi_fd_is_namespace(fd, "/proc/self/ns/pid");
+		if (own < 0) {
+			kabi_sys(SYS_close, fd);
+			return kabi_setup_failed(call, "readlink", own);
+		}
+	}
+	if (next != -EPERM)
+		return next;
+	kabi_report_field(call->ctx, call->step, "reachedOwn", own);
+	return opened;
 }
 
 /* owner: NS_GET_USERNS, the user namespace that owns the file's; field ownerIsOwn (report_own). */
