@@ -6,7 +6,8 @@ import ConformanceResults
 /// (`swift package plugin generate-manual`).
 ///
 /// `ReportCommandLine.main` runs it, not ArgumentParser's `main()`: a bad command line is one
-/// line on stderr and exit 64, and the work is `ReportTool`'s.
+/// line on stderr and exit 64, and the work is `ReportTool`'s. The discussions hold no blank
+/// line: the man page plugin copies them into mdoc as they are, where a blank line is a warning.
 public struct ConformanceReport: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "conformance-report",
@@ -16,7 +17,6 @@ public struct ConformanceReport: ParsableCommand {
       Every report shows BROKEN cases (the case's own setup failed: the step, errno and likely \
       cause) apart from FAIL, and says when the run did not complete: fewer results than the \
       fixtures define for an area, or a fixture that failed to load.
-
       Exit status (render, summary, status): 0 every case passed, skipped or is a known bug, \
       none BROKEN, and the run is complete; 1 a FAIL; 3 the run did not complete (results \
       missing, a fixture failed to load, or no case at all although the fixtures define some); \
