@@ -39,19 +39,22 @@ public struct MatrixRun: Sendable, Equatable {
   /// The result log.
   public var log: String
 
-  /// Reads `KERNEL[/SETTING]=LOG`.
+  /// Reads `KERNEL[/SETTING]=LOG`; the error says what is wrong with it, for ArgumentParser to
+  /// put after the argument it names.
   public init(_ argument: String) throws(UsageError) {
     guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex,
       argument.index(after: equals) != argument.endIndex
     else {
-      throw UsageError("matrix: '\(argument)' is not KERNEL[/SETTING]=LOG")
+      throw UsageError("a run is KERNEL[/SETTING]=LOG", command: "conformance-report matrix")
     }
     let name = argument[..<equals]
     let parts = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
     kernel = String(parts[0])
     setting = parts.count > 1 ? String(parts[1]) : ""
     log = String(argument[argument.index(after: equals)...])
-    guard !kernel.isEmpty else { throw UsageError("matrix: '\(argument)' names no kernel") }
+    guard !kernel.isEmpty else {
+      throw UsageError("a run names its kernel", command: "conformance-report matrix")
+    }
   }
 
   /// Creates a column from its parts.

@@ -186,6 +186,11 @@ import Testing
     (["compare", "a"], "Missing expected argument '<after.jsonl>'", "compare"),
     (["compare", "a", "b", "c"], "Unexpected argument 'c'", "compare"),
     (["list", "--fixtures", "a", "--fixtures", "b"], "--fixtures given twice", "list"),
+    (
+      ["matrix", "--out", "m", "a.jsonl"],
+      "The value 'a.jsonl' is invalid for '<kernel[/setting]=results.jsonl>': "
+        + "a run is KERNEL[/SETTING]=LOG", "matrix"
+    ),
   ])
   func `a wrong command line names the problem`(
     arguments: [String], problem: String, subcommand: String
