@@ -6,13 +6,26 @@ let package = Package(
   products: [
     .executable(name: "conformance-report", targets: ["conformance-report"])
   ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
   targets: [
     // Shipped: the fixture and result model (tables, kernel versions, selection, the result log),
     // the report renderers and the run comparison.
     .target(name: "ConformanceResults", path: "Sources/ConformanceResults"),
+    // conformance-report's command line on swift-argument-parser: its subcommands, their help,
+    // completion scripts and the man page; it parses into ConformanceResults' ReportCommand.
+    .target(
+      name: "ReportCommandLine",
+      dependencies: [
+        "ConformanceResults",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Sources/ReportCommandLine"
+    ),
     .executableTarget(
       name: "conformance-report",
-      dependencies: ["ConformanceResults"],
+      dependencies: ["ReportCommandLine", "ConformanceResults"],
       path: "Sources/conformance-report"
     ),
 
@@ -51,7 +64,10 @@ let package = Package(
     ),
     .testTarget(
       name: "ConformanceResultsTests",
-      dependencies: ["ConformanceResults"],
+      dependencies: [
+        "ConformanceResults", "ReportCommandLine",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       path: "Tests/ConformanceResultsTests"
     ),
   ]

@@ -37,7 +37,7 @@ extension ExitStatus {
   /// whatever else went wrong; then an incomplete run, because the missing cases may hold
   /// failures; then a run that could not start at all; then BROKEN cases or an environment
   /// that let nothing run.
-  static let precedence: [ExitStatus] = [
+  public static let precedence: [ExitStatus] = [
     .failure, .incomplete, .unrunnable, .environmentPrevented, .success,
   ]
 

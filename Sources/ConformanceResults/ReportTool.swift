@@ -20,28 +20,19 @@ public struct ReportTool {
     self.standardError = standardError
   }
 
-  /// Runs the command line that follows the program name and returns its exit status; a reason
-  /// to stop early is printed on stderr.
-  public func main(_ arguments: [String]) -> ExitStatus {
+  /// Runs a parsed command line and returns its exit status; a reason to stop early is printed
+  /// on stderr.
+  public func run(_ command: ReportCommand) -> ExitStatus {
     do {
-      return try run(arguments)
+      return try perform(command)
     } catch {
       standardError(error.message)
       return error.status
     }
   }
 
-  func run(_ arguments: [String]) throws(Stop) -> ExitStatus {
-    let command: ReportCommand
-    do {
-      command = try ReportCommand.parse(arguments)
-    } catch {
-      throw Stop(status: .usage, message: "\(error) (see conformance-report --help)")
-    }
+  func perform(_ command: ReportCommand) throws(Stop) -> ExitStatus {
     switch command {
-    case .help:
-      standardOutput(ReportCommand.usage + "\n")
-      return .success
     case .summary(let log):
       return summarize(try readNonEmptyLog(log))
     case .render(let log, let directory, let selection):

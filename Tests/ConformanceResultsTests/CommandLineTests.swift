@@ -1,4 +1,6 @@
+import ArgumentParser
 import ConformanceResults
+import ReportCommandLine
 import Testing
 
 @Suite struct ExitStatusRules {
@@ -123,42 +125,141 @@ import Testing
   }
 
   @Test func `the usage lists every exit status`() {
+    // As --help prints it, with its lines joined again.
+    let help = ConformanceReport.helpMessage(columns: 80).split(whereSeparator: \.isWhitespace)
+      .joined(separator: " ")
     for status in [
       "0 every case passed", "1 a FAIL", "3 the run did not complete", "2 a case is BROKEN",
       "65 malformed or empty log",
     ] {
-      #expect(ReportCommand.usage.contains(status), "\(status)")
+      #expect(help.contains(status), "\(status)")
     }
   }
 }
 
 @Suite struct CommandParsing {
+  private func parse(_ arguments: [String]) throws(UsageError) -> ReportCommand? {
+    guard case .run(let command) = try ReportCommandLine.parse(arguments) else { return nil }
+    return command
+  }
+
   @Test func `render takes the log, the directory and an optional selection`() throws {
     #expect(
-      try ReportCommand.parse(["render", "--out", "r", "--log", "l.jsonl"])
+      try parse(["render", "--out", "r", "--log", "l.jsonl"])
         == .render(log: "l.jsonl", outputDirectory: "r", selection: nil))
     #expect(
-      try ReportCommand.parse(["render", "--log", "l", "--out", "r", "--selection", "filter: X"])
+      try parse(["render", "--log", "l", "--out", "r", "--selection", "filter: X"])
         == .render(log: "l", outputDirectory: "r", selection: "filter: X"))
   }
 
   @Test func `summary, compare and help parse`() throws {
-    #expect(try ReportCommand.parse(["summary", "--log", "l"]) == .summary(log: "l"))
-    #expect(try ReportCommand.parse(["compare", "a", "b"]) == .compare(before: "a", after: "b"))
-    #expect(try ReportCommand.parse(["--help"]) == .help)
-    #expect(try ReportCommand.parse(["render", "--help"]) == .help)
+    #expect(try parse(["summary", "--log", "l"]) == .summary(log: "l"))
+    #expect(try parse(["compare", "a", "b"]) == .compare(before: "a", after: "b"))
+    for arguments in [["--help"], ["-h"], ["help"]] {
+      guard case .print(let help) = try ReportCommandLine.parse(arguments) else {
+        Issue.record("\(arguments) is not a help request")
+        continue
+      }
+      #expect(help.contains("USAGE: conformance-report <subcommand>"))
+    }
+    // A subcommand's own help, even after a wrong option.
+    for arguments in [["render", "--help"], ["render", "--bogus", "--help"], ["help", "render"]] {
+      guard case .print(let help) = try ReportCommandLine.parse(arguments) else {
+        Issue.record("\(arguments) is not a help request")
+        continue
+      }
+      #expect(help.contains("USAGE: conformance-report render --log <results.jsonl> --out <dir>"))
+    }
   }
 
   @Test(arguments: [
-    ([], "missing command"),
-    (["frobnicate"], "unknown command 'frobnicate'"),
-    (["render", "--log", "l"], "missing --out"),
-    (["render", "--log"], "--log needs a value"),
-    (["render", "--log", "a", "--log", "b", "--out", "r"], "--log given twice"),
-    (["summary", "--log", "l", "--out", "r"], "unexpected argument '--out'"),
-    (["compare", "a"], "compare takes exactly two log files, BEFORE and AFTER"),
+    ([], "missing command", ""),
+    (["frobnicate"], "Unexpected argument 'frobnicate'", ""),
+    (["render", "--log", "l"], "Missing expected argument '--out <dir>'", "render"),
+    (["render", "--log"], "Missing value for '--log <results.jsonl>'", "render"),
+    (["render", "--log", "a", "--log", "b", "--out", "r"], "--log given twice", "render"),
+    (["render", "--log=a", "--log", "b", "--out", "r"], "--log given twice", "render"),
+    (
+      ["summary", "--log", "l", "--out", "r"], "Unknown option '--out'. Did you mean '--log'?",
+      "summary"
+    ),
+    (["compare", "a"], "Missing expected argument '<after.jsonl>'", "compare"),
+    (["compare", "a", "b", "c"], "Unexpected argument 'c'", "compare"),
+    (["list", "--fixtures", "a", "--fixtures", "b"], "--fixtures given twice", "list"),
+    (
+      ["matrix", "--out", "m", "a.jsonl"],
+      "The value 'a.jsonl' is invalid for '<kernel[/setting]=results.jsonl>': "
+        + "a run is KERNEL[/SETTING]=LOG", "matrix"
+    ),
   ])
-  func `a wrong command line names the problem`(arguments: [String], problem: String) {
-    #expect(throws: UsageError(problem)) { try ReportCommand.parse(arguments) }
+  func `a wrong command line names the problem`(
+    arguments: [String], problem: String, subcommand: String
+  ) {
+    let command = "conformance-report" + (subcommand.isEmpty ? "" : " " + subcommand)
+    #expect(throws: UsageError(problem, command: command)) {
+      try ReportCommandLine.parse(arguments)
+    }
+  }
+
+  @Test(arguments: [
+    ["frobnicate"], ["render", "--log"], ["summary", "--log", "l", "--out", "r"], ["compare", "a"],
+    ["status", "--also", "64"], ["cases", "--status", "LOST", "l"], ["matrix", "--out", "m"],
+  ])
+  func `ArgumentParser's own exit code for a rejected command line is 64 too`(
+    arguments: [String]
+  ) {
+    do {
+      _ = try ConformanceReport.parseAsRoot(arguments)
+      Issue.record("\(arguments) parsed")
+    } catch {
+      #expect(ConformanceReport.exitCode(for: error) == .validationFailure)
+      #expect(ConformanceReport.exitCode(for: error).rawValue == ExitStatus.usage.rawValue)
+    }
+  }
+
+  @Test func `a --filter value that looks like an option is the selector's to judge`() throws {
+    #expect(
+      try parse(["list", "--filter", "-x"])
+        == .list(fixtures: "Fixtures", filter: "-x", tagsOnly: false))
+    #expect(
+      try parse(["list", "--tags", "--filter", "--tags", "--tags"])
+        == .list(fixtures: "Fixtures", filter: "--tags", tagsOnly: true))
+  }
+
+  @Test func `status takes repeated --also run statuses, and cases comma-separated statuses`()
+    throws
+  {
+    #expect(
+      try parse(["status", "--also", "125", "a", "--also", "3", "b"])
+        == .status(logs: ["a", "b"], also: [.unrunnable, .incomplete]))
+    #expect(
+      try parse(["cases", "--status", "FAIL,BROKEN", "l"])
+        == .cases(log: "l", statuses: ["FAIL", "BROKEN"]))
+  }
+}
+
+/// What ArgumentParser generates from the command line: completion scripts and the man page's
+/// source.
+@Suite struct GeneratedCommandLineFiles {
+  @Test(arguments: ["bash", "zsh", "fish"])
+  func `a completion script names every subcommand`(shell: String) throws {
+    let request = try ReportCommandLine.parse(["--generate-completion-script", shell])
+    guard case .print(let script) = request else {
+      Issue.record("no completion script for \(shell)")
+      return
+    }
+    for subcommand in ["render", "summary", "compare", "matrix", "list", "status", "cases"] {
+      #expect(script.contains(subcommand), "\(subcommand)")
+    }
+  }
+
+  @Test func `the tool describes itself for the man page plugin`() throws {
+    // generate-manual runs the tool with this option and reads the JSON it prints.
+    guard case .print(let json) = try ReportCommandLine.parse(["--experimental-dump-help"]) else {
+      Issue.record("no tool description")
+      return
+    }
+    #expect(json.contains("\"commandName\" : \"conformance-report\""))
+    #expect(json.contains("\"commandName\" : \"cases\""))
   }
 }

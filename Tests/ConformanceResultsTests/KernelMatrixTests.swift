@@ -1,5 +1,6 @@
 import ConformanceResults
 import Foundation
+import ReportCommandLine
 import Testing
 
 /// Three runs of one fixture table: 6.19 and 7.0 as root, 7.0 in a user namespace. One case
@@ -148,16 +149,17 @@ private let matrixColumns = [
 
 @Suite struct MatrixCommandLine {
   @Test func `matrix takes KERNEL/SETTING=LOG runs, --out and --fixtures`() throws {
-    let command = try ReportCommand.parse([
+    let command = try ReportCommandLine.parse([
       "matrix", "--out", "m", "6.1/root=a.jsonl", "--fixtures", "Fixtures", "native=b.jsonl",
     ])
     #expect(
       command
-        == .matrix(
-          runs: [
-            MatrixRun(kernel: "6.1", setting: "root", log: "a.jsonl"),
-            MatrixRun(kernel: "native", log: "b.jsonl"),
-          ], outputDirectory: "m", fixtures: "Fixtures"))
+        == .run(
+          .matrix(
+            runs: [
+              MatrixRun(kernel: "6.1", setting: "root", log: "a.jsonl"),
+              MatrixRun(kernel: "native", log: "b.jsonl"),
+            ], outputDirectory: "m", fixtures: "Fixtures")))
   }
 
   @Test(arguments: [
@@ -168,7 +170,7 @@ private let matrixColumns = [
   func `a matrix command line without runs, a name or --out is a usage error`(
     arguments: [String]
   ) {
-    #expect(throws: UsageError.self) { try ReportCommand.parse(arguments) }
+    #expect(throws: UsageError.self) { try ReportCommandLine.parse(arguments) }
   }
 }
 

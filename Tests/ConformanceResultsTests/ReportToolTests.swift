@@ -1,5 +1,6 @@
 import ConformanceResults
 import Foundation
+import ReportCommandLine
 import Testing
 
 /// A scratch directory of the test's own, removed when the test ends.
@@ -58,9 +59,9 @@ private struct ToolRun {
   init(_ arguments: [String]) {
     let output = LockedText()
     let errors = LockedText()
-    status = ReportTool(
-      standardOutput: { output.append($0) }, standardError: { errors.append($0 + "\n") }
-    ).main(arguments)
+    let tool = ReportTool(
+      standardOutput: { output.append($0) }, standardError: { errors.append($0 + "\n") })
+    status = ReportCommandLine.main(arguments, tool: tool)
     self.output = output.text
     self.errors = errors.text
   }
@@ -120,13 +121,24 @@ private final class LockedText: @unchecked Sendable {
   func `bad usage exits 64`(arguments: [String]) {
     let run = ToolRun(arguments)
     #expect(run.status == .usage)
-    #expect(run.errors.contains("see conformance-report --help"))
+    // One line, naming the --help of the subcommand given, or of the tool.
+    #expect(run.errors.split(separator: "\n").count == 1)
+    #expect(run.errors.contains("(see conformance-report ") && run.errors.hasSuffix(" --help)\n"))
   }
 
   @Test func `--help prints the usage and exits 0`() {
     let run = ToolRun(["--help"])
     #expect(run.status == .success)
-    #expect(run.output.hasPrefix("usage: conformance-report render"))
+    #expect(run.output.contains("USAGE: conformance-report <subcommand>"))
+    #expect(run.errors.isEmpty)
+  }
+
+  @Test(arguments: ["render", "summary", "compare", "matrix", "list", "status", "cases"])
+  func `each subcommand's --help prints its usage and exits 0`(subcommand: String) {
+    let run = ToolRun([subcommand, "--help"])
+    #expect(run.status == .success)
+    #expect(run.output.contains("USAGE: conformance-report \(subcommand) "))
+    #expect(run.errors.isEmpty)
   }
 }
 
