@@ -70,6 +70,10 @@ static const uint64_t KABI_CLONE_NEWNET = 0x40000000ULL;
 static const uint64_t KABI_CLONE_IO = 0x80000000ULL;
 static const uint64_t KABI_CLONE_CLEAR_SIGHAND = 0x100000000ULL;	/* 5.5 */
 static const uint64_t KABI_CLONE_INTO_CGROUP = 0x200000000ULL;		/* 5.7 */
+static const uint64_t KABI_CLONE_AUTOREAP = 0x400000000ULL;		/* 7.1 */
+static const uint64_t KABI_CLONE_NNP = 0x800000000ULL;			/* 7.1 */
+static const uint64_t KABI_CLONE_PIDFD_AUTOKILL = 0x1000000000ULL;	/* 7.1 */
+static const uint64_t KABI_CLONE_EMPTY_MNTNS = 0x2000000000ULL;	/* 7.1 */
 
 /*
  * clone3 for feature probes whose arguments must be rejected: -errno, as expected; or, if the
