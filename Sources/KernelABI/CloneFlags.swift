@@ -99,6 +99,10 @@ public enum CloneArgsLayout: Int, CaseIterable, Sendable {
   /// Byte offsets of the fields, from the C definition (`offsetof`), which pins them.
   public enum Offset {
     public static let flags = Int(KABI_CLONE_ARGS_OFFSET_FLAGS)
+    public static let pidfd = Int(KABI_CLONE_ARGS_OFFSET_PIDFD)
+    public static let parentTid = Int(KABI_CLONE_ARGS_OFFSET_PARENT_TID)
+    public static let stack = Int(KABI_CLONE_ARGS_OFFSET_STACK)
+    public static let stackSize = Int(KABI_CLONE_ARGS_OFFSET_STACK_SIZE)
     public static let exitSignal = Int(KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL)
     public static let setTid = Int(KABI_CLONE_ARGS_OFFSET_SET_TID)
     public static let setTidSize = Int(KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE)

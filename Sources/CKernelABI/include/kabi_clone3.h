@@ -36,6 +36,10 @@ enum {
 /* Offsets of the fields Swift writes into raw clone_args bytes: the layout lives only here. */
 enum {
 	KABI_CLONE_ARGS_OFFSET_FLAGS = offsetof(struct kabi_clone_args, flags),
+	KABI_CLONE_ARGS_OFFSET_PIDFD = offsetof(struct kabi_clone_args, pidfd),
+	KABI_CLONE_ARGS_OFFSET_PARENT_TID = offsetof(struct kabi_clone_args, parent_tid),
+	KABI_CLONE_ARGS_OFFSET_STACK = offsetof(struct kabi_clone_args, stack),
+	KABI_CLONE_ARGS_OFFSET_STACK_SIZE = offsetof(struct kabi_clone_args, stack_size),
 	KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL = offsetof(struct kabi_clone_args, exit_signal),
 	KABI_CLONE_ARGS_OFFSET_SET_TID = offsetof(struct kabi_clone_args, set_tid),
 	KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE = offsetof(struct kabi_clone_args, set_tid_size),
