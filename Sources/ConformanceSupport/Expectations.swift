@@ -112,8 +112,15 @@ extension CloneFlags {
   ]
 
   /// Why a fork-like child (no stack given) cannot be made with these flags, or nil.
+  ///
+  /// CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it before any child exists
+  /// (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM), and a kernel that
+  /// wrongly made one would give it a copy of the memory, not the caller's stack.
   var stacklessProblem: String? {
-    let offending = intersection(.needingOwnStack)
+    var offending = intersection(.needingOwnStack)
+    if !contains(.init(rawValue: KABI_CLONE_VM)) {
+      offending.remove(.init(rawValue: KABI_CLONE_THREAD))
+    }
     guard !offending.isEmpty else { return nil }
     return "\(offending) needs a stack for the child, which this call type does not give it"
   }
