@@ -38,8 +38,9 @@ extension ConformanceCase {
 }
 
 extension RunningKernel {
-  /// The version parsed from `release`; nil for a release string without `major.minor`.
-  public static let version: KernelVersion? = KernelVersion(release: release)
+  /// The version parsed from `release`, with the stable patch level from `build` where only
+  /// that names it (Debian's 5.10 and 6.1 kernels); nil for a release without `major.minor`.
+  public static let version: KernelVersion? = KernelVersion(release: release, build: build)
 }
 
 /// Finds and reads the tables in `Fixtures/`.
