@@ -77,8 +77,9 @@ static int thread_main(void *arg)
  * thread: clone3(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|
  * CLONE_CHILD_CLEARTID | flags) with set_tid (none: NULL), on the sandbox's scratch stack.
  * The thread reports CHILD (pid: its gettid(), value: its getpid(), NSpid of thread-self) and
- * exits; the caller waits for that on the cleared TID word and reports CHILD_EXIT 0. -ENOSYS
- * where the build has no trampoline.
+ * exits; the caller waits for that on the cleared TID word and reports CHILD_EXIT 0. With
+ * CLONE_PIDFD in flags the pidfd goes to a word of the caller's and is closed. -ENOSYS where the
+ * build has no trampoline.
  */
 KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid", KABI_ARG_PIDS, 1 })
 {
@@ -86,6 +87,7 @@ KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid
 	int32_t step = call->step;
 	struct thread_start start;
 	volatile int32_t tid_word = -1;
+	int32_t pidfd = -1;
 	const int32_t *tids = (const int32_t *)(uintptr_t)call->args[2];
 	struct kabi_clone_args a;
 	uint64_t count = (uint64_t)call->args[1];
@@ -98,6 +100,8 @@ KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid
 		  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM | KABI_CLONE_CHILD_CLEARTID |
 		  (uint64_t)call->args[0];
 	a.child_tid = (uint64_t)(uintptr_t)&tid_word;
+	if (a.flags & KABI_CLONE_PIDFD)
+		a.pidfd = (uint64_t)(uintptr_t)&pidfd;
 	/* The sandbox's scratch, above a guard page, unmapped with the sandbox even if killed. */
 	a.stack = (uint64_t)(uintptr_t)ctx->scratch;
 	a.stack_size = ctx->scratch_bytes;
@@ -114,5 +118,7 @@ KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid
 			kabi_sys(SYS_futex, &tid_word, FUTEX_WAIT, seen, NULL);
 		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, 0);
 	}
+	if (pidfd >= 0)
+		kabi_sys(SYS_close, pidfd);
 	return r;
 }

@@ -30,6 +30,21 @@ public struct KernelVersion: Comparable, Hashable, Sendable, Codable, CustomStri
     self.init(major, minor, patch)
   }
 
+  /// The version of `release` with the stable patch level that Debian's older kernels name
+  /// only in `uname -v` (`build`): release `5.10.0-32-cloud-amd64` with build `#1 SMP Debian
+  /// 5.10.223-1 (2024-08-10)` is 5.10.223. A build that names another major.minor, or none,
+  /// leaves the release's version as it is.
+  public init?(release: String, build: String) {
+    guard var version = KernelVersion(release: release) else { return nil }
+    if let marker = build.range(of: "Debian "),
+      let debian = KernelVersion(release: String(build[marker.upperBound...])),
+      debian.major == version.major, debian.minor == version.minor, debian.patch > version.patch
+    {
+      version.patch = debian.patch
+    }
+    self = version
+  }
+
   public static func < (lhs: KernelVersion, rhs: KernelVersion) -> Bool {
     (lhs.major, lhs.minor, lhs.patch) < (rhs.major, rhs.minor, rhs.patch)
   }

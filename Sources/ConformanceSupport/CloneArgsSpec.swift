@@ -20,6 +20,12 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   /// Where `set_tid` points; inline when it is given, else NULL.
   public var setTidAt: TidPlacement?
   public var cgroup: UInt64?
+  /// `pidfd`, `parent_tid` and `stack`: an address, or the suite's own writable scratch words.
+  public var pidfd: ArgsAddress?
+  public var parentTid: ArgsAddress?
+  public var stack: ArgsAddress?
+  /// `stack_size`: a number, or `0x…` for one too large for JSON's exact integers.
+  public var stackSize: ArgsAddress?
   /// The `size` argument; VER2 (88) when absent.
   public var size: ByteCount?
   /// Offsets (into the bytes passed) set to 0x01.
@@ -35,6 +41,9 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   /// The struct's own fields go by their kernel names; the rest say where the bytes sit.
   enum CodingKeys: String, CodingKey, CaseIterable {
     case flags, cgroup, size, nonZeroBytesAt, poisonAfterSize, placement, readableBytes
+    case pidfd, stack
+    case parentTid = "parent_tid"
+    case stackSize = "stack_size"
     case exitSignal = "exit_signal"
     case setTid = "set_tid"
     case setTidSize = "set_tid_size"
@@ -86,6 +95,9 @@ final class BuiltCloneArgs {
   /// The inline set_tid array; a page of its own only where set_tid straddles a guard page.
   private let tids = UnsafeMutableRawBufferPointer.allocate(
     byteCount: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1), alignment: 8)
+  /// The words `scratch+N` names: where the kernel may write a pidfd or a TID.
+  private let scratch = UnsafeMutableRawBufferPointer.allocate(
+    byteCount: ArgsAddress.scratchBytes, alignment: 8)
   private var straddling: GuardedMemory?
 
   init(_ spec: CloneArgsSpec, size: Int) throws(Errno) {
@@ -99,6 +111,14 @@ final class BuiltCloneArgs {
     }
     pidMaxRelative = relative
     let setTidAddress = placeSetTid(spec)
+    scratch.initializeMemory(as: UInt8.self, repeating: 0)
+    let base = UInt64(UInt(bitPattern: scratch.baseAddress))
+    let words: [(offset: Int, value: UInt64?)] = [
+      (CloneArgsLayout.Offset.pidfd, spec.pidfd?.value(scratch: base)),
+      (CloneArgsLayout.Offset.parentTid, spec.parentTid?.value(scratch: base)),
+      (CloneArgsLayout.Offset.stack, spec.stack?.value(scratch: base)),
+      (CloneArgsLayout.Offset.stackSize, spec.stackSize?.value(scratch: base)),
+    ]
 
     let bytes: UnsafeMutableRawBufferPointer?
     switch spec.placement ?? .normal {
@@ -108,14 +128,17 @@ final class BuiltCloneArgs {
     case .inaccessible, .null: bytes = nil
     }
     if let bytes {
-      Self.fill(bytes, spec, size: size, setTid: setTidAddress)
+      Self.fill(bytes, spec, size: size, setTid: setTidAddress, words: words)
       address = Int64(Int(bitPattern: bytes.baseAddress))
     } else {
       address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
     }
   }
 
-  deinit { tids.deallocate() }
+  deinit {
+    tids.deallocate()
+    scratch.deallocate()
+  }
 
   /// Writes the PIDs and returns where `set_tid` points.
   private func placeSetTid(_ spec: CloneArgsSpec) -> UInt64 {
@@ -143,7 +166,8 @@ final class BuiltCloneArgs {
 
   /// Writes the fields that fit into `bytes`.
   private static func fill(
-    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int, setTid: UInt64
+    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int, setTid: UInt64,
+    words: [(offset: Int, value: UInt64?)]
   ) {
     func put(_ value: UInt64, at offset: Int) {
       guard offset + 8 <= bytes.count else { return }
@@ -160,6 +184,7 @@ final class BuiltCloneArgs {
       put(count, at: CloneArgsLayout.Offset.setTidSize)
     }
     if let cgroup = spec.cgroup { put(cgroup, at: CloneArgsLayout.Offset.cgroup) }
+    for (offset, value) in words { if let value { put(value, at: offset) } }
     for offset in spec.nonZeroBytesAt ?? [] where offset.resolved < bytes.count {
       bytes[offset.resolved] = 0x01
     }
@@ -218,6 +243,63 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
     case (_, 0): "PAGE_SIZE"
     case (_, let bytes) where bytes > 0: "PAGE_SIZE+\(bytes)"
     case (_, let bytes): "PAGE_SIZE\(bytes)"
+    }
+  }
+}
+
+/// A word of `struct clone_args` that holds an address (or a size): a number, `0x…`, or
+/// `scratch` / `scratch+N`, a zeroed, writable word the suite owns for the call, so that a kernel
+/// that writes a pidfd or TID there writes into memory of the suite's choosing. The same word
+/// in two fields is the same address.
+public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
+  case value(UInt64)
+  case scratch(offset: Int)
+
+  /// The scratch words' bytes: `scratch+0` to `scratch+24`.
+  static let scratchBytes = 32
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(UInt64.self) {
+      self = .value(number)
+      return
+    }
+    let text = try container.decode(String.self)
+    if text.hasPrefix("0x"), let number = UInt64(text.dropFirst(2), radix: 16) {
+      self = .value(number)
+    } else if text == "scratch" {
+      self = .scratch(offset: 0)
+    } else if text.hasPrefix("scratch+"), let offset = Int(text.dropFirst("scratch+".count)),
+      offset >= 0, offset % 8 == 0, offset + 8 <= Self.scratchBytes
+    {
+      self = .scratch(offset: offset)
+    } else {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription:
+            "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
+        ))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+
+  func value(scratch base: UInt64) -> UInt64 {
+    switch self {
+    case .value(let number): number
+    case .scratch(let offset): base + UInt64(offset)
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .value(let number): "0x" + String(number, radix: 16)
+    case .scratch(0): "scratch"
+    case .scratch(let offset): "scratch+\(offset)"
     }
   }
 }

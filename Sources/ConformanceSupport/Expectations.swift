@@ -38,8 +38,9 @@ extension ConformanceCase {
 }
 
 extension RunningKernel {
-  /// The version parsed from `release`; nil for a release string without `major.minor`.
-  public static let version: KernelVersion? = KernelVersion(release: release)
+  /// The version parsed from `release`, with the stable patch level from `build` where only
+  /// that names it (Debian's 5.10 and 6.1 kernels); nil for a release without `major.minor`.
+  public static let version: KernelVersion? = KernelVersion(release: release, build: build)
 }
 
 /// Finds and reads the tables in `Fixtures/`.
@@ -113,8 +114,15 @@ extension CloneFlags {
   ]
 
   /// Why a fork-like child (no stack given) cannot be made with these flags, or nil.
+  ///
+  /// CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it before any child exists
+  /// (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM), and a kernel that
+  /// wrongly made one would give it a copy of the memory, not the caller's stack.
   var stacklessProblem: String? {
-    let offending = intersection(.needingOwnStack)
+    var offending = intersection(.needingOwnStack)
+    if !contains(.init(rawValue: KABI_CLONE_VM)) {
+      offending.remove(.init(rawValue: KABI_CLONE_THREAD))
+    }
     guard !offending.isEmpty else { return nil }
     return "\(offending) needs a stack for the child, which this call type does not give it"
   }

@@ -35,10 +35,19 @@ public struct CloneFlags: OptionSet, Hashable, Sendable, CustomStringConvertible
     ("CLONE_IO", .init(rawValue: KABI_CLONE_IO)),
     ("CLONE_CLEAR_SIGHAND", .init(rawValue: KABI_CLONE_CLEAR_SIGHAND)),
     ("CLONE_INTO_CGROUP", .init(rawValue: KABI_CLONE_INTO_CGROUP)),
+    ("CLONE_AUTOREAP", .init(rawValue: KABI_CLONE_AUTOREAP)),
+    ("CLONE_NNP", .init(rawValue: KABI_CLONE_NNP)),
+    ("CLONE_PIDFD_AUTOKILL", .init(rawValue: KABI_CLONE_PIDFD_AUTOKILL)),
+    ("CLONE_EMPTY_MNTNS", .init(rawValue: KABI_CLONE_EMPTY_MNTNS)),
   ]
 
-  /// The flag called `name`, or nil for a name this suite does not define.
+  /// The flag called `name`, or nil for a name this suite does not define; `0x…` names the
+  /// bits of that value, as `names` prints bits without a name (a fixture's unknown flag bits).
   public init?(name: String) {
+    if name.hasPrefix("0x"), let value = UInt64(name.dropFirst(2), radix: 16), value != 0 {
+      self.init(rawValue: value)
+      return
+    }
     guard let entry = Self.named.first(where: { $0.name == name }) else { return nil }
     self = entry.flag
   }
@@ -90,6 +99,10 @@ public enum CloneArgsLayout: Int, CaseIterable, Sendable {
   /// Byte offsets of the fields, from the C definition (`offsetof`), which pins them.
   public enum Offset {
     public static let flags = Int(KABI_CLONE_ARGS_OFFSET_FLAGS)
+    public static let pidfd = Int(KABI_CLONE_ARGS_OFFSET_PIDFD)
+    public static let parentTid = Int(KABI_CLONE_ARGS_OFFSET_PARENT_TID)
+    public static let stack = Int(KABI_CLONE_ARGS_OFFSET_STACK)
+    public static let stackSize = Int(KABI_CLONE_ARGS_OFFSET_STACK_SIZE)
     public static let exitSignal = Int(KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL)
     public static let setTid = Int(KABI_CLONE_ARGS_OFFSET_SET_TID)
     public static let setTidSize = Int(KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE)

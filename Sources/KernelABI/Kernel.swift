@@ -4,6 +4,8 @@ import Glibc
 public enum RunningKernel {
   /// `uname -r`.
   public static let release: String = utsField(\.release)
+  /// `uname -v`: the build, where Debian's older kernels name their stable version.
+  public static let build: String = utsField(\.version)
   /// `uname -m`.
   public static let machine: String = utsField(\.machine)
   /// The page size of the running system, which bounds `struct clone_args`.

@@ -15,6 +15,25 @@ import Testing
     #expect(KernelVersion(release: release) == version)
   }
 
+  @Test(arguments: [
+    ("5.10.0-32-cloud-amd64", "#1 SMP Debian 5.10.223-1 (2024-08-10)", KernelVersion(5, 10, 223)),
+    (
+      "6.1.0-56-cloud-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)",
+      KernelVersion(6, 1, 192)
+    ),
+    (
+      "6.12.117+deb12-cloud-amd64", "#1 SMP PREEMPT_DYNAMIC Debian 6.12.117-1~deb12u1",
+      KernelVersion(6, 12, 117)
+    ),
+    ("6.18.44-fc-v1300", "#1 SMP PREEMPT_DYNAMIC @0", KernelVersion(6, 18, 44)),
+    ("6.1.0-56-cloud-amd64", "#1 SMP Debian 5.10.223-1", KernelVersion(6, 1, 0)),
+  ])
+  func `Debian's stable patch level is read from uname -v`(
+    release: String, build: String, version: KernelVersion
+  ) {
+    #expect(KernelVersion(release: release, build: build) == version)
+  }
+
   @Test(arguments: ["", "linux", "6", "6.x.1", ".5.5"])
   func `a release without major and minor is rejected`(release: String) {
     #expect(KernelVersion(release: release) == nil)

@@ -43,4 +43,13 @@ import Testing
       try JSONDecoder().decode(CloneFlags.self, from: Data(#"["CLONE_NEWPD"]"#.utf8))
     }
   }
+
+  @Test func `a bit without a name is spelled in hex, as it prints`() throws {
+    let flags = try JSONDecoder().decode(
+      CloneFlags.self, from: Data(#"["CLONE_NNP", "0x10000000000", "0x1"]"#.utf8))
+    #expect(flags.rawValue == 1 << 35 | 1 << 40 | 1)
+    #expect(flags.names == ["CLONE_NNP", "0x10000000001"])
+    #expect(CloneFlags(name: "0x0") == nil)
+    #expect(CloneFlags(name: "0xg") == nil)
+  }
 }

@@ -171,8 +171,8 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
     .init(
       name: "clone3 with an unknown field",
       json:
-        #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256, "stack": 1}, "present": "EINVAL"}"#,
-      complaint: #"args: unknown field "stack""#),
+        #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256, "tls": 1}, "present": "EINVAL"}"#,
+      complaint: #"args: unknown field "tls""#),
     .init(
       name: "clone3 larger than the struct",
       json: #"{"kind": "clone3", "args": {"size": 96, "exit_signal": 256}, "present": "EINVAL"}"#,

@@ -48,6 +48,23 @@ import Testing
     }
   }
 
+  @Test func `clone_args addresses are numbers, hex or the suite's scratch words`() throws {
+    let json =
+      #"{"pidfd": "scratch", "parent_tid": "scratch+8", "stack": "0xffff800000000000", "#
+      + #""stack_size": 4096, "flags": ["CLONE_THREAD"]}"#
+    let spec = try JSONDecoder().decode(CloneArgsSpec.self, from: Data(json.utf8))
+    #expect(spec.pidfd == ArgsAddress.scratch(offset: 0))
+    #expect(spec.parentTid == ArgsAddress.scratch(offset: 8))
+    #expect(spec.stack == ArgsAddress.value(0xffff_8000_0000_0000))
+    #expect(spec.stackSize == ArgsAddress.value(4096))
+    #expect(throws: Never.self) { try spec.validSize() }
+    for bad in [#""scratch+4""#, #""scratch+32""#, #""0xz""#, #""heap""#] {
+      #expect(throws: DecodingError.self, "\(bad)") {
+        try JSONDecoder().decode(ArgsAddress.self, from: Data(bad.utf8))
+      }
+    }
+  }
+
   @Test func `the feature table loads whole, each feature with a probe`() throws {
     let definitions = try Features.loadDefinitions()
     #expect(!definitions.isEmpty)

@@ -36,6 +36,10 @@ enum {
 /* Offsets of the fields Swift writes into raw clone_args bytes: the layout lives only here. */
 enum {
 	KABI_CLONE_ARGS_OFFSET_FLAGS = offsetof(struct kabi_clone_args, flags),
+	KABI_CLONE_ARGS_OFFSET_PIDFD = offsetof(struct kabi_clone_args, pidfd),
+	KABI_CLONE_ARGS_OFFSET_PARENT_TID = offsetof(struct kabi_clone_args, parent_tid),
+	KABI_CLONE_ARGS_OFFSET_STACK = offsetof(struct kabi_clone_args, stack),
+	KABI_CLONE_ARGS_OFFSET_STACK_SIZE = offsetof(struct kabi_clone_args, stack_size),
 	KABI_CLONE_ARGS_OFFSET_EXIT_SIGNAL = offsetof(struct kabi_clone_args, exit_signal),
 	KABI_CLONE_ARGS_OFFSET_SET_TID = offsetof(struct kabi_clone_args, set_tid),
 	KABI_CLONE_ARGS_OFFSET_SET_TID_SIZE = offsetof(struct kabi_clone_args, set_tid_size),
@@ -70,6 +74,10 @@ static const uint64_t KABI_CLONE_NEWNET = 0x40000000ULL;
 static const uint64_t KABI_CLONE_IO = 0x80000000ULL;
 static const uint64_t KABI_CLONE_CLEAR_SIGHAND = 0x100000000ULL;	/* 5.5 */
 static const uint64_t KABI_CLONE_INTO_CGROUP = 0x200000000ULL;		/* 5.7 */
+static const uint64_t KABI_CLONE_AUTOREAP = 0x400000000ULL;		/* 7.1 */
+static const uint64_t KABI_CLONE_NNP = 0x800000000ULL;			/* 7.1 */
+static const uint64_t KABI_CLONE_PIDFD_AUTOKILL = 0x1000000000ULL;	/* 7.1 */
+static const uint64_t KABI_CLONE_EMPTY_MNTNS = 0x2000000000ULL;	/* 7.1 */
 
 /*
  * clone3 for feature probes whose arguments must be rejected: -errno, as expected; or, if the
