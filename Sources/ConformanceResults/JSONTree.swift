@@ -4,7 +4,10 @@ import Foundation
 /// decoder's `userInfo`: a value whose JSON type decides its meaning looks at that type here
 /// instead of guessing with `decode` calls, each wrong guess being a thrown error, and a thrown
 /// error costs a backtrace in a Swift Testing process.
-public final class JSONTree: @unchecked Sendable {  // immutable after init
+///
+/// The file is parsed when a value is first asked for (a table without such values never is),
+/// by the one decode that owns the tree.
+public final class JSONTree: @unchecked Sendable {  // used by one decode, on its thread
   // swift-format-ignore: NeverForceUnwrap
   // The initializer is failable only to satisfy RawRepresentable; any string is a key.
   public static let key = CodingUserInfoKey(rawValue: "pidns.JSONTree")!
@@ -19,17 +22,17 @@ public final class JSONTree: @unchecked Sendable {  // immutable after init
     case other
   }
 
-  private let root: Any
+  private let data: Data
+  /// The parsed file; nil for malformed JSON, which the decoder reports in its own words.
+  private lazy var root: Any? = try? JSONSerialization.jsonObject(
+    with: data, options: .fragmentsAllowed)
 
-  private init(root: Any) { self.root = root }
+  private init(_ data: Data) { self.data = data }
 
-  /// A decoder for `data` whose `userInfo` carries the tree; malformed JSON gets none, so the
-  /// decoder reports it in its own words.
+  /// A decoder for `data` whose `userInfo` carries the tree.
   public static func decoder(for data: Data) -> JSONDecoder {
     let decoder = JSONDecoder()
-    if let root = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) {
-      decoder.userInfo[key] = JSONTree(root: root)
-    }
+    decoder.userInfo[key] = JSONTree(data)
     return decoder
   }
 
@@ -39,7 +42,7 @@ public final class JSONTree: @unchecked Sendable {  // immutable after init
   }
 
   func value(at path: [any CodingKey]) -> Value? {
-    var node: Any = root
+    guard var node = root else { return nil }
     for key in path {
       if let object = node as? [String: Any], let next = object[key.stringValue] {
         node = next
