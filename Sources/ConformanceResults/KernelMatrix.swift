@@ -134,7 +134,9 @@ public struct KernelMatrix: Sendable {
         isExplained: explained)
     }
     let releases = columns.compactMap { column in
-      KernelVersion(release: column.log.kernel).map { (release: column.log.kernel, version: $0) }
+      KernelVersion(release: column.log.environment?.kernelVersion ?? column.log.kernel).map {
+        (release: column.log.kernel, version: $0)
+      }
     }
     let named = boundaries.keys.compactMap { text in
       KernelVersion(release: text).map { (text: text, version: $0) }

@@ -74,6 +74,11 @@ extension ResultLog {
     return [
       "- Suite: " + markdownInline(environment.suiteRevision ?? "revision not recorded"),
       "- Kernel: " + markdownInline("\(environment.kernel) (\(environment.machine))")
+        + (environment.kernelVersion.map { version in
+          KernelVersion(release: environment.kernel).map { "\($0)" } == version
+            ? ""
+            : ", judged as " + markdownInline(version) + " (its stable version, from `uname -v`)"
+        } ?? "")
         + (level ?? ""),
       "- Setting: " + markdownInline(environment.setting ?? "not recorded"),
       "- Features present: " + (present.isEmpty ? "none" : present.joined(separator: ", ")),

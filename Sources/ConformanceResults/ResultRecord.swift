@@ -159,6 +159,10 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
   public var record: String = "environment"
   /// `uname -r`.
   public var kernel: String
+  /// The version expectations were judged against, where it says more than `kernel`: Debian's
+  /// older kernels name their stable version only in `uname -v` (`5.10.0-32-cloud-amd64` is
+  /// `5.10.223`). nil in logs from before it was recorded.
+  public var kernelVersion: String?
   /// `uname -m`.
   public var machine: String
   /// PID-namespace level the suite runs at (0 = the initial PID namespace).
@@ -206,9 +210,10 @@ public struct EnvironmentRecord: Codable, Sendable, Equatable {
     selection: String? = nil, pidNamespaceLevelEvidence: String? = nil,
     timeoutScale: Double? = nil, selectedCases: [String]? = nil, suiteRevision: String? = nil,
     setting: String? = nil, featureEvidence: [String: String]? = nil,
-    facts: [String: String]? = nil
+    facts: [String: String]? = nil, kernelVersion: String? = nil
   ) {
     self.kernel = kernel
+    self.kernelVersion = kernelVersion
     self.machine = machine
     self.pidNamespaceLevel = pidNamespaceLevel
     self.features = features

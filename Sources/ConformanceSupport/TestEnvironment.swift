@@ -126,7 +126,8 @@ public enum TestEnvironment {
       pidNamespaceLevelEvidence: pidNamespaceLevelEvidence, timeoutScale: Sandbox.timeoutScale,
       selectedCases: CaseSelection.current?.selectors,
       suiteRevision: ProcessInfo.processInfo.environment["PIDNS_REVISION"], setting: setting,
-      featureEvidence: Features.evidence().nilIfEmpty, facts: facts)
+      featureEvidence: Features.evidence().nilIfEmpty, facts: facts,
+      kernelVersion: RunningKernel.version.map { "\($0)" })
   }
 
   /// The settings that decide skips and setup failures, as read (an unreadable one by its

@@ -114,6 +114,26 @@ private let matrixColumns = [
     #expect(matrix.boundaries[2].atOrAbove == nil)
   }
 
+  @Test func `a Debian kernel is placed by the version it was judged as, not its uname -r`() {
+    var environment = EnvironmentRecord(
+      kernel: "5.10.0-32-cloud-amd64", machine: "x86_64", pidNamespaceLevel: 0, features: [:],
+      limitations: [], kernelVersion: "5.10.223")
+    let debian = KernelMatrix.Column(
+      kernel: "5.10", setting: "root", log: ResultLog(cases: [], environments: [environment]))
+    let placed = KernelMatrix(columns: [debian], boundaries: ["5.10.175": ["a"], "5.11": ["b"]])
+    // 5.10.223 has the 5.10.175 backport and is below 5.11.
+    #expect(placed.boundaries.map(\.atOrAbove) == ["5.10.0-32-cloud-amd64", nil])
+    #expect(placed.boundaries.map(\.below) == [nil, "5.10.0-32-cloud-amd64"])
+    environment.kernelVersion = nil  // a log from before the version was recorded
+    let old = KernelMatrix(
+      columns: [
+        .init(
+          kernel: "5.10", setting: "root", log: ResultLog(cases: [], environments: [environment]))
+      ],
+      boundaries: ["5.10.175": ["a"]])
+    #expect(old.boundaries.map(\.below) == ["5.10.0-32-cloud-amd64"])
+  }
+
   @Test func `the Markdown has a column per run, the totals and the uncovered boundaries`() {
     let text = matrix.markdown()
     #expect(text.contains("| case | 6.19 root | 7.0 root | 7.0 userns | why |"))

@@ -83,6 +83,21 @@ import Testing
     #expect(!text.contains("ns_last_pid"))
   }
 
+  @Test func `the header gives the version a Debian kernel was judged as`() {
+    var environment = sampleEnvironment
+    environment.kernel = "5.10.0-32-cloud-amd64"
+    environment.kernelVersion = "5.10.223"
+    let text = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
+    #expect(
+      text.contains(
+        "- Kernel: 5.10.0-32-cloud-amd64 (x86_64), judged as 5.10.223 (its stable version, from "
+          + "`uname -v`), the suite at PID-namespace level 0"))
+    environment.kernel = "7.2.13+deb14-cloud-amd64"
+    environment.kernelVersion = "7.2.13"
+    let same = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
+    #expect(same.contains("- Kernel: 7.2.13+deb14-cloud-amd64 (x86_64), the suite at"))
+  }
+
   @Test func `the header names the revision, the kernel, the setting and the probed features`() {
     var environment = sampleEnvironment
     environment.suiteRevision = "v1.2-3-gabcdef0"
