@@ -644,9 +644,21 @@ extension ProgramCall {
         "the sandbox exited (\(run.exitDescription)) after \(calls.count) of \(steps.count) steps")
     }
     if let produced { return produced }
+    // A name that ends in "[]" is a list, one record per element, named after its step's
+    // label when it has one: "NSpid[]" of the step labelled "outer" is "outer.NSpid".
+    var lists: [String: [Int64]] = [:]
     for field in run.reports(.field) where !CompiledProgram.isProof(field, of: steps) {
-      fields[field.name ?? "step \(field.step - first)"] = .number(field.value)
+      let name = field.name ?? "step \(field.step - first)"
+      if name.hasSuffix("[]") {
+        let label =
+          steps.indices.contains(Int(field.step - first))
+          ? steps[Int(field.step - first)].label.map { $0 + "." } : nil
+        lists[(label ?? "") + name.dropLast(2), default: []].append(field.value)
+      } else {
+        fields[name] = .number(field.value)
+      }
     }
+    for (name, list) in lists { fields[name] = .numbers(list) }
     for call in calls {
       if let name = steps[Int(call.step - first)].field { fields[name] = .number(call.value) }
     }
