@@ -1,0 +1,49 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "kabi_clone3.h"
+#include "kabi_processes.h"
+#include "kabi_program.h"
+#include "kabi_raw.h"
+
+/*
+ * Limits that end process and namespace creation with an errno: RLIMIT_NPROC (kernel/fork.c
+ * copy_process()), the nesting depth of user namespaces (kernel/user_namespace.c
+ * create_user_ns()). The per-user-namespace counts (user.max_*_namespaces) are sysctls of the
+ * sandbox's own user namespace, written with "write". Raw syscalls only.
+ */
+
+/* limit-nproc VALUE: RLIMIT_NPROC of the caller, soft and hard, set to VALUE. */
+KABI_OP(op_limit_nproc, "limit-nproc", "prlimit64", { "value", KABI_ARG_NUMBER, 0 })
+{
+	struct rlimit limit = { (rlim_t)call->args[0], (rlim_t)call->args[0] };
+
+	return kabi_sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, 0);
+}
+
+/*
+ * nest-userns: unshare(CLONE_NEWUSER) and map the caller's ids to root inside, again and
+ * again, until the kernel refuses: returns that errno, with the field "made", how many it made
+ * first. A map that fails stops it as a setup failure.
+ */
+KABI_OP(op_nest_userns, "nest-userns", "unshare")
+{
+	long made = 0, r;
+
+	for (;;) {
+		long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid);
+		int failed;
+
+		if ((r = kabi_sys(SYS_unshare, KABI_CLONE_NEWUSER)) < 0)
+			break;
+		if ((r = kabi_map_ids(0, uid, gid, &failed)) < 0)
+			return kabi_setup_failed(call, "map the new user namespace's ids", r);
+		if (++made > 64)
+			return kabi_setup_failed(call, "stop at 64 nested user namespaces", -ELOOP);
+	}
+	kabi_report_field(call->ctx, call->step, "made", made);
+	return r;
+}
