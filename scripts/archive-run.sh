@@ -15,8 +15,9 @@ kselftest's runners read. The test bundle and conformance-report run on the libr
 ELF interpreter in the archive's lib/, so any glibc distribution (or a busybox initramfs) runs
 them; nothing is installed.
 
-Writes DIR/: results.jsonl (the result log), results.ktap, results.junit.xml, results.json,
-summary.md and swift-testing.log.
+Writes DIR/: results.jsonl (the result log), results.ktap, results.kcidb.json (KernelCI's
+KCIDB I/O schema, for a CI system to submit), results.junit.xml, results.json, summary.md and
+swift-testing.log.
 
   --filter SELECTORS  runs only the selected cases: case ids (`clone3.size.63`, an area such as
                       `set_tid.order`, or `set_tid`) or `tag:NAME`, comma- or space-separated,
@@ -96,7 +97,7 @@ mkdir -p "$out" 2>/dev/null && [ -d "$out" ] && [ -w "$out" ] || {
 	exit 73
 }
 out=$(cd "$out" && pwd)
-for f in results.jsonl results.ktap results.junit.xml results.json \
+for f in results.jsonl results.ktap results.kcidb.json results.junit.xml results.json \
 	summary.md swift-testing.log; do
 	rm -f "$out/$f"
 done
