@@ -124,13 +124,17 @@ public struct ReportTool {
   {
     let log = try readNonEmptyLog(path)
     let json: String
+    let kcidb: String
     do {
       json = try log.json(selection: selection)
+      kcidb = try log.kcidb(selection: selection)
     } catch {
-      throw Stop(status: .malformedLog, message: "\(path): cannot render results.json: \(error)")
+      throw Stop(
+        status: .malformedLog, message: "\(path): cannot render the JSON reports: \(error)")
     }
     let outputs = [
       ("results.ktap", log.ktap(selection: selection)),
+      ("results.kcidb.json", kcidb),
       ("results.junit.xml", log.junitXML(selection: selection)),
       ("results.json", json),
       ("summary.md", log.markdown(selection: selection)),

@@ -8,10 +8,11 @@ extension ConformanceReport {
       commandName: "render",
       abstract: "Write every report of a log into a directory, then print the console summary.",
       discussion: """
-        Writes DIR/results.ktap, DIR/results.junit.xml, DIR/results.json and DIR/summary.md \
-        (DIR is created if missing), then prints the console summary. Exits as the log calls \
-        for (see conformance-report --help): 0, 1, 2 or 3; 64 a log that cannot be read, 65 \
-        a malformed or empty log, 73 a report that cannot be written.
+        Writes DIR/results.ktap, DIR/results.kcidb.json (KernelCI's KCIDB I/O schema 5.3), \
+        DIR/results.junit.xml, DIR/results.json and DIR/summary.md (DIR is created if \
+        missing), then prints the console summary. Exits as the log calls for (see \
+        conformance-report --help): 0, 1, 2 or 3; 64 a log that cannot be read, 65 a \
+        malformed or empty log, 73 a report that cannot be written.
         """)
 
     @Option(

@@ -82,7 +82,9 @@ private final class LockedText: @unchecked Sendable {
       "pass.jsonl", cases: completeLog.cases, environments: [completeEnvironment])
     let run = ToolRun(["render", "--log", log, "--out", scratch.path + "/new/reports"])
     #expect(run.status == .success)
-    for report in ["results.ktap", "results.junit.xml", "results.json", "summary.md"] {
+    for report in [
+      "results.ktap", "results.kcidb.json", "results.junit.xml", "results.json", "summary.md",
+    ] {
       #expect(FileManager.default.fileExists(atPath: scratch.path + "/new/reports/" + report))
     }
     #expect(run.errors.isEmpty)
