@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kabi_files.h"
+#include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_sandbox.h"
@@ -356,4 +358,61 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 	if (mask & 8)
 		kabi_report_field(call->ctx, call->step, "exitCode", info_word(bytes, 60));
 	return 0;
+}
+
+/* Whether descriptors a and b are one file, by st_dev and st_ino: 1, 0, or -errno. */
+static long same_file(long a, long b)
+{
+	struct stat x, y;
+	long r = kabi_sys(SYS_fstat, a, &x);
+
+	if (r == 0)
+		r = kabi_sys(SYS_fstat, b, &y);
+	return r < 0 ? r : x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/*
+ * pidfd-namespace: ioctl(fd, _IO(0xFF, request), arg), request 1 to 10 being
+ * PIDFD_GET_CGROUP_NAMESPACE to PIDFD_GET_UTS_NAMESPACE (6.11). The namespace descriptor it
+ * returns is compared by st_dev and st_ino with other (a namespace descriptor an earlier
+ * step kept), or else with path; field same: 1 when it is that namespace. It is closed.
+ */
+KABI_OP(op_pidfd_namespace, "pidfd-namespace", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
+	{ "request", KABI_ARG_NUMBER, 1 }, { "arg", KABI_ARG_NUMBER, 2 },
+	{ "other", KABI_ARG_NUMBER, 3, -1 }, { "path", KABI_ARG_PATH })
+{
+	long ns = kabi_sys(SYS_ioctl, call->args[0], _IO(0xFF, call->args[1]), call->args[2]);
+	long same;
+
+	if (ns < 0)
+		return ns;
+	same = call->args[3] >= 0 ? same_file(ns, call->args[3]) : kabi_fd_is_namespace(ns, call->text);
+	kabi_sys(SYS_close, ns);
+	if (same < 0)
+		return kabi_setup_failed(call, "compare the namespace", same);
+	kabi_report_field(call->ctx, call->step, "same", same);
+	return 0;
+}
+
+/*
+ * getfd: pidfd_getfd(pidfd, target, flags) (5.6). The copy is compared with compare (a
+ * descriptor of the caller's that should be the same file, absent: target): field sameFile;
+ * field copyCloexec: FD_CLOEXEC on the copy. Returns the copy.
+ */
+KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
+	{ "target", KABI_ARG_NUMBER, 1 }, { "flags", KABI_ARG_NUMBER, 2 },
+	{ "compare", KABI_ARG_NUMBER, 3, -1 })
+{
+	long fd = kabi_sys(KABI_SYS_PIDFD_GETFD, call->args[0], call->args[1], call->args[2]);
+	long same, flags;
+
+	if (fd < 0)
+		return fd;
+	same = same_file(fd, call->args[3] >= 0 ? call->args[3] : call->args[1]);
+	if (same < 0)
+		return kabi_setup_failed(call, "fstat the copy", same);
+	flags = kabi_sys(SYS_fcntl, fd, F_GETFD);
+	kabi_report_field(call->ctx, call->step, "sameFile", same);
+	kabi_report_field(call->ctx, call->step, "copyCloexec", flags >= 0 && (flags & FD_CLOEXEC));
+	return fd;
 }
