@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "kabi_clone3.h"
 #include "kabi_files.h"
 #include "kabi_processes.h"
 #include "kabi_program.h"
@@ -302,6 +303,27 @@ KABI_OP(op_waitid_pidfd, "waitid-pidfd", "waitid", { "fd", KABI_ARG_NUMBER, 0 },
 	return 0;
 }
 
+/*
+ * ioctl(fd, request, arg) made by a child in a new PID namespace (clone(CLONE_NEWPID)), which
+ * shares the descriptor and reports the answer as its exit status: 0, or -errno.
+ */
+static long in_child_pidns(struct kabi_call *call, long fd, unsigned long request, void *arg)
+{
+	siginfo_t info;
+	long child = kabi_fork(KABI_CLONE_NEWPID), r;
+
+	if (child == 0)
+		kabi_sys(SYS_exit_group, -kabi_sys(SYS_ioctl, fd, request, arg));
+	if (child < 0)
+		return kabi_setup_failed(call, "clone(CLONE_NEWPID)", child);
+	r = kabi_reap(child, &info);
+	if (r < 0)
+		return kabi_setup_failed(call, "waitid", r);
+	if (info.si_code != CLD_EXITED)
+		return kabi_setup_failed(call, "the child in a new PID namespace", -EINTR);
+	return -info.si_status;
+}
+
 /* The 32-bit field of struct pidfd_info at offset. */
 static int32_t info_word(const unsigned char *bytes, int offset)
 {
@@ -318,10 +340,12 @@ static int32_t info_word(const unsigned char *bytes, int offset)
  * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), exitCode (with hasExit),
  * untouched (how many bytes at the end of the size still hold 0xff: none once the kernel
  * wrote or zero-filled them all) and overrun (1 when a guard byte changed).
+ * fromChildPidns: the call is made by a child in a new PID namespace (in_child_pidns()),
+ * and only its answer counts.
  */
 KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 	{ "size", KABI_ARG_NUMBER, 1 }, { "mask", KABI_ARG_NUMBER, 2 },
-	{ "null", KABI_ARG_NUMBER, 3 })
+	{ "null", KABI_ARG_NUMBER, 3 }, { "fromChildPidns", KABI_ARG_NUMBER, 4 })
 {
 	uint64_t words[(KABI_INFO_MAX + KABI_INFO_GUARD) / 8];
 	unsigned char *bytes = (unsigned char *)words;
@@ -337,6 +361,8 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 		words[i] = ~(uint64_t)0;
 	words[0] = (uint64_t)call->args[2];
 	request = _IOC(_IOC_READ | _IOC_WRITE, 0xFF, 11, (unsigned long)size);
+	if (call->args[4])
+		return in_child_pidns(call, call->args[0], request, call->args[3] ? 0 : words);
 	r = kabi_sys(SYS_ioctl, call->args[0], request, call->args[3] ? 0 : words);
 	if (r < 0)
 		return r;
