@@ -4,6 +4,7 @@
 #include <linux/ioctl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -441,4 +442,47 @@ KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
 	kabi_report_field(call->ctx, call->step, "sameFile", same);
 	kabi_report_field(call->ctx, call->step, "copyCloexec", flags >= 0 && (flags & FD_CLOEXEC));
 	return fd;
+}
+
+/*
+ * child-fdinfo: a child in new PID and mount namespaces (clone(CLONE_NEWPID |
+ * CLONE_NEWNS)) mounts a procfs of its own PID namespace on /proc (mounts made private
+ * first, so nothing propagates out) and reads the pidfd fd through it; fields
+ * childFdinfoPid (its Pid line) and childNspidCount (how many numbers its NSpid line has).
+ * Returns 0, or -errno of the child's mount or read, which is the case's setup.
+ */
+KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
+{
+	siginfo_t info;
+	long child = kabi_fork(KABI_CLONE_NEWPID | KABI_CLONE_NEWNS), r;
+
+	if (child == 0) {
+		char path[48];
+		int32_t pid, nspid[KABI_NSPID_MAX];
+		int n;
+
+		r = kabi_sys(SYS_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
+		if (r == 0)
+			r = kabi_sys(SYS_mount, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+		if (r < 0)
+			kabi_sys(SYS_exit_group, -r);
+		fdinfo_path(path, call->args[0]);
+		if ((n = kabi_read_numbers(path, "Pid:", &pid, 1)) != 1)
+			kabi_sys(SYS_exit_group, n < 0 ? -n : ENOENT);
+		if ((n = kabi_read_numbers(path, "NSpid:", nspid, KABI_NSPID_MAX)) <= 0)
+			kabi_sys(SYS_exit_group, n < 0 ? -n : ENOENT);
+		kabi_report_field(call->ctx, call->step, "childFdinfoPid", pid);
+		kabi_report_field(call->ctx, call->step, "childNspidCount", n);
+		kabi_sys(SYS_exit_group, 0);
+	}
+	if (child < 0)
+		return kabi_setup_failed(call, "clone(CLONE_NEWPID | CLONE_NEWNS)", child);
+	r = kabi_reap(child, &info);
+	if (r < 0)
+		return kabi_setup_failed(call, "waitid", r);
+	if (info.si_code != CLD_EXITED)
+		return kabi_setup_failed(call, "the child in new PID and mount namespaces", -EINTR);
+	if (info.si_status)
+		return kabi_setup_failed(call, "mount a procfs and read the pidfd's fdinfo in a child PID namespace", -info.si_status);
+	return 0;
 }
