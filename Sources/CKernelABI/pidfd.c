@@ -486,3 +486,39 @@ KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
 		return kabi_setup_failed(call, "mount a procfs and read the pidfd's fdinfo in a child PID namespace", -info.si_status);
 	return 0;
 }
+
+/*
+ * signal-no-proc: a child in a new mount namespace covers /proc with an empty tmpfs (mounts
+ * made private first) and proves no procfs answers there (/proc/self is ENOENT), then opens a
+ * pidfd for pid and sends SIGUSR1 through it: pidfds need no procfs. Returns 0, or -errno of
+ * pidfd_open or pidfd_send_signal, which the child reports as its exit status.
+ */
+KABI_OP(op_signal_no_proc, "signal-no-proc", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 })
+{
+	siginfo_t info;
+	long child = kabi_fork(KABI_CLONE_NEWNS), r;
+
+	if (child == 0) {
+		r = kabi_sys(SYS_mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0);
+		if (r == 0)
+			r = kabi_sys(SYS_mount, "none", "/proc", "tmpfs", MS_NOSUID | MS_NODEV, 0);
+		if (r == 0 && kabi_sys(SYS_faccessat, AT_FDCWD, "/proc/self", F_OK) != -ENOENT)
+			r = -EEXIST;
+		if (r < 0)
+			kabi_sys(SYS_exit_group, 128 + (-r & 0x7f));
+		r = kabi_sys(KABI_SYS_PIDFD_OPEN, call->args[0], 0);
+		if (r >= 0)
+			r = kabi_sys(KABI_SYS_PIDFD_SEND_SIGNAL, r, SIGUSR1, 0, 0);
+		kabi_sys(SYS_exit_group, -r);
+	}
+	if (child < 0)
+		return kabi_setup_failed(call, "clone(CLONE_NEWNS)", child);
+	r = kabi_reap(child, &info);
+	if (r < 0)
+		return kabi_setup_failed(call, "waitid", r);
+	if (info.si_code != CLD_EXITED)
+		return kabi_setup_failed(call, "the child without procfs", -EINTR);
+	if (info.si_status >= 128)
+		return kabi_setup_failed(call, "cover /proc with a tmpfs", -(info.si_status - 128));
+	return -info.si_status;
+}
