@@ -114,38 +114,46 @@ KABI_OP(op_fdinfo_pid, "fdinfo-pid", "openat", { "fd", KABI_ARG_NUMBER, 0 })
 	return 0;
 }
 
-/* The child's end: only waits, and dies with the program's process. */
-static void wait_in_child(int group_leader)
-{
-	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (group_leader)
-		kabi_sys(SYS_setpgid, 0, 0);
-	for (;;)
-		kabi_sys(SYS_ppoll, 0, 0, 0, 0, 8);
-}
-
 /*
  * child: a child that waits until killed or until the program's process ends (every signal
  * at its default action: SIGUSR1 kills it). groupLeader: it leads a process group of its own
- * (setpgid(0, 0)) before it is returned. Returns its PID.
+ * (setpgid(0, 0)); dumpable 0 or 1: prctl(PR_SET_DUMPABLE, dumpable) (absent: inherited; sandbox
+ * processes need not be dumpable). Returned (its PID) once it has done both: it says so over a
+ * pipe.
  */
-KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 })
+KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 },
+	{ "dumpable", KABI_ARG_NUMBER, 1, -1 })
 {
 	siginfo_t info;
-	long child = kabi_fork(0);
+	int fds[2];
+	char byte = 1;
+	long r = kabi_sys(SYS_pipe2, fds, O_CLOEXEC), child;
 
-	if (child == 0)
-		wait_in_child(call->args[0] != 0);
-	if (child > 0 && call->args[0]) {
-		/* Its own setpgid may not have run yet; the same call from here settles it. */
-		long r = kabi_sys(SYS_setpgid, child, child);
-
-		if (r < 0 && r != -EACCES) {
-			kabi_sys(SYS_kill, child, SIGKILL);
+	if (r < 0)
+		return r;
+	child = kabi_fork(0);
+	if (child == 0) {
+		kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		kabi_sys(SYS_close, fds[0]);
+		r = call->args[0] ? kabi_sys(SYS_setpgid, 0, 0) : 0;
+		if (r == 0 && call->args[1] >= 0)
+			r = kabi_sys(SYS_prctl, PR_SET_DUMPABLE, call->args[1], 0, 0, 0);
+		if (r < 0)
+			kabi_sys(SYS_exit_group, 1);
+		kabi_sys(SYS_write, fds[1], &byte, 1);
+		kabi_sys(SYS_close, fds[1]);
+		kabi_wait_for_parent_death();
+	}
+	kabi_sys(SYS_close, fds[1]);
+	if (child > 0) {
+		while ((r = kabi_sys(SYS_read, fds[0], &byte, 1)) == -EINTR)
+			;
+		if (r != 1) {
 			kabi_reap(child, &info);
-			return r;
+			child = kabi_setup_failed(call, "the child's setpgid or prctl", -ECHILD);
 		}
 	}
+	kabi_sys(SYS_close, fds[0]);
 	return child;
 }
 
@@ -338,7 +346,8 @@ static int32_t info_word(const unsigned char *bytes, int offset)
  * pidfd-info: ioctl(fd, PIDFD_GET_INFO with size in its number, info) asking for mask; null
  * passes NULL instead. The buffer is all 0xff before the call, with guard bytes after size.
  * Kept "pid", "tgid" and "ppid" (as the reply gives them); fields hasPid, hasCreds and
- * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), exitCode (with hasExit),
+ * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), ruid and euid, exitCode
+ * (with hasExit),
  * untouched (how many bytes at the end of the size still hold 0xff: none once the kernel
  * wrote or zero-filled them all) and overrun (1 when a guard byte changed).
  * fromChildPidns: the call is made by a child in a new PID namespace (in_child_pidns()),
@@ -377,6 +386,9 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 	kabi_report_field(call->ctx, call->step, "hasExit", (mask & 8) != 0);
 	kabi_report_field(call->ctx, call->step, "untouched", untouched);
 	kabi_report_field(call->ctx, call->step, "overrun", overrun);
+	/* ruid and euid (__u32 at 28 and 36), as the caller's user namespace maps them. */
+	kabi_report_field(call->ctx, call->step, "ruid", info_word(bytes, 28));
+	kabi_report_field(call->ctx, call->step, "euid", info_word(bytes, 36));
 	/* struct pidfd_info: mask, cgroupid, then pid, tgid, ppid (__u32 at 16, 20, 24). */
 	kabi_keep(call, "pid", info_word(bytes, 16));
 	kabi_keep(call, "tgid", info_word(bytes, 20));
