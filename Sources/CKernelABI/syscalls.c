@@ -29,6 +29,11 @@ long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned 
 	return kabi_sys(KABI_SYS_PIDFD_SEND_SIGNAL, pidfd, sig, info, flags);
 }
 
+long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags)
+{
+	return kabi_sys(KABI_SYS_PIDFD_GETFD, pidfd, fd, flags);
+}
+
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg)
 {
 	return raw(ioctl(fd, request, arg));

@@ -41,6 +41,13 @@ public enum TestEnvironment {
     if signalled == -Int(EPERM) || signalled == -Int(ENOSYS) {
       refused["pidfd_send_signal"] = Errno(rawValue: Int32(-signalled))
     }
+    // A descriptor number nobody has: EBADF where the call exists (5.6+), ENOSYS or EPERM where
+    // a filter refuses it (scripts/hostile-environments' pidfd settings).
+    let copied = kabi_pidfd_getfd(pidfd >= 0 ? Int32(pidfd) : -1, -1, 0)
+    if copied == -Int(EPERM) || copied == -Int(ENOSYS) {
+      refused["pidfd_getfd"] = Errno(rawValue: Int32(-copied))
+    }
+    if copied >= 0 { close(Int32(copied)) }
     if pidfd >= 0 { close(Int32(pidfd)) }
     if case .blocked = Features.state("clone3"), let answer = Features.answer("clone3") {
       refused["clone3"] = answer

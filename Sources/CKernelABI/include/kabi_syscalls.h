@@ -10,10 +10,12 @@ enum {
 	KABI_SYS_PIDFD_SEND_SIGNAL = 424,
 	KABI_SYS_PIDFD_OPEN = 434,
 	KABI_SYS_CLOSE_RANGE = 436,
+	KABI_SYS_PIDFD_GETFD = 438,
 };
 
 long kabi_pidfd_open(pid_t pid, unsigned int flags);
 long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned int flags);
+long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
