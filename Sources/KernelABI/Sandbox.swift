@@ -14,6 +14,8 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
     case childExit = 5
     case level = 6
     case field = 7
+    /// A line of the writer's status file (`name`), its numbers in `nspid`.
+    case status = 8
   }
 
   public var tag: Tag?

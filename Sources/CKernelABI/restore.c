@@ -1,0 +1,208 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "kabi_clone3.h"
+#include "kabi_program.h"
+#include "kabi_raw.h"
+#include "kabi_syscalls.h"
+#include "kabi_threads.h"
+#include "kabi_tree.h"
+
+/*
+ * The tree restorer (kabi_tree.h): raw syscalls only, no malloc, no stdio. Every process of the
+ * tree is a fork of the body and runs here until it exits; the plan's shared words order them.
+ */
+
+struct restorer {
+	const struct kabi_body_context *ctx;
+	struct kabi_tree_plan *plan;
+	int32_t step;
+	int32_t me;		/* this process's entry, or KABI_TREE_RESTORER */
+};
+
+struct thread_start {
+	struct restorer *r;
+	int32_t entry;
+};
+
+static int32_t load(const int32_t *word)
+{
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+
+static void store_and_wake(int32_t *word, int32_t value)
+{
+	__atomic_store_n(word, value, __ATOMIC_RELEASE);
+	kabi_sys(SYS_futex, word, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+/* Waits while *word is seen; a bounded wait, so a lost wake costs 100 ms, not the run. */
+static void wait_while(int32_t *word, int32_t seen)
+{
+	struct timespec t;
+
+	t.tv_sec = 0;
+	t.tv_nsec = 100 * 1000 * 1000;
+	kabi_sys(SYS_futex, word, FUTEX_WAIT, seen, &t, 0, 0);
+}
+
+static void fail(struct kabi_tree_plan *plan, int32_t entry, int32_t what, long error)
+{
+	plan->failed_entry = entry;
+	plan->failed_what = what;
+	plan->failed_errno = error;
+	store_and_wake(&plan->failed, 1);
+	kabi_sys(SYS_futex, &plan->next, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+static int done(struct kabi_tree_plan *plan, int32_t n)
+{
+	return n >= (int32_t)plan->count || load(&plan->failed);
+}
+
+static void serve(struct restorer *r);
+
+/* Reports the entry's status lines, counts it as reported, and waits to be released. */
+static void report_and_wait(struct restorer *r, int32_t entry, int thread)
+{
+	struct kabi_tree_plan *plan = r->plan;
+	const char *status = thread ? "/proc/thread-self/status" : "/proc/self/status";
+	long id = kabi_sys(thread ? SYS_gettid : SYS_getpid);
+
+	if (!load(&plan->failed)) {
+		kabi_report_line(r->ctx, r->step, status, "NSpid", id, entry);
+		kabi_report_line(r->ctx, r->step, status, "NStgid", id, entry);
+		if (!thread) {
+			kabi_report_line(r->ctx, r->step, status, "NSpgid", id, entry);
+			kabi_report_line(r->ctx, r->step, status, "NSsid", id, entry);
+			kabi_report_line(r->ctx, r->step, status, "PPid", id, entry);
+		}
+	}
+	__atomic_add_fetch(&plan->reported, 1, __ATOMIC_ACQ_REL);
+	kabi_sys(SYS_futex, &plan->reported, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+	while (!load(&plan->release))
+		wait_while(&plan->release, 0);
+}
+
+static int thread_main(void *arg)
+{
+	const struct thread_start *start = arg;
+	struct kabi_tree_plan *plan = start->r->plan;
+	int32_t n;
+
+	store_and_wake(&plan->next, start->entry + 1);
+	while (!done(plan, n = load(&plan->next)))
+		wait_while(&plan->next, n);
+	report_and_wait(start->r, start->entry, 1);
+	return 0;
+}
+
+/* A new process of the tree: sets up its session and group, lets the next entry go, serves. */
+__attribute__((noreturn)) static void become(struct restorer *parent, int32_t entry)
+{
+	struct restorer r;
+	const struct kabi_tree_entry *e = &parent->plan->entries[entry];
+	long err = 0;
+
+	r.ctx = parent->ctx;
+	r.plan = parent->plan;
+	r.step = parent->step;
+	r.me = entry;
+	if (e->setsid && (err = kabi_sys(SYS_setsid)) < 0)
+		fail(r.plan, entry, KABI_TREE_FAILED_SETSID, err);
+	else if (e->setpgid && (err = kabi_sys(SYS_setpgid, 0, e->pgid)) < 0)
+		fail(r.plan, entry, KABI_TREE_FAILED_SETPGID, err);
+	else
+		store_and_wake(&r.plan->next, entry + 1);
+	serve(&r);
+	report_and_wait(&r, entry, 0);
+	kabi_sys(SYS_exit_group, 0);
+	__builtin_unreachable();
+}
+
+/* Makes entry n, one of this process's: a process (fork-like clone3) or a thread. */
+static long make(struct restorer *r, int32_t n)
+{
+	const struct kabi_tree_entry *e = &r->plan->entries[n];
+	struct kabi_clone_args a;
+	long pid;
+
+	kabi_zero(&a, sizeof(a));
+	a.set_tid = (uint64_t)(uintptr_t)e->set_tid;
+	a.set_tid_size = (uint64_t)e->set_tid_size;
+	if (e->thread) {
+		struct thread_start *start;
+		unsigned long top = (unsigned long)(e->slot + 1) * KABI_TREE_THREAD_STACK;
+
+		if (e->slot < 0 || e->slot >= KABI_TREE_THREADS || top > r->ctx->scratch_bytes)
+			return -ENOMEM;
+		/* The start record sits at the bottom of the thread's own stack slot. */
+		start = (struct thread_start *)((char *)r->ctx->scratch +
+						(unsigned long)e->slot * KABI_TREE_THREAD_STACK);
+		start->r = r;
+		start->entry = n;
+		a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
+			  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM;
+		a.stack = (uint64_t)(uintptr_t)(start + 1);
+		a.stack_size = KABI_TREE_THREAD_STACK - sizeof(*start);
+		return kabi_clone3_run(&a, sizeof(a), thread_main, start);
+	}
+	a.flags = e->new_pid_ns ? KABI_CLONE_NEWPID : 0;
+	a.exit_signal = SIGCHLD;
+	pid = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
+	if (pid == 0)
+		become(r, n);
+	return pid;
+}
+
+/* Makes this process's entries as their turns come, until every entry is made or one failed. */
+static void serve(struct restorer *r)
+{
+	struct kabi_tree_plan *plan = r->plan;
+	int32_t n;
+
+	while (!done(plan, n = load(&plan->next))) {
+		if (plan->entries[n].parent == r->me && plan->result[n] == 0) {
+			long made = make(r, n);
+
+			plan->result[n] = made;
+			if (made < 0) {
+				fail(plan, n, made == -ENOMEM && plan->entries[n].thread
+						      ? KABI_TREE_FAILED_STACK
+						      : KABI_TREE_FAILED_CLONE3,
+				     made);
+				return;
+			}
+		}
+		wait_while(&plan->next, n);
+	}
+}
+
+/*
+ * restore: makes the tree of the plan (a Fixtures/trees file, planned by the test process),
+ * entry by entry: each entry's creator makes it with clone3 and its set_tid, a process then
+ * calls setsid and setpgid as planned and makes its own entries in turn. Every process and
+ * thread reports STATUS records (value: its entry) and waits; the restorer releases them once
+ * all reported. Returns the number of entries, or the -errno of the one that failed (the plan's
+ * failed_* words say which, and what it called).
+ */
+KABI_OP(op_restore, "restore", "clone3", { "tree", KABI_ARG_TREE, 0 })
+{
+	struct restorer r;
+	struct kabi_tree_plan *plan = (struct kabi_tree_plan *)(uintptr_t)call->args[0];
+	int32_t seen;
+
+	r.ctx = call->ctx;
+	r.plan = plan;
+	r.step = call->step;
+	r.me = KABI_TREE_RESTORER;
+	serve(&r);
+	while (!load(&plan->failed) && (seen = load(&plan->reported)) < (int32_t)plan->count)
+		wait_while(&plan->reported, seen);
+	store_and_wake(&plan->release, 1);
+	return load(&plan->failed) ? plan->failed_errno : (long)plan->count;
+}
