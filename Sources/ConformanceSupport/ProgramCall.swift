@@ -626,7 +626,7 @@ extension ProgramCall {
     if let problem = premiseProblem(in: run) {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }
-    if let problem = compiled?.treeProblem(in: run) { return .broken(problem) }
+    if let problem = try compiled?.treeProblem(in: run) { return .broken(problem) }
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
     var fields = Fields()

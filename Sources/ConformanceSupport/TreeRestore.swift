@@ -472,7 +472,12 @@ extension TreePlan {
   /// says. Every entry must report its own getpid() (gettid()) as the last NSpid entry, its
   /// PPid must be its creator's PID, and clone3 must have returned to the creator the PID the
   /// entry has in the creator's namespace.
-  public func problem(in run: SandboxRun, step: Int32, memory: TreePlanMemory) -> String? {
+  ///
+  /// - Throws: BROKEN when an entry could not be made for want of resources (EAGAIN: a small
+  ///   RLIMIT_NPROC, no PIDs left) or of a thread stack: the tree's premise, room for it, failed.
+  public func problem(in run: SandboxRun, step: Int32, memory: TreePlanMemory)
+    throws(CaseBroken) -> String?
+  {
     if let failure = memory.failure, failure.entry >= 0, failure.entry < entries.count {
       let entry = entries[failure.entry]
       let creator = entry.creator.map { entries[$0].what } ?? "the restorer"
@@ -480,8 +485,12 @@ extension TreePlan {
         failure.call == "clone3"
         ? " by \(creator) with set_tid [\(Observation.spell(entry.pids.reversed()))] "
           + "(innermost first\(entry.newPidNamespace ? ", CLONE_NEWPID" : ""))" : ""
-      return "tree \(tree): \(entry.what) could not be made: \(failure.call)\(request) answered "
-        + "\(failure.errno)"
+      let words = "\(entry.what) of tree \(tree) could not be made: \(failure.call)\(request)"
+      if failure.errno == .EAGAIN || failure.call.hasPrefix("a thread stack") {
+        throw CaseBroken(
+          step: words, errno: failure.errno, syscall: failure.call == "clone3" ? "clone3" : nil)
+      }
+      return "tree \(tree): \(words) answered \(failure.errno)"
     }
     let records = run.reports(.status).filter { $0.step == step }
     var lines: [Int: [String: SandboxReport]] = [:]
@@ -549,10 +558,12 @@ extension TreePlan {
 
 extension CompiledProgram {
   /// What the program's tree steps observed wrongly, or nil (also for a program without one).
-  func treeProblem(in run: SandboxRun) -> String? {
+  func treeProblem(in run: SandboxRun) throws(CaseBroken) -> String? {
     for (step, tree) in trees.sorted(by: { $0.key < $1.key }) {
       guard let memory = tree.memory else { continue }
-      if let problem = tree.plan.problem(in: run, step: step, memory: memory) { return problem }
+      if let problem = try tree.plan.problem(in: run, step: step, memory: memory) {
+        return problem
+      }
     }
     return nil
   }
@@ -560,6 +571,21 @@ extension CompiledProgram {
   /// The records a run of this program may send: the suite's usual 128, plus every record of
   /// its trees.
   var maxReports: Int { 128 + trees.values.reduce(0) { $0 + $1.plan.records } }
+}
+
+extension ProgramCall {
+  /// PID-namespace levels the program's trees add below the sandbox (0 without a tree, or
+  /// for a tree file that does not load: its table then refuses the row).
+  var treeLevels: Int {
+    steps.compactMap { step -> Int? in
+      guard
+        Operation.registered[step.op]?.parameters.contains(where: { $0.kind == KABI_ARG_TREE })
+          == true, case .text(let name)? = step.args["tree"],
+        let fixture = try? TreeFixture.load(name)
+      else { return nil }
+      return fixture.processes.map(\.pids.count).max()
+    }.max() ?? 0
+  }
 }
 
 /// A tree step of a compiled program: its plan, and the memory the sandbox gets.

@@ -154,12 +154,12 @@ import Testing
     let tree = try #require(compiled.trees[step])
     let memory = try #require(tree.memory)
     #expect(run.damage == nil)
-    #expect(tree.plan.problem(in: run, step: step, memory: memory) == nil)
+    #expect(try tree.plan.problem(in: run, step: step, memory: memory) == nil)
     var wrong = tree.plan
     let crond = try #require(wrong.entries.firstIndex { $0.name == "crond" })
     wrong.entries[crond].expected[0].values[2] = 4
     #expect(
-      wrong.problem(in: run, step: step, memory: memory)
+      try wrong.problem(in: run, step: step, memory: memory)
         == "tree criu-shell: process 'crond' at level 2 (the namespace of 'inner-sh'): NSpid is "
         + "5, the fixture says 4 (NSpid from the tree's outermost level: 3122 33 5, fixture: "
         + "3122 33 4)")
@@ -167,7 +167,7 @@ import Testing
     let grep = try #require(wrong.entries.firstIndex { $0.name == "grep" })
     wrong.entries[grep].expected[2].values[0] = 2843
     #expect(
-      wrong.problem(in: run, step: step, memory: memory)?.contains(
+      try wrong.problem(in: run, step: step, memory: memory)?.contains(
         "process 'grep' at level 0 (the namespace of 'systemd'): NSpgid is 2911, the fixture says "
           + "2843") == true)
   }
