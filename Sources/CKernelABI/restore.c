@@ -13,8 +13,9 @@
 #include "kabi_tree.h"
 
 /*
- * The tree restorer (kabi_tree.h): raw syscalls only, no malloc, no stdio. Every process of the
- * tree is a fork of the body and runs here until it exits; the plan's shared words order them.
+ * The tree restorer (kabi_tree.h): raw syscalls only, no malloc, no stdio, and no writes but to
+ * the stacks and the plan's shared words. Every process and thread of the tree shares the body's
+ * memory and runs here, on its own stack, until it exits; the plan's shared words order them.
  */
 
 struct restorer {
@@ -24,7 +25,8 @@ struct restorer {
 	int32_t me;		/* this process's entry, or KABI_TREE_RESTORER */
 };
 
-struct thread_start {
+/* What a new process or thread starts with, at the bottom of its stack slot. */
+struct start {
 	struct restorer *r;
 	int32_t entry;
 };
@@ -90,7 +92,7 @@ static void report_and_wait(struct restorer *r, int32_t entry, int thread)
 
 static int thread_main(void *arg)
 {
-	const struct thread_start *start = arg;
+	const struct start *start = arg;
 	struct kabi_tree_plan *plan = start->r->plan;
 	int32_t n;
 
@@ -102,9 +104,11 @@ static int thread_main(void *arg)
 }
 
 /* A new process of the tree: sets up its session and group, lets the next entry go, serves. */
-__attribute__((noreturn)) static void become(struct restorer *parent, int32_t entry)
+static int become(void *arg)
 {
-	struct restorer r;
+	const struct start *start = arg;
+	struct restorer *parent = start->r, r;
+	int32_t entry = start->entry;
 	const struct kabi_tree_entry *e = &parent->plan->entries[entry];
 	long err = 0;
 
@@ -121,42 +125,36 @@ __attribute__((noreturn)) static void become(struct restorer *parent, int32_t en
 	serve(&r);
 	report_and_wait(&r, entry, 0);
 	kabi_sys(SYS_exit_group, 0);
-	__builtin_unreachable();
+	return 0;
 }
 
-/* Makes entry n, one of this process's: a process (fork-like clone3) or a thread. */
+/*
+ * Makes entry n, one of this process's, on its stack slot: a thread (CLONE_THREAD), or a process
+ * that shares the memory (CLONE_VM) but nothing else.
+ */
 static long make(struct restorer *r, int32_t n)
 {
 	const struct kabi_tree_entry *e = &r->plan->entries[n];
+	char *slot = (char *)(uintptr_t)r->plan->stacks + (unsigned long)n * KABI_TREE_STACK;
+	/* The start record sits at the bottom of the slot, above the guard page. */
+	struct start *start = (struct start *)(slot + KABI_TREE_GUARD);
 	struct kabi_clone_args a;
-	long pid;
 
+	start->r = r;
+	start->entry = n;
 	kabi_zero(&a, sizeof(a));
 	a.set_tid = (uint64_t)(uintptr_t)e->set_tid;
 	a.set_tid_size = (uint64_t)e->set_tid_size;
+	a.stack = (uint64_t)(uintptr_t)(start + 1);
+	a.stack_size = KABI_TREE_STACK - KABI_TREE_GUARD - sizeof(*start);
 	if (e->thread) {
-		struct thread_start *start;
-		unsigned long top = (unsigned long)(e->slot + 1) * KABI_TREE_THREAD_STACK;
-
-		if (e->slot < 0 || e->slot >= KABI_TREE_THREADS || top > r->ctx->scratch_bytes)
-			return -ENOMEM;
-		/* The start record sits at the bottom of the thread's own stack slot. */
-		start = (struct thread_start *)((char *)r->ctx->scratch +
-						(unsigned long)e->slot * KABI_TREE_THREAD_STACK);
-		start->r = r;
-		start->entry = n;
 		a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
 			  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM;
-		a.stack = (uint64_t)(uintptr_t)(start + 1);
-		a.stack_size = KABI_TREE_THREAD_STACK - sizeof(*start);
 		return kabi_clone3_run(&a, sizeof(a), thread_main, start);
 	}
-	a.flags = e->new_pid_ns ? KABI_CLONE_NEWPID : 0;
+	a.flags = KABI_CLONE_VM | (e->new_pid_ns ? KABI_CLONE_NEWPID : 0);
 	a.exit_signal = SIGCHLD;
-	pid = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
-	if (pid == 0)
-		become(r, n);
-	return pid;
+	return kabi_clone3_run(&a, sizeof(a), become, start);
 }
 
 /* Makes this process's entries as their turns come, until every entry is made or one failed. */
@@ -171,10 +169,7 @@ static void serve(struct restorer *r)
 
 			plan->result[n] = made;
 			if (made < 0) {
-				fail(plan, n, made == -ENOMEM && plan->entries[n].thread
-						      ? KABI_TREE_FAILED_STACK
-						      : KABI_TREE_FAILED_CLONE3,
-				     made);
+				fail(plan, n, KABI_TREE_FAILED_CLONE3, made);
 				return;
 			}
 		}

@@ -148,7 +148,6 @@ public struct TreePlan: Sendable {
     public var namespaces: [Int]
     /// The fixture position of its process.
     var process: Int
-    var slot: Int32 = 0
     var setsid = false
     /// setpgid(0, pgid) after setsid; 0 makes its own group.
     var setpgid: Int32?
@@ -323,22 +322,16 @@ public struct TreePlan: Sendable {
         placed[position] = entries.count
         entries.append(entry)
         // Its threads come right after it: it makes them before the next process is made.
-        guard process.threads.count <= Int(KABI_TREE_THREADS) else {
-          throw refuse(
-            "process '\(process.name)' has \(process.threads.count) threads: at most \(KABI_TREE_THREADS)"
-          )
-        }
-        for (slot, thread) in process.threads.enumerated() {
+        for thread in process.threads {
           let name = "\(process.name)/\(thread.name)"
           guard thread.tids.count == process.pids.count else {
             throw refuse(
               "thread '\(name)' has \(thread.tids.count) TIDs; its process is at "
                 + "\(process.pids.count) levels")
           }
-          var threadEntry = Entry(
+          let threadEntry = Entry(
             name: name, isThread: true, creator: placed[position], newPidNamespace: false,
             pids: thread.tids, namespaces: namespaces, process: position, expected: [])
-          threadEntry.slot = Int32(slot)
           entries.append(threadEntry)
         }
         progressed = true
@@ -405,25 +398,50 @@ public struct TreePlan: Sendable {
 }
 
 /// A plan in memory mapped MAP_SHARED, which every process of the tree writes its progress
-/// to; unmapped with this value.
+/// to, and a stack slot for each entry above a guard page; unmapped with this value, unless a
+/// sandbox that may still run on them was not reaped (`keepMapped`).
 public final class TreePlanMemory: @unchecked Sendable {
   private let plan: UnsafeMutablePointer<kabi_tree_plan>
   private let size = MemoryLayout<kabi_tree_plan>.size
+  private let stacks: UnsafeMutableRawPointer
+  private let stacksSize: Int
+  private var mapped = true
 
   public init(_ tree: TreePlan) throws(ProgramError) {
+    let slot = Int(KABI_TREE_STACK)
+    let guardBytes = Int(KABI_TREE_GUARD)
+    stacksSize = max(1, tree.entries.count) * slot
     guard
-      let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-      mapped != MAP_FAILED
+      let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
+      memory != MAP_FAILED
     else { throw ProgramError("mmap of the tree's plan: \(Errno(rawValue: errno))") }
-    plan = mapped.bindMemory(to: kabi_tree_plan.self, capacity: 1)
+    guard
+      let stacks = mmap(
+        nil, stacksSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0),
+      stacks != MAP_FAILED
+    else {
+      munmap(memory, size)
+      throw ProgramError("mmap of the tree's stacks: \(Errno(rawValue: errno))")
+    }
+    for index in 0..<max(1, tree.entries.count)
+    where mprotect(stacks + index * slot + guardBytes, slot - guardBytes, PROT_READ | PROT_WRITE)
+      != 0
+    {
+      let error = Errno(rawValue: errno)
+      munmap(memory, size)
+      munmap(stacks, stacksSize)
+      throw ProgramError("mprotect of the tree's stack \(index): \(error)")
+    }
+    self.stacks = stacks
+    plan = memory.bindMemory(to: kabi_tree_plan.self, capacity: 1)
     plan.pointee.count = UInt32(tree.entries.count)
+    plan.pointee.stacks = UInt64(UInt(bitPattern: stacks))
     withUnsafeMutableBytes(of: &plan.pointee.entries) { raw in
       let entries = raw.bindMemory(to: kabi_tree_entry.self)
       for (index, entry) in tree.entries.enumerated() {
         var c = kabi_tree_entry()
         c.parent = entry.creator.map(Int32.init) ?? Int32(KABI_TREE_RESTORER)
         c.thread = entry.isThread ? 1 : 0
-        c.slot = entry.slot
         c.new_pid_ns = entry.newPidNamespace ? 1 : 0
         c.set_tid_size = Int32(entry.pids.count)
         withUnsafeMutableBytes(of: &c.set_tid) { tids in
@@ -439,7 +457,14 @@ public final class TreePlanMemory: @unchecked Sendable {
     }
   }
 
-  deinit { munmap(plan, size) }
+  deinit {
+    guard mapped else { return }
+    munmap(plan, size)
+    munmap(stacks, stacksSize)
+  }
+
+  /// Leaves the memory mapped: a sandbox that was killed but not reaped may still run on it.
+  public func keepMapped() { mapped = false }
 
   /// Where the restore operation finds the plan.
   public var address: Int64 { Int64(Int(bitPattern: plan)) }
@@ -456,7 +481,6 @@ public final class TreePlanMemory: @unchecked Sendable {
       switch UInt32(plan.pointee.failed_what) {
       case KABI_TREE_FAILED_SETSID.rawValue: "setsid()"
       case KABI_TREE_FAILED_SETPGID.rawValue: "setpgid()"
-      case KABI_TREE_FAILED_STACK.rawValue: "a thread stack from the sandbox's scratch"
       default: "clone3"
       }
     return (
@@ -474,10 +498,11 @@ extension TreePlan {
   /// entry has in the creator's namespace.
   ///
   /// - Throws: BROKEN when an entry could not be made for want of resources (EAGAIN: a small
-  ///   RLIMIT_NPROC, no PIDs left) or of a thread stack: the tree's premise, room for it, failed.
+  ///   RLIMIT_NPROC, no PIDs left): the tree's premise, room for it, failed.
   public func problem(in run: SandboxRun, step: Int32, memory: TreePlanMemory)
     throws(CaseBroken) -> String?
   {
+    if run.unreaped { memory.keepMapped() }
     if let failure = memory.failure, failure.entry >= 0, failure.entry < entries.count {
       let entry = entries[failure.entry]
       let creator = entry.creator.map { entries[$0].what } ?? "the restorer"
@@ -486,9 +511,8 @@ extension TreePlan {
         ? " by \(creator) with set_tid [\(Observation.spell(entry.pids.reversed()))] "
           + "(innermost first\(entry.newPidNamespace ? ", CLONE_NEWPID" : ""))" : ""
       let words = "\(entry.what) of tree \(tree) could not be made: \(failure.call)\(request)"
-      if failure.errno == .EAGAIN || failure.call.hasPrefix("a thread stack") {
-        throw CaseBroken(
-          step: words, errno: failure.errno, syscall: failure.call == "clone3" ? "clone3" : nil)
+      if failure.errno == .EAGAIN {
+        throw CaseBroken(step: words, errno: failure.errno, syscall: "clone3")
       }
       return "tree \(tree): \(words) answered \(failure.errno)"
     }

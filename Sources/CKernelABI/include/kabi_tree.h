@@ -6,6 +6,11 @@
  * the lines NSpid, NStgid, NSpgid, NSsid and PPid of its status file, every thread NSpid and
  * NStgid of its own, and all wait until the restorer tells them to exit, so that all are alive
  * while they are read.
+ *
+ * Like the sandbox levels, the tree's processes share the test process's memory (CLONE_VM, on
+ * stacks of their own, one slot per entry above a guard page, which the test process maps):
+ * copying the address space of the large test process for each of 60 processes cost most of
+ * the restore's time. They write nothing but their stacks and the plan's shared words.
  */
 #ifndef CKERNELABI_KABI_TREE_H
 #define CKERNELABI_KABI_TREE_H
@@ -16,9 +21,9 @@ enum {
 	KABI_TREE_ENTRIES = 128,
 	/* PID-namespace levels a tree may span, its own outermost included. */
 	KABI_TREE_LEVELS = 8,
-	/* Each thread runs on its own slot of its process's copy of the body's scratch memory. */
-	KABI_TREE_THREAD_STACK = 32 * 1024,
-	KABI_TREE_THREADS = 8,
+	/* Each entry's stack slot, a guard page at its bottom included. */
+	KABI_TREE_STACK = 64 * 1024,
+	KABI_TREE_GUARD = 4096,
 	/* parent of an entry the restorer (the body) makes itself. */
 	KABI_TREE_RESTORER = -1,
 	/* Records each process and each thread sends. */
@@ -31,13 +36,11 @@ enum kabi_tree_failure {
 	KABI_TREE_FAILED_CLONE3 = 1,
 	KABI_TREE_FAILED_SETSID = 2,
 	KABI_TREE_FAILED_SETPGID = 3,
-	KABI_TREE_FAILED_STACK = 4,	/* no scratch left for the thread's stack */
 };
 
 struct kabi_tree_entry {
 	int32_t parent;		/* the entry that makes this one, or KABI_TREE_RESTORER */
-	int32_t thread;		/* 1: a thread of parent (CLONE_THREAD), on stack slot `slot` */
-	int32_t slot;
+	int32_t thread;		/* 1: a thread of parent (CLONE_THREAD) */
 	int32_t new_pid_ns;	/* cloned with CLONE_NEWPID: PID 1 of a namespace one level down */
 	int32_t set_tid_size;
 	int32_t set_tid[KABI_TREE_LEVELS];	/* innermost level first, as clone3 takes it */
@@ -49,6 +52,8 @@ struct kabi_tree_entry {
 struct kabi_tree_plan {
 	uint32_t count;
 	uint32_t reserved;
+	/* count slots of KABI_TREE_STACK bytes: entry i runs on slot i, above its guard page. */
+	uint64_t stacks;
 	/* Written by the tree's processes while it is restored (the mapping is shared). */
 	int32_t next;		/* futex: the entry made next; count once all are made */
 	int32_t release;	/* futex: 1 tells every process and thread to exit */
