@@ -52,18 +52,49 @@ static void wait_while(int32_t *word, int32_t seen)
 	kabi_sys(SYS_futex, word, FUTEX_WAIT, seen, &t, 0, 0);
 }
 
+static int done(struct kabi_tree_plan *plan, int32_t n)
+{
+	return n >= (int32_t)plan->count || load(&plan->failed);
+}
+
+/* Wakes the entry (or the restorer, KABI_TREE_RESTORER) waiting on its turn word. */
+static void bump(struct kabi_tree_plan *plan, int32_t who)
+{
+	__atomic_add_fetch(&plan->turn[who + 1], 1, __ATOMIC_ACQ_REL);
+	kabi_sys(SYS_futex, &plan->turn[who + 1], FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+/*
+ * Lets entry n be made next: only its creator is woken. Once every entry is made (or one
+ * failed), everyone is, once.
+ */
+static void advance(struct kabi_tree_plan *plan, int32_t n)
+{
+	__atomic_store_n(&plan->next, n, __ATOMIC_RELEASE);
+	if (n < (int32_t)plan->count && !load(&plan->failed)) {
+		bump(plan, plan->entries[n].parent);
+		return;
+	}
+	for (int32_t who = KABI_TREE_RESTORER; who < (int32_t)plan->count; who++)
+		bump(plan, who);
+}
+
 static void fail(struct kabi_tree_plan *plan, int32_t entry, int32_t what, long error)
 {
 	plan->failed_entry = entry;
 	plan->failed_what = what;
 	plan->failed_errno = error;
-	store_and_wake(&plan->failed, 1);
-	kabi_sys(SYS_futex, &plan->next, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+	__atomic_store_n(&plan->failed, 1, __ATOMIC_RELEASE);
+	advance(plan, load(&plan->next));
 }
 
-static int done(struct kabi_tree_plan *plan, int32_t n)
+/* Waits until every entry is made or one failed. */
+static void wait_all_made(struct kabi_tree_plan *plan, int32_t me)
 {
-	return n >= (int32_t)plan->count || load(&plan->failed);
+	int32_t seen;
+
+	while (seen = load(&plan->turn[me + 1]), !done(plan, load(&plan->next)))
+		wait_while(&plan->turn[me + 1], seen);
 }
 
 static void serve(struct restorer *r);
@@ -94,11 +125,9 @@ static int thread_main(void *arg)
 {
 	const struct start *start = arg;
 	struct kabi_tree_plan *plan = start->r->plan;
-	int32_t n;
 
-	store_and_wake(&plan->next, start->entry + 1);
-	while (!done(plan, n = load(&plan->next)))
-		wait_while(&plan->next, n);
+	advance(plan, start->entry + 1);
+	wait_all_made(plan, start->entry);
 	report_and_wait(start->r, start->entry, 1);
 	return 0;
 }
@@ -121,7 +150,7 @@ static int become(void *arg)
 	else if (e->setpgid && (err = kabi_sys(SYS_setpgid, 0, e->pgid)) < 0)
 		fail(r.plan, entry, KABI_TREE_FAILED_SETPGID, err);
 	else
-		store_and_wake(&r.plan->next, entry + 1);
+		advance(r.plan, entry + 1);
 	serve(&r);
 	report_and_wait(&r, entry, 0);
 	kabi_sys(SYS_exit_group, 0);
@@ -161,9 +190,13 @@ static long make(struct restorer *r, int32_t n)
 static void serve(struct restorer *r)
 {
 	struct kabi_tree_plan *plan = r->plan;
-	int32_t n;
+	int32_t n, seen;
 
-	while (!done(plan, n = load(&plan->next))) {
+	for (;;) {
+		seen = load(&plan->turn[r->me + 1]);
+		n = load(&plan->next);
+		if (done(plan, n))
+			return;
 		if (plan->entries[n].parent == r->me && plan->result[n] == 0) {
 			long made = make(r, n);
 
@@ -172,8 +205,9 @@ static void serve(struct restorer *r)
 				fail(plan, n, KABI_TREE_FAILED_CLONE3, made);
 				return;
 			}
+			continue;
 		}
-		wait_while(&plan->next, n);
+		wait_while(&plan->turn[r->me + 1], seen);
 	}
 }
 

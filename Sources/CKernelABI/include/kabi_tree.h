@@ -55,7 +55,7 @@ struct kabi_tree_plan {
 	/* count slots of KABI_TREE_STACK bytes: entry i runs on slot i, above its guard page. */
 	uint64_t stacks;
 	/* Written by the tree's processes while it is restored (the mapping is shared). */
-	int32_t next;		/* futex: the entry made next; count once all are made */
+	int32_t next;		/* the entry made next; count once all are made */
 	int32_t release;	/* futex: 1 tells every process and thread to exit */
 	int32_t reported;	/* futex: entries that sent their records */
 	int32_t failed;		/* 1: an entry could not be made or set up */
@@ -63,6 +63,11 @@ struct kabi_tree_plan {
 	int32_t failed_what;	/* enum kabi_tree_failure */
 	int64_t failed_errno;	/* -errno */
 	int64_t result[KABI_TREE_ENTRIES];	/* what clone3 returned to each entry's creator */
+	/*
+	 * Futexes, one per entry (index entry + 1; 0 is the restorer's): bumped when it is that
+	 * one's turn to make the next entry, and for every one once all are made or one failed.
+	 */
+	int32_t turn[KABI_TREE_ENTRIES + 1];
 	struct kabi_tree_entry entries[KABI_TREE_ENTRIES];
 };
 
