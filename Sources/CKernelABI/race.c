@@ -11,10 +11,14 @@
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
+#include "kabi_threads.h"
 
 /*
  * Placing processes at chosen PIDs while other processes fork: the race seed 000 names. Raw
- * syscalls only, no malloc, no stdio.
+ * syscalls only, no malloc, no stdio. Every process here shares the body's memory (CLONE_VM)
+ * and runs on a slot of its scratch, so what is timed is the kernel's work, not copying the
+ * test process's address space: slot 0 for the placed processes (one at a time), 1 + i for
+ * noise process i and 1 + RACE_NOISE_MAX + i for its children (one at a time).
  */
 
 enum race_method {
@@ -22,22 +26,60 @@ enum race_method {
 	RACE_NS_LAST_PID = 1,	/* write PID - 1 to ns_last_pid, then a plain clone3 */
 	RACE_AUTOMATIC = 2,	/* a plain clone3: the floor, no PID chosen */
 	RACE_NOISE_MAX = 8,
+	RACE_SLOT = 16 * 1024,
 };
 
-/* Forks and reaps until killed: every fork takes the namespace's next PID. */
-__attribute__((noreturn)) static void noise(void)
+/* A CLONE_VM process on scratch slot `slot` running fn(arg); its PID, or -errno. */
+static long spawn(const struct kabi_body_context *ctx, int slot, const int32_t *set_tid,
+		  int (*fn)(void *), void *arg)
 {
+	struct kabi_clone_args a;
+
+	if ((unsigned long)(slot + 1) * RACE_SLOT > ctx->scratch_bytes)
+		return -ENOMEM;
+	kabi_zero(&a, sizeof(a));
+	a.flags = KABI_CLONE_VM;
+	a.exit_signal = SIGCHLD;
+	a.stack = (uint64_t)(uintptr_t)ctx->scratch + (uint64_t)slot * RACE_SLOT;
+	a.stack_size = RACE_SLOT;
+	if (set_tid) {
+		a.set_tid = (uint64_t)(uintptr_t)set_tid;
+		a.set_tid_size = 1;
+	}
+	return kabi_clone3_run(&a, sizeof(a), fn, arg);
+}
+
+static int exit_at_once(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* Exits 0 if it runs at PID *target. */
+static int check_pid(void *target)
+{
+	return kabi_sys(SYS_getpid) == *(const int32_t *)target ? 0 : 1;
+}
+
+struct noise_start {
+	const struct kabi_body_context *ctx;
+	int slot;
+};
+
+/* Makes and reaps processes until killed: every one takes the namespace's next PID. */
+static int noise(void *arg)
+{
+	const struct noise_start *start = arg;
 	siginfo_t info;
 
 	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	for (;;) {
-		long child = kabi_fork(0);
+		long child = spawn(start->ctx, start->slot, 0, exit_at_once, 0);
 
-		if (child == 0)
-			kabi_sys(SYS_exit_group, 0);
 		if (child > 0)
 			kabi_reap(child, &info);
 	}
+	return 0;
 }
 
 static int64_t now_ns(void)
@@ -48,26 +90,16 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Makes one process meant to get PID target by method; it exits 0 if getpid() is target. */
-static long place(int64_t method, int32_t target)
+/* Makes one process meant to get PID *target by method; it exits 0 if getpid() is *target. */
+static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *target)
 {
-	struct kabi_clone_args a;
-	long r;
+	if (method == RACE_NS_LAST_PID) {
+		long r = kabi_write_int("/proc/sys/kernel/ns_last_pid", *target - 1);
 
-	kabi_zero(&a, sizeof(a));
-	a.exit_signal = SIGCHLD;
-	if (method == RACE_SET_TID) {
-		a.set_tid = (uint64_t)(uintptr_t)&target;
-		a.set_tid_size = 1;
-	} else if (method == RACE_NS_LAST_PID) {
-		r = kabi_write_int("/proc/sys/kernel/ns_last_pid", target - 1);
 		if (r < 0)
 			return r;
 	}
-	r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
-	if (r == 0)
-		kabi_sys(SYS_exit_group, kabi_sys(SYS_getpid) == target ? 0 : 1);
-	return r;
+	return spawn(ctx, 0, method == RACE_SET_TID ? target : 0, check_pid, target);
 }
 
 /*
@@ -87,15 +119,16 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	int64_t method = call->args[0], placed = 0, wrong = 0, eexist = 0, failed = 0;
 	int64_t first_errno = 0, started;
 	long noisy[RACE_NOISE_MAX];
+	struct noise_start starts[RACE_NOISE_MAX];
 	int count = 0;
 	siginfo_t info;
 
 	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
 		return kabi_setup_failed(call, "noise count", -EINVAL);
 	for (; count < call->args[2]; count++) {
-		noisy[count] = kabi_fork(0);
-		if (noisy[count] == 0)
-			noise();
+		starts[count].ctx = ctx;
+		starts[count].slot = 1 + RACE_NOISE_MAX + count;
+		noisy[count] = spawn(ctx, 1 + count, 0, noise, &starts[count]);
 		if (noisy[count] < 0)
 			break;
 	}
@@ -103,7 +136,7 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	for (int64_t i = 0; i < call->args[1] && count == call->args[2]; i++) {
 		int64_t last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
 		int32_t target = (int32_t)(last + call->args[3]);
-		long r = last < 0 ? last : place(method, target);
+		long r = last < 0 ? last : place(ctx, method, &target);
 
 		if (r > 0) {
 			long w = kabi_reap(r, &info);
