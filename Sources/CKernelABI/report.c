@@ -62,8 +62,8 @@ void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const 
 	kabi_report_named(ctx, KABI_REPORT_FIELD, step, name, value);
 }
 
-void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *status,
-		      const char *key, long pid, int64_t value)
+void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *text,
+		      long len, const char *key, long pid, int64_t value)
 {
 	struct kabi_report r;
 	char line[KABI_NAME_MAX + 1];
@@ -80,6 +80,6 @@ void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const c
 	r.pid = (int32_t)pid;
 	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
-	r.nspid_count = kabi_read_numbers(status, line, r.nspid, KABI_NSPID_MAX);
+	r.nspid_count = kabi_parse_numbers(text, len, line, r.nspid, KABI_NSPID_MAX);
 	put_record(ctx->report_fd, &r);
 }

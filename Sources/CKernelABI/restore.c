@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "kabi_clone3.h"
+#include "kabi_files.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
@@ -106,14 +107,17 @@ static void report_and_wait(struct restorer *r, int32_t entry, int thread)
 	const char *status = thread ? "/proc/thread-self/status" : "/proc/self/status";
 	long id = kabi_sys(thread ? SYS_gettid : SYS_getpid);
 
+	static const char *const keys[KABI_TREE_PROCESS_RECORDS] = {
+		"NSpid", "NStgid", "NSpgid", "NSsid", "PPid",
+	};
+	char text[4096];
+	long len;
+
 	if (!load(&plan->failed)) {
-		kabi_report_line(r->ctx, r->step, status, "NSpid", id, entry);
-		kabi_report_line(r->ctx, r->step, status, "NStgid", id, entry);
-		if (!thread) {
-			kabi_report_line(r->ctx, r->step, status, "NSpgid", id, entry);
-			kabi_report_line(r->ctx, r->step, status, "NSsid", id, entry);
-			kabi_report_line(r->ctx, r->step, status, "PPid", id, entry);
-		}
+		/* One read, so that every line describes the same moment. */
+		len = kabi_read_lines(status, text, sizeof(text));
+		for (int i = 0; i < (thread ? KABI_TREE_THREAD_RECORDS : KABI_TREE_PROCESS_RECORDS); i++)
+			kabi_report_line(r->ctx, r->step, text, len, keys[i], id, entry);
 	}
 	__atomic_add_fetch(&plan->reported, 1, __ATOMIC_ACQ_REL);
 	kabi_sys(SYS_futex, &plan->reported, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);

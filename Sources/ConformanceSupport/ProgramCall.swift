@@ -428,7 +428,12 @@ public final class CompiledProgram {
       case KABI_ARG_TREE:
         let name = try value.decode(String.self, what: what)
         let plan: TreePlan
-        do { plan = try TreePlan(named: name) } catch { throw ProgramError("\(what): \(error)") }
+        // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
+        // pid_max before it clones (a refusal then is BROKEN: the tree does not fit here).
+        let pidMax = validating ? 4_194_304 : TreePlan.pidMax
+        do { plan = try TreePlan(named: name, pidMax: pidMax) } catch {
+          throw ProgramError("\(what): \(error)")
+        }
         let memory = validating ? nil : try TreePlanMemory(plan)
         trees[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = TreeStep(plan: plan, memory: memory)
         if let memory {
@@ -553,6 +558,7 @@ extension ProgramCall {
     var spec = sandboxSpec
     spec.levels = levels
     spec.keepDescriptors = environment.keepDescriptors
+    spec.timeoutMilliseconds = max(spec.timeoutMilliseconds, compiled.treeTimeoutMilliseconds)
     return try withExtendedLifetime(compiled) {
       let run = try run(compiled, spec: spec) { environment.inspect($0) }
       return try observation(of: run, compiled: compiled, outside: environment.outside)

@@ -592,6 +592,14 @@ extension CompiledProgram {
     return nil
   }
 
+  /// The sandbox timeout a program with trees needs: the usual 10 s, plus 250 ms for each
+  /// process and thread, which the restore makes one after the other (an emulated machine
+  /// takes tens of milliseconds for each; natively they take well under one); 0 without trees.
+  var treeTimeoutMilliseconds: Int32 {
+    let entries = trees.values.reduce(0) { $0 + $1.plan.entries.count }
+    return entries == 0 ? 0 : Int32(10_000 + 250 * entries)
+  }
+
   /// The records a run of this program may send: the suite's usual 128, plus every record of
   /// its trees.
   var maxReports: Int { 128 + trees.values.reduce(0) { $0 + $1.plan.records } }

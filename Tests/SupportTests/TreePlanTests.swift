@@ -125,7 +125,7 @@ import Testing
         == "a tree has one root, PID 1 of level 0 (the process without a parent), not 0")
   }
 
-  @Test func `a refused tree file stops its table from loading, before any case runs`() throws {
+  @Test func `a tree file is read and refused by name, and only from the trees folder`() throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("tree-plan-\(getpid())")
     try FileManager.default.createDirectory(

@@ -136,11 +136,11 @@ void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const 
 		       int64_t value);
 
 /*
- * Sends a STATUS record: the numbers of line key ("NSsid", at most 15 bytes) of status
- * (/proc/self/status or /proc/thread-self/status), with pid as the writer's and value.
+ * Sends a STATUS record: the numbers of line key ("NSsid", at most 15 bytes) of a status file
+ * that kabi_read_lines read into text (len: its answer), with pid as the writer's and value.
  */
-void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *status,
-		      const char *key, long pid, int64_t value);
+void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *text,
+		      long len, const char *key, long pid, int64_t value);
 
 /* A record of the calling process with a name: a program step's CALL or SETUP_FAILED. */
 void kabi_report_named(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
