@@ -94,20 +94,30 @@ static int parse_numbers(const char *text, long len, const char *key, int32_t *o
 	return count;
 }
 
-int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max)
+long kabi_read_lines(const char *path, char *buf, long size)
 {
-	char buf[4096];
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	long len = 0, n;
 
 	if (fd < 0)
-		return (int)fd;
+		return fd;
 	buf[len++] = '\n';	/* so the first line matches "\nKey:" too */
-	while (len < (long)sizeof(buf) &&
-	       (n = kabi_sys(SYS_read, fd, buf + len, sizeof(buf) - len)) > 0)
+	while (len < size && (n = kabi_sys(SYS_read, fd, buf + len, size - len)) > 0)
 		len += n;
 	kabi_sys(SYS_close, fd);
-	return parse_numbers(buf, len, key, out, max);
+	return len;
+}
+
+int kabi_parse_numbers(const char *text, long len, const char *key, int32_t *out, int max)
+{
+	return len < 0 ? (int)len : parse_numbers(text, len, key, out, max);
+}
+
+int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max)
+{
+	char buf[4096];
+
+	return kabi_parse_numbers(buf, kabi_read_lines(path, buf, sizeof(buf)), key, out, max);
 }
 
 int kabi_read_nspid(const char *status, int32_t *out)

@@ -61,3 +61,25 @@ void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const 
 {
 	kabi_report_named(ctx, KABI_REPORT_FIELD, step, name, value);
 }
+
+void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *text,
+		      long len, const char *key, long pid, int64_t value)
+{
+	struct kabi_report r;
+	char line[KABI_NAME_MAX + 1];
+	int n = 0;
+
+	kabi_zero(&r, sizeof(r));
+	for (; key[n] && n < KABI_NAME_MAX - 1; n++)
+		r.name[n] = line[n] = key[n];
+	line[n] = ':';
+	line[n + 1] = 0;
+	r.tag = KABI_REPORT_STATUS;
+	r.step = step;
+	r.level = ctx->level;
+	r.pid = (int32_t)pid;
+	r.uid = (int32_t)kabi_sys(SYS_getuid);
+	r.value = value;
+	r.nspid_count = kabi_parse_numbers(text, len, line, r.nspid, KABI_NSPID_MAX);
+	put_record(ctx->report_fd, &r);
+}

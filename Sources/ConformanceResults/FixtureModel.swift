@@ -356,8 +356,9 @@ public struct IgnoredCall: Decodable, Sendable {
 
 /// The case tables of a fixtures directory.
 public enum FixtureTables {
-  /// Files in a fixtures directory that are not case tables.
-  public static let otherFiles: Set<String> = ["features.json"]
+  /// Files in a fixtures directory that are not case tables: the features, and `trees/`, the
+  /// process trees that `tree-restore.json`'s rows restore.
+  public static let otherFiles: Set<String> = ["features.json", "trees"]
 
   /// Every case table in `directory`: each `*.json` file but `features.json`, sorted.
   public static func names(in directory: URL) throws -> [String] {

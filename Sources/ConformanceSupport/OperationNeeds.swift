@@ -9,6 +9,8 @@ extension Operation {
     case "thread" where kabi_threads_supported() == 0:
       "starting a thread from a sandbox body needs the x86-64 clone3 trampoline"
     // Same architecture test: kabi_clone_on_stack exists where that trampoline does (x86-64).
+    case "restore" where kabi_threads_supported() == 0:
+      "a restored tree's threads are started with the x86-64 clone3 trampoline"
     case "waiting-thread" where kabi_threads_supported() == 0:
       "a thread that waits in a sandbox body needs the x86-64 clone trampoline"
     default: nil

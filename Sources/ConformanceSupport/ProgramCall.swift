@@ -307,6 +307,8 @@ public final class CompiledProgram {
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
   /// Every `set_tid_size` a `"level+N"` word resolved to.
   public private(set) var levelSizes: [Int] = []
+  /// Per step, the tree it restores (`TreeRestore.swift`).
+  public private(set) var trees: [Int32: TreeStep] = [:]
   private var memory: [AnyObject] = []
   let context: ProgramContext?
 
@@ -423,6 +425,21 @@ public final class CompiledProgram {
         slots[parameter.slot] = built.address
         slots[parameter.slot + 1] = Int64(built.size)
         slots[parameter.slot + 2] = built.pidMaxRelative
+      case KABI_ARG_TREE:
+        let name = try value.decode(String.self, what: what)
+        let plan: TreePlan
+        // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
+        // pid_max before it clones (a refusal then is BROKEN: the tree does not fit here).
+        let pidMax = validating ? 4_194_304 : TreePlan.pidMax
+        do { plan = try TreePlan(named: name, pidMax: pidMax) } catch {
+          throw ProgramError("\(what): \(error)")
+        }
+        let memory = validating ? nil : try TreePlanMemory(plan)
+        trees[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = TreeStep(plan: plan, memory: memory)
+        if let memory {
+          self.memory.append(memory)
+          slots[parameter.slot] = memory.address
+        }
       case KABI_ARG_PIDS:
         let pids = try value.decode([Int32].self, what: what)
         let array = PidArray(pids)
@@ -541,6 +558,7 @@ extension ProgramCall {
     var spec = sandboxSpec
     spec.levels = levels
     spec.keepDescriptors = environment.keepDescriptors
+    spec.timeoutMilliseconds = max(spec.timeoutMilliseconds, compiled.treeTimeoutMilliseconds)
     return try withExtendedLifetime(compiled) {
       let run = try run(compiled, spec: spec) { environment.inspect($0) }
       return try observation(of: run, compiled: compiled, outside: environment.outside)
@@ -563,7 +581,8 @@ extension ProgramCall {
   ) throws(Errno) -> SandboxRun {
     var program = compiled.program
     return try Sandbox.run(
-      spec ?? sandboxSpec, body: kabi_body_program, argument: &program, onReport: onReport)
+      spec ?? sandboxSpec, body: kabi_body_program, argument: &program,
+      maxReports: compiled.maxReports, onReport: onReport)
   }
 
   /// Compiles and runs the program in a fresh sandbox.
@@ -613,6 +632,7 @@ extension ProgramCall {
     if let problem = premiseProblem(in: run) {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }
+    if let problem = try compiled?.treeProblem(in: run) { return .broken(problem) }
     let first = Int32(KABI_PROGRAM_FIRST_STEP)
     let calls = run.reports(.call).filter { $0.step >= first }
     var fields = Fields()

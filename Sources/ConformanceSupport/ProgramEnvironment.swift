@@ -207,7 +207,8 @@ extension ProgramCall {
       }
       return room
     case .levels(let count):
-      let needed = count + pidNamespaces(before: steps.count) + (makesPidNamespace ? 1 : 0)
+      let needed =
+        count + pidNamespaces(before: steps.count) + (makesPidNamespace ? 1 : 0) + treeLevels
       guard needed <= room else {
         throw CaseSkip(
           .environment,

@@ -14,6 +14,8 @@ public struct SandboxReport: Sendable, Equatable, CustomStringConvertible {
     case childExit = 5
     case level = 6
     case field = 7
+    /// A line of the writer's status file (`name`), its numbers in `nspid`.
+    case status = 8
   }
 
   public var tag: Tag?
@@ -267,7 +269,8 @@ public enum Sandbox {
   /// the caller's memory (CLONE_VM), elsewhere it gets a copy: a body must only read it.
   ///
   /// `maxReports` records are kept; more make the run damaged, never silently shorter. The
-  /// most any of the 334 cases sent in one run was 37 (measured on 6.18), so 128 leaves room.
+  /// most any of the 334 cases sent in one run was 37 (measured on 6.18), so 128 leaves room;
+  /// a program that restores a tree adds five records per process and two per thread.
   ///
   /// `onReport` sees each record as it arrives, while the sandbox still runs; a body that waits
   /// on a descriptor it keeps can so be inspected from outside before it goes on.

@@ -14,5 +14,6 @@
 #include "kabi_selftest.h"
 #include "kabi_syscalls.h"
 #include "kabi_threads.h"
+#include "kabi_tree.h"
 
 #endif

@@ -28,4 +28,13 @@ int kabi_read_nspid(const char *status, int32_t *out);
  */
 int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max);
 
+/*
+ * Reads path whole into buf (at most size bytes), after a '\n' put first so that the first
+ * line matches "\nKey:" too: the length, or -errno. For kabi_parse_numbers.
+ */
+long kabi_read_lines(const char *path, char *buf, long size);
+
+/* kabi_read_numbers on text that kabi_read_lines read (len: its answer, -errno passed on). */
+int kabi_parse_numbers(const char *text, long len, const char *key, int32_t *out, int max);
+
 #endif

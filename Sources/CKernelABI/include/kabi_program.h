@@ -50,6 +50,7 @@ enum kabi_arg_kind {
 	KABI_ARG_CLONE_ARGS = 6,	/* three slots: address, size, pid_max-relative set_tid mask */
 	KABI_ARG_PIDS = 7,		/* two slots: count, address of the int32_t array */
 	KABI_ARG_CAP_NAMES = 8,		/* one slot: a mask (bit n: capability n) of libcap names */
+	KABI_ARG_TREE = 9,		/* one slot: a struct kabi_tree_plan, from Fixtures/trees/NAME.json */
 };
 
 struct kabi_param {

@@ -30,6 +30,11 @@ enum kabi_report_tag {
 	KABI_REPORT_CHILD_EXIT = 5,	/* value: that child's wait status, or -errno */
 	KABI_REPORT_LEVEL = 6,		/* value: the reporter's PID-namespace level, or -errno */
 	KABI_REPORT_FIELD = 7,		/* value: what the body observed, under the record's name */
+	/*
+	 * A line of the writer's status file: name is its key ("NSpgid"), nspid holds its numbers
+	 * (not the writer's NSpid, unless the key is NSpid); value says who wrote it.
+	 */
+	KABI_REPORT_STATUS = 8,
 };
 
 enum kabi_setup_step {
@@ -129,6 +134,13 @@ void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_
 /* Sends a FIELD record: the body observed value, named name (at most 15 bytes). */
 void kabi_report_field(const struct kabi_body_context *ctx, int32_t step, const char *name,
 		       int64_t value);
+
+/*
+ * Sends a STATUS record: the numbers of line key ("NSsid", at most 15 bytes) of a status file
+ * that kabi_read_lines read into text (len: its answer), with pid as the writer's and value.
+ */
+void kabi_report_line(const struct kabi_body_context *ctx, int32_t step, const char *text,
+		      long len, const char *key, long pid, int64_t value);
 
 /* A record of the calling process with a name: a program step's CALL or SETUP_FAILED. */
 void kabi_report_named(const struct kabi_body_context *ctx, int32_t tag, int32_t step,

@@ -2,10 +2,18 @@
 #ifndef CKERNELABI_KABI_THREADS_H
 #define CKERNELABI_KABI_THREADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kabi_clone3.h"
 #include "kabi_sandbox.h"
+
+/*
+ * clone3(args, size) whose child runs fn(arg) on the stack named in args and then exits the
+ * thread alone (__NR_exit): a thread shares the body's stack otherwise. -ENOSYS where the
+ * build has no trampoline.
+ */
+long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
 /* Whether this build can start threads from a sandbox body (an x86-64 clone3 trampoline). */
 int kabi_threads_supported(void);

@@ -1,0 +1,174 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "kabi_clone3.h"
+#include "kabi_files.h"
+#include "kabi_processes.h"
+#include "kabi_program.h"
+#include "kabi_raw.h"
+#include "kabi_syscalls.h"
+#include "kabi_threads.h"
+
+/*
+ * Placing processes at chosen PIDs while other processes fork: the race seed 000 names. Raw
+ * syscalls only, no malloc, no stdio. Every process here shares the body's memory (CLONE_VM)
+ * and runs on a slot of its scratch, so what is timed is the kernel's work, not copying the
+ * test process's address space: slot 0 for the placed processes (one at a time), 1 + i for
+ * noise process i and 1 + RACE_NOISE_MAX + i for its children (one at a time).
+ */
+
+enum race_method {
+	RACE_SET_TID = 0,	/* clone3 with set_tid: the kernel places it, or fails */
+	RACE_NS_LAST_PID = 1,	/* write PID - 1 to ns_last_pid, then a plain clone3 */
+	RACE_AUTOMATIC = 2,	/* a plain clone3: the floor, no PID chosen */
+	RACE_NOISE_MAX = 8,
+	RACE_SLOT = 16 * 1024,
+};
+
+/* A CLONE_VM process on scratch slot `slot` running fn(arg); its PID, or -errno. */
+static long spawn(const struct kabi_body_context *ctx, int slot, const int32_t *set_tid,
+		  int (*fn)(void *), void *arg)
+{
+	struct kabi_clone_args a;
+
+	if ((unsigned long)(slot + 1) * RACE_SLOT > ctx->scratch_bytes)
+		return -ENOMEM;
+	kabi_zero(&a, sizeof(a));
+	a.flags = KABI_CLONE_VM;
+	a.exit_signal = SIGCHLD;
+	a.stack = (uint64_t)(uintptr_t)ctx->scratch + (uint64_t)slot * RACE_SLOT;
+	a.stack_size = RACE_SLOT;
+	if (set_tid) {
+		a.set_tid = (uint64_t)(uintptr_t)set_tid;
+		a.set_tid_size = 1;
+	}
+	return kabi_clone3_run(&a, sizeof(a), fn, arg);
+}
+
+static int exit_at_once(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* Exits 0 if it runs at PID *target. */
+static int check_pid(void *target)
+{
+	return kabi_sys(SYS_getpid) == *(const int32_t *)target ? 0 : 1;
+}
+
+struct noise_start {
+	const struct kabi_body_context *ctx;
+	int slot;
+};
+
+/* Makes and reaps processes until killed: every one takes the namespace's next PID. */
+static int noise(void *arg)
+{
+	const struct noise_start *start = arg;
+	siginfo_t info;
+
+	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	for (;;) {
+		long child = spawn(start->ctx, start->slot, 0, exit_at_once, 0);
+
+		if (child > 0)
+			kabi_reap(child, &info);
+	}
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	kabi_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Makes one process meant to get PID *target by method; it exits 0 if getpid() is *target. */
+static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *target)
+{
+	if (method == RACE_NS_LAST_PID) {
+		long r = kabi_write_int("/proc/sys/kernel/ns_last_pid", *target - 1);
+
+		if (r < 0)
+			return r;
+	}
+	return spawn(ctx, 0, method == RACE_SET_TID ? target : 0, check_pid, target);
+}
+
+/*
+ * race: starts `noise` processes that fork and reap without pause in the body's PID namespace,
+ * then places `targets` processes one after the other by `method` (0 set_tid, 1 ns_last_pid +
+ * clone3, 2 plain clone3), each at `gap` PIDs past the namespace's ns_last_pid, just ahead of
+ * the noise. A placed process checks its own getpid(). Reports fields wrong (another PID, by
+ * clone3's answer or by the process's) and failed (an error other than EEXIST; firstErrno its
+ * -errno), and with counts (for scripts/bench; they differ from run to run) also placed (at the
+ * PID chosen), eexist and nanoseconds (the placements' wall time). Returns placed.
+ */
+KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
+	{ "targets", KABI_ARG_NUMBER, 1, 50 }, { "noise", KABI_ARG_NUMBER, 2, 2 },
+	{ "gap", KABI_ARG_NUMBER, 3, 3 }, { "counts", KABI_ARG_NUMBER, 4, 0 })
+{
+	const struct kabi_body_context *ctx = call->ctx;
+	int64_t method = call->args[0], placed = 0, wrong = 0, eexist = 0, failed = 0;
+	int64_t first_errno = 0, started;
+	long noisy[RACE_NOISE_MAX];
+	struct noise_start starts[RACE_NOISE_MAX];
+	int count = 0;
+	siginfo_t info;
+
+	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
+		return kabi_setup_failed(call, "noise count", -EINVAL);
+	for (; count < call->args[2]; count++) {
+		starts[count].ctx = ctx;
+		starts[count].slot = 1 + RACE_NOISE_MAX + count;
+		noisy[count] = spawn(ctx, 1 + count, 0, noise, &starts[count]);
+		if (noisy[count] < 0)
+			break;
+	}
+	started = now_ns();
+	for (int64_t i = 0; i < call->args[1] && count == call->args[2]; i++) {
+		int64_t last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
+		int32_t target = (int32_t)(last + call->args[3]);
+		long r = last < 0 ? last : place(ctx, method, &target);
+
+		if (r > 0) {
+			long w = kabi_reap(r, &info);
+
+			if (method == RACE_AUTOMATIC || (r == target && w == 0 &&
+							  kabi_wait_status(&info) == 0))
+				placed++;
+			else
+				wrong++;
+		} else if (r == -EEXIST) {
+			eexist++;
+		} else if (failed++ == 0) {
+			first_errno = r;
+		}
+	}
+	started = now_ns() - started;
+	for (int i = 0; i < count; i++) {
+		if (noisy[i] <= 0)
+			continue;
+		kabi_sys(SYS_kill, noisy[i], SIGKILL);
+		kabi_reap(noisy[i], &info);
+	}
+	if (count != call->args[2])
+		return kabi_setup_failed(call, "fork a noise process", noisy[count]);
+	if (call->args[4]) {
+		kabi_report_field(ctx, call->step, "placed", placed);
+		kabi_report_field(ctx, call->step, "eexist", eexist);
+		kabi_report_field(ctx, call->step, "nanoseconds", started);
+	}
+	kabi_report_field(ctx, call->step, "wrong", wrong);
+	kabi_report_field(ctx, call->step, "failed", failed);
+	if (failed)
+		kabi_report_field(ctx, call->step, "firstErrno", first_errno);
+	return placed;
+}
