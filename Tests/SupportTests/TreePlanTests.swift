@@ -143,7 +143,8 @@ import Testing
     #expect(throws: TreeRefusal.self) { try TreeFixture.load("../twice", from: directory) }
   }
 
-  @Test func `a restored tree that differs from its fixture fails, naming the process and level`()
+  @Test(.needsSandbox)
+  func `a restored tree that differs from its fixture fails, naming the process and level`()
     throws
   {
     try ProgramEnvironmentTests.requireClone3()
