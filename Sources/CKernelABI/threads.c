@@ -12,11 +12,7 @@
 /* Sandbox body: raw syscalls only, no malloc, no stdio. */
 
 #if defined(__x86_64__)
-/*
- * clone3(args, size) whose child runs fn(arg) on the stack named in args and then exits the
- * thread alone (__NR_exit): a thread shares the body's stack otherwise.
- */
-long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
+/* The child exits the thread alone (__NR_exit): a thread shares the body's stack otherwise. */
 __asm__(".text\n"
 	".globl kabi_clone3_run\n"
 	".type kabi_clone3_run, @function\n"
@@ -47,8 +43,7 @@ int kabi_threads_supported(void)
 	return 1;
 }
 #else
-static long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *),
-			    void *arg)
+long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg)
 {
 	(void)args, (void)size, (void)fn, (void)arg;
 	return -ENOSYS;

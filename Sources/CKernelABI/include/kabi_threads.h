@@ -2,6 +2,7 @@
 #ifndef CKERNELABI_KABI_THREADS_H
 #define CKERNELABI_KABI_THREADS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kabi_clone3.h"
@@ -9,5 +10,11 @@
 
 /* Whether this build can start threads from a sandbox body (an x86-64 clone3 trampoline). */
 int kabi_threads_supported(void);
+
+/*
+ * clone3(args, size) whose child runs fn(arg) on the stack args names and then exits (__NR_exit:
+ * a thread alone, a process whole): -ENOSYS where kabi_threads_supported() is 0.
+ */
+long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
 #endif
