@@ -8,6 +8,10 @@ extension Operation {
     switch name {
     case "thread" where kabi_threads_supported() == 0:
       "starting a thread from a sandbox body needs the x86-64 clone3 trampoline"
+    // A child on a stack the body gives it starts in that trampoline too.
+    case "cleartid" where kabi_threads_supported() == 0,
+      "stack" where kabi_threads_supported() == 0:
+      "a child on a stack of its own from a sandbox body needs the x86-64 clone3 trampoline"
     // Same architecture test: kabi_clone_on_stack exists where that trampoline does (x86-64).
     case "waiting-thread" where kabi_threads_supported() == 0:
       "a thread that waits in a sandbox body needs the x86-64 clone trampoline"
