@@ -105,13 +105,19 @@ public struct ProgramContext: Sendable {
 ///   run so it keeps its inode (`own-file`, `write-fd` refuse to write that file);
 /// - `"$suitePidNamespaceInode"`: the inode of the suite's own PID namespace;
 /// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
-///   checked its PIDs from outside (`OutsideCheck`).
+///   checked its PIDs from outside (`OutsideCheck`);
+/// - `"$ownCgroupUnwritable"`: a descriptor of the suite's own cgroup2 directory, whose
+///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2).
 final class ProgramEnvironment {
-  static let words: Set<String> = ["$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold"]
+  static let words: Set<String> = [
+    "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
+  ]
 
   private(set) var values: [String: Int64] = [:]
   private(set) var outside: OutsideCheck?
   private var held: [Int32] = []
+  /// Descriptors the sandbox gets, besides the outside check's.
+  private var passed: [Int32] = []
 
   init(for call: ProgramCall) throws {
     for (index, step) in call.steps.enumerated() {
@@ -126,6 +132,10 @@ final class ProgramEnvironment {
           values[word] = try hold("/proc/sys/kernel/pid_max")
         case "$suitePidNamespaceInode":
           values[word] = try hold("/proc/self/ns/pid")
+        case "$ownCgroupUnwritable":
+          let fd = try OwnCgroup.openUnwritable()
+          passed.append(fd)
+          values[word] = Int64(fd)
         default:
           break
         }
@@ -150,15 +160,16 @@ final class ProgramEnvironment {
 
   /// Descriptors the sandbox must keep open.
   var keepDescriptors: [Int32] {
-    outside.map { [$0.holdDescriptor] } ?? []
+    (outside.map { [$0.holdDescriptor] } ?? []) + passed
   }
 
   func inspect(_ report: SandboxReport) { outside?.inspect(report) }
 
   func close() {
     outside?.finish()
-    for fd in held { Glibc.close(fd) }
+    for fd in held + passed { Glibc.close(fd) }
     held = []
+    passed = []
   }
 
   /// The value of `word`; 0 without a context (a table being checked, not run).
