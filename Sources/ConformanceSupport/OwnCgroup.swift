@@ -5,9 +5,9 @@ import KernelABI
 /// The suite's own cgroup on the cgroup2 hierarchy, for CLONE_INTO_CGROUP cases that need no
 /// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
 /// line of `/proc/self/cgroup`. Nothing is created or written.
-enum OwnCgroup {
+public enum OwnCgroup {
   /// The mount point of the first cgroup2 filesystem in `mountinfo`, or nil.
-  static func mountPoint(mountinfo: String) -> String? {
+  public static func mountPoint(mountinfo: String) -> String? {
     for line in mountinfo.split(separator: "\n") {
       let halves = line.components(separatedBy: " - ")
       guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else {
@@ -21,12 +21,12 @@ enum OwnCgroup {
   }
 
   /// The path of the `0::` line of `/proc/self/cgroup` (the cgroup2 hierarchy), or nil.
-  static func path(cgroup: String) -> String? {
+  public static func path(cgroup: String) -> String? {
     cgroup.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
   }
 
   /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-  static func unescape(_ field: String) -> String {
+  public static func unescape(_ field: String) -> String {
     var bytes: [UInt8] = []
     var rest = Substring(field).utf8[...]
     while let byte = rest.first {
