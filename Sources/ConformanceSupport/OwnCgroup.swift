@@ -71,3 +71,106 @@ public enum OwnCgroup {
     return fd
   }
 }
+
+/// A cgroup2 directory made for one case below the suite's own cgroup, named
+/// `pidns-conformance.<pid>.<n>.<random>`, and everything the sandbox made below it: the test
+/// process removes the whole tree once the sandbox has exited (`remove()`), and the directory is
+/// held with `flock` for the case's lifetime, so a run killed midway leaves a tree that the next
+/// run making a case cgroup removes (`sweepOnce`) before it makes its own. Where the suite may not create one (an
+/// unprivileged run without a delegated cgroup) the case SKIPs with the errno.
+final class CaseCgroup {
+  static let prefix = "pidns-conformance."
+  let path: String
+  /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
+  let descriptor: Int32
+
+  private static let made = LockedValue(0)
+  private static let swept = LockedValue(false)
+
+  init() throws {
+    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+      let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
+    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
+    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+      let own = OwnCgroup.path(cgroup: cgroup)
+    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
+    let base = own == "/" ? mount : mount + own
+    // The base is locked while a case cgroup is made and locked and while stale ones are
+    // swept, so no sweep sees one between its mkdir and its flock.
+    let baseDescriptor = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard baseDescriptor >= 0 else {
+      throw CaseBroken(step: "open the suite's cgroup \(base)", errno: Errno(rawValue: errno))
+    }
+    defer { Glibc.close(baseDescriptor) }
+    guard flock(baseDescriptor, LOCK_EX) == 0 else {
+      throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
+    }
+    Self.sweepOnce(base)
+    let number = Self.made.withLock { count in
+      count += 1
+      return count
+    }
+    let name = "\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
+    path = base + "/" + name
+    if mkdir(path, 0o755) != 0 {
+      let error = Errno(rawValue: errno)
+      guard error != .EACCES, error != .EPERM, error != .EROFS else {
+        throw CaseSkip(
+          .environment,
+          "the suite cannot create a cgroup below its own, \(base): \(error.name) (it needs "
+            + "root, or a cgroup delegated to its user)")
+      }
+      throw CaseBroken(step: "mkdir \(path)", errno: error)
+    }
+    descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0, flock(descriptor, LOCK_EX) == 0 else {
+      let error = Errno(rawValue: errno)
+      if descriptor >= 0 { Glibc.close(descriptor) }
+      _ = Self.removeTree(path)
+      throw CaseBroken(step: "open and lock \(path)", errno: error)
+    }
+  }
+
+  /// Removes the case's tree, deepest first, and closes the descriptor: nil once the
+  /// directory is gone (`stat` answers ENOENT), else what is left and why.
+  func remove() -> String? {
+    let problem = Self.removeTree(path)
+    Glibc.close(descriptor)
+    var status = stat()
+    if stat(path, &status) == 0 { return problem ?? "\(path) is still there" }
+    return errno == ENOENT ? nil : "stat \(path): \(Errno(rawValue: errno).name)"
+  }
+
+  /// rmdir of every directory below `path` and of `path`: nil, or the first failure.
+  static func removeTree(_ path: String) -> String? {
+    var problem: String?
+    let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    for child in children {
+      var status = stat()
+      let full = path + "/" + child
+      guard lstat(full, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else { continue }
+      problem = problem ?? removeTree(full)
+    }
+    if rmdir(path) != 0, errno != ENOENT {
+      problem = problem ?? "rmdir \(path): \(Errno(rawValue: errno).name)"
+    }
+    return problem
+  }
+
+  /// Once per process, before its first case cgroup (with the base locked): removes the trees
+  /// of runs that were killed, those no one holds locked.
+  private static func sweepOnce(_ base: String) {
+    swept.withLock { done in
+      guard !done else { return }
+      done = true
+      let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+      for name in entries where name.hasPrefix(prefix) {
+        let full = base + "/" + name
+        let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { continue }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = removeTree(full) }
+        Glibc.close(fd)
+      }
+    }
+  }
+}

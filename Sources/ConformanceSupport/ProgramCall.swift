@@ -543,7 +543,9 @@ extension ProgramCall {
     spec.keepDescriptors = environment.keepDescriptors
     return try withExtendedLifetime(compiled) {
       let run = try run(compiled, spec: spec) { environment.inspect($0) }
-      return try observation(of: run, compiled: compiled, outside: environment.outside)
+      let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
+      try environment.removeCgroup()
+      return observed
     }
   }
 

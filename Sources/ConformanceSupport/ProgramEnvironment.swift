@@ -107,10 +107,13 @@ public struct ProgramContext: Sendable {
 /// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
 ///   checked its PIDs from outside (`OutsideCheck`);
 /// - `"$ownCgroupUnwritable"`: a descriptor of the suite's own cgroup2 directory, whose
-///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2).
+///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2);
+/// - `"$cgroup"`: a descriptor of a cgroup2 directory made for the case below the suite's own,
+///   removed with everything below it after the run (`CaseCgroup`).
 final class ProgramEnvironment {
   static let words: Set<String> = [
     "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
+    "$cgroup",
   ]
 
   private(set) var values: [String: Int64] = [:]
@@ -118,6 +121,7 @@ final class ProgramEnvironment {
   private var held: [Int32] = []
   /// Descriptors the sandbox gets, besides the outside check's.
   private var passed: [Int32] = []
+  private var cgroup: CaseCgroup?
 
   init(for call: ProgramCall) throws {
     for (index, step) in call.steps.enumerated() {
@@ -136,6 +140,10 @@ final class ProgramEnvironment {
           let fd = try OwnCgroup.openUnwritable()
           passed.append(fd)
           values[word] = Int64(fd)
+        case "$cgroup":
+          let made = try CaseCgroup()
+          cgroup = made
+          values[word] = Int64(made.descriptor)
         default:
           break
         }
@@ -160,12 +168,24 @@ final class ProgramEnvironment {
 
   /// Descriptors the sandbox must keep open.
   var keepDescriptors: [Int32] {
-    (outside.map { [$0.holdDescriptor] } ?? []) + passed
+    (outside.map { [$0.holdDescriptor] } ?? []) + passed + (cgroup.map { [$0.descriptor] } ?? [])
   }
 
   func inspect(_ report: SandboxReport) { outside?.inspect(report) }
 
+  /// Removes the case's cgroup tree once the sandbox has exited; BROKEN when any of it is
+  /// left, naming what.
+  func removeCgroup() throws(CaseBroken) {
+    guard let made = cgroup else { return }
+    cgroup = nil
+    if let problem = made.remove() {
+      throw CaseBroken(step: "remove the case's cgroup: \(problem)")
+    }
+  }
+
   func close() {
+    _ = cgroup?.remove()
+    cgroup = nil
     outside?.finish()
     for fd in held + passed { Glibc.close(fd) }
     held = []
