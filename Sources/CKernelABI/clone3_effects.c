@@ -7,6 +7,8 @@
 
 #include "clone3_effects.h"
 #include "kabi_clone3.h"
+#include "kabi_files.h"
+#include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_threads.h"
@@ -286,5 +288,37 @@ KABI_OP(op_sighand, "sighand", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
 		kabi_reap_child(ctx, call->step, r);
 	kabi_sys(SYS_rt_sigaction, SIGUSR2, &usr2.old, 0, KABI_SIGSET_BYTES);
 	kabi_sys(SYS_rt_sigaction, SIGUSR1, &usr1.old, 0, KABI_SIGSET_BYTES);
+	return r;
+}
+
+/*
+ * time-namespace: the caller holds /proc/self/ns/time open and makes clone3(CLONE_NEWTIME,
+ * exit_signal SIGCHLD). The child reports fields sameTimeNs (1: its time namespace is the
+ * caller's, by st_dev and st_ino) and offsets, what writing "monotonic 1 0" to
+ * /proc/self/timens_offsets gives (0, or -errno).
+ */
+KABI_OP(op_time_namespace, "time-namespace", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+{
+	const struct kabi_body_context *ctx = call->ctx;
+	static const char offset[] = "monotonic 1 0";
+	struct kabi_clone_args a;
+	long caller, r;
+
+	if ((caller = kabi_step_open(call, "/proc/self/ns/time")) < 0)
+		return KABI_STEP_ABORTED;
+	kabi_args_for(&a, KABI_CLONE_NEWTIME | (uint64_t)call->args[0], SIGCHLD);
+	r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
+	if (r == 0) {
+		kabi_report_self(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid));
+		kabi_report_field(ctx, call->step, "sameTimeNs",
+				  kabi_fd_is_namespace(caller, "/proc/self/ns/time"));
+		kabi_report_field(ctx, call->step, "offsets",
+				  kabi_write_file("/proc/self/timens_offsets", offset,
+						  sizeof(offset) - 1));
+		kabi_sys(SYS_exit_group, 0);
+	}
+	if (r > 0)
+		kabi_reap_child(ctx, call->step, r);
+	kabi_sys(SYS_close, caller);
 	return r;
 }
