@@ -87,7 +87,14 @@ final class CaseCgroup {
   private static let made = LockedValue(0)
   private static let swept = LockedValue(false)
 
-  init() throws {
+  /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
+  /// `cgroup.subtree_control` puts it under the no-internal-process rule.
+  static let domainControllers = ["memory", "io", "hugetlb", "rdma", "misc"]
+
+  /// With `controlled`, the new cgroup also enables the first domain controller it may for its
+  /// children; SKIP where none is enabled for the suite's own cgroup's children (the suite never
+  /// writes that).
+  init(controlled: Bool = false) throws {
     guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
       let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
     else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
@@ -128,6 +135,32 @@ final class CaseCgroup {
       if descriptor >= 0 { Glibc.close(descriptor) }
       _ = Self.removeTree(path)
       throw CaseBroken(step: "open and lock \(path)", errno: error)
+    }
+    if controlled { try enableDomainController(below: base) }
+  }
+
+  /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first domain controller
+  /// its `cgroup.controllers` offers; removes the cgroup before it throws.
+  private func enableDomainController(below base: String) throws {
+    let offered =
+      (try? String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8))?
+      .split(whereSeparator: \.isWhitespace).map(String.init) ?? []
+    guard let name = Self.domainControllers.first(where: offered.contains) else {
+      _ = remove()
+      throw CaseSkip(
+        .environment,
+        "no domain controller (\(Self.domainControllers.joined(separator: ", "))) is enabled "
+          + "for the children of \(base), so a cgroup below it cannot enable one: the suite "
+          + "never writes its own cgroup's cgroup.subtree_control")
+    }
+    let fd = open(path + "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
+    let text = "+" + name
+    let written = fd < 0 ? -1 : write(fd, text, text.utf8.count)
+    let error = Errno(rawValue: errno)
+    if fd >= 0 { Glibc.close(fd) }
+    guard written == text.utf8.count else {
+      _ = remove()
+      throw CaseBroken(step: "enable \(name) in \(path)/cgroup.subtree_control", errno: error)
     }
   }
 

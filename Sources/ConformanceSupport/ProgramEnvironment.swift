@@ -109,11 +109,13 @@ public struct ProgramContext: Sendable {
 /// - `"$ownCgroupUnwritable"`: a descriptor of the suite's own cgroup2 directory, whose
 ///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2);
 /// - `"$cgroup"`: a descriptor of a cgroup2 directory made for the case below the suite's own,
-///   removed with everything below it after the run (`CaseCgroup`).
+///   removed with everything below it after the run (`CaseCgroup`);
+/// - `"$cgroupControlled"`: the same, with a domain controller enabled for its children (SKIP
+///   where none may be).
 final class ProgramEnvironment {
   static let words: Set<String> = [
     "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
-    "$cgroup",
+    "$cgroup", "$cgroupControlled",
   ]
 
   private(set) var values: [String: Int64] = [:]
@@ -140,8 +142,11 @@ final class ProgramEnvironment {
           let fd = try OwnCgroup.openUnwritable()
           passed.append(fd)
           values[word] = Int64(fd)
-        case "$cgroup":
-          let made = try CaseCgroup()
+        case "$cgroup", "$cgroupControlled":
+          guard cgroup == nil else {
+            throw CaseBroken(step: "make one cgroup for the case: the program names two")
+          }
+          let made = try CaseCgroup(controlled: word == "$cgroupControlled")
           cgroup = made
           values[word] = Int64(made.descriptor)
         default:
