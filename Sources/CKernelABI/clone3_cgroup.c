@@ -36,6 +36,13 @@ KABI_OP(op_cgroup_rmdir, "cgroup-rmdir", "unlinkat", { "fd", KABI_ARG_NUMBER, 0 
 	return kabi_sys(SYS_unlinkat, call->args[0], call->text, AT_REMOVEDIR);
 }
 
+/* cgroup-chmod: fchmodat(fd, "cgroup.procs", mode): who may move processes into the cgroup. */
+KABI_OP(op_cgroup_chmod, "cgroup-chmod", "fchmodat", { "fd", KABI_ARG_NUMBER, 0 },
+	{ "mode", KABI_ARG_NUMBER, 1 })
+{
+	return kabi_sys(SYS_fchmodat, call->args[0], "cgroup.procs", call->args[1], 0);
+}
+
 /* cgroup-threaded: writes "threaded" to cgroup.type of the cgroup open as fd. */
 KABI_OP(op_cgroup_threaded, "cgroup-threaded", "write", { "fd", KABI_ARG_NUMBER, 0 })
 {
