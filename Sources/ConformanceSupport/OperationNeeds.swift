@@ -24,6 +24,14 @@ extension Operation {
   public var makesThreads: Bool { name == "thread" }
 }
 
+extension ProgramCall.Step {
+  /// The syscalls the step makes beyond the one its operation registers, decided by its
+  /// arguments: `pidfd-child` with a signal sends it with pidfd_send_signal.
+  var otherSyscalls: [String] {
+    op == "pidfd-child" && args["signal"] != nil ? ["pidfd_send_signal"] : []
+  }
+}
+
 extension ProgramCall {
   /// Throws SKIP naming the first operation of the program that cannot run here.
   func requireRunnableOperations() throws(CaseSkip) {
