@@ -75,6 +75,17 @@ static inline long kabi_wait_exited(long pid)
 	return r;
 }
 
+/* Whether child pid has exited (left a zombie; WNOWAIT): 1, 0, or -errno. */
+static inline long kabi_has_exited(long pid)
+{
+	siginfo_t info;
+	long r;
+
+	info.si_pid = 0;
+	r = kabi_sys(SYS_waitid, P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT | KABI_WAIT_ALL, 0);
+	return r < 0 ? r : info.si_pid != 0;
+}
+
 /* Reaps pid and reports CHILD_EXIT with its wait status (or -errno). */
 static inline void kabi_reap_child(const struct kabi_body_context *ctx, int32_t step, long pid)
 {

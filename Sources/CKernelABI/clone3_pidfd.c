@@ -30,12 +30,12 @@ static int same_pids(const int32_t *a, long n, const int32_t *b, long m)
 
 /*
  * pidfd-child: the caller blocks every signal and makes clone3(CLONE_PIDFD, exit_signal SIGCHLD)
- * with pidfd at a word of its own. The child sends its NSpid back, takes signal if one is given
- * (5 s at most; fields received, code and sender, its si_pid), and waits to be let go. Fields of
+ * with pidfd at a word of its own. The child sends its NSpid back, waits to be let go, and then
+ * takes signal if one is given, without waiting (fields received, code and sender). Fields of
  * the caller: fdinfoPid (the last NSpid entry of the pidfd's fdinfo, the PID in the caller's
  * namespace), samePid (1: that fdinfo's NSpid is the child's own), readableAlive (POLLIN before
  * the child was let go), sent (pidfd_send_signal's result, with signal), readableExited (POLLIN
- * within 5 s of letting it go), reapedPid (si_pid from waitid(P_PIDFD), or -errno), gone (1:
+ * once it has exited), reapedPid (si_pid from waitid(P_PIDFD), or -errno), gone (1:
  * waitid(P_PID) on the child then finds no child). Returns the child's PID.
  */
 KABI_OP(op_pidfd_child, "pidfd-child", "clone3", { "signal", KABI_ARG_SIGNAL, 0 })
@@ -70,16 +70,17 @@ KABI_OP(op_pidfd_child, "pidfd-child", "clone3", { "signal", KABI_ARG_SIGNAL, 0 
 		kabi_sys(SYS_write, sent_back[1], &count, sizeof(count));
 		if (count > 0)
 			kabi_sys(SYS_write, sent_back[1], own, count * sizeof(own[0]));
+		while (kabi_sys(SYS_read, hold[0], &byte, 1) == -EINTR)
+			;
+		/* Let go only after the caller's pidfd_send_signal() returned: it is pending. */
 		if (sig > 0) {
-			limit.tv_sec = 5;
+			limit.tv_sec = 0;
 			limit.tv_nsec = 0;
 			w = kabi_sys(SYS_rt_sigtimedwait, &wanted, &info, &limit, KABI_SIGSET_BYTES);
 			kabi_report_field(ctx, call->step, "received", w);
 			kabi_report_field(ctx, call->step, "code", w > 0 ? info.si_code : 0);
 			kabi_report_field(ctx, call->step, "sender", w > 0 ? info.si_pid : 0);
 		}
-		while (kabi_sys(SYS_read, hold[0], &byte, 1) == -EINTR)
-			;
 		kabi_sys(SYS_exit_group, 0);
 	}
 	kabi_sys(SYS_close, hold[0]);
@@ -112,8 +113,15 @@ KABI_OP(op_pidfd_child, "pidfd-child", "clone3", { "signal", KABI_ARG_SIGNAL, 0 
 	kabi_sys(SYS_close, hold[1]);
 	kabi_sys(SYS_close, sent_back[0]);
 	if (r > 0) {
-		p.revents = 0;
-		w = kabi_sys(SYS_poll, &p, 1, 5000);
+		/* 5 s at a time until the child has exited (the sandbox's timeout bounds it). */
+		do {
+			p.revents = 0;
+			w = kabi_sys(SYS_poll, &p, 1, 5000);
+		} while (w == 0 && kabi_has_exited(r) == 0);
+		if (w == 0) {	/* it exited after that poll timed out: readable now */
+			p.revents = 0;
+			w = kabi_sys(SYS_poll, &p, 1, 0);
+		}
 		kabi_report_field(ctx, call->step, "readableExited",
 				  w < 0 ? w : (p.revents & POLLIN) != 0);
 		kabi_zero(&info, sizeof(info));
