@@ -76,13 +76,16 @@ public enum OwnCgroup {
 /// `pidns-conformance.<pid>.<n>.<random>`, and everything the sandbox made below it: the test
 /// process removes the whole tree once the sandbox has exited (`remove()`), and the directory is
 /// held with `flock` for the case's lifetime, so a run killed midway leaves a tree that the next
-/// run making a case cgroup removes (`sweepOnce`) before it makes its own. Where the suite may not create one (an
-/// unprivileged run without a delegated cgroup) the case SKIPs with the errno.
-final class CaseCgroup {
-  static let prefix = "pidns-conformance."
-  let path: String
+/// run making a case cgroup removes (`sweepStale`) before it makes its own. Where the suite may
+/// not create one (an unprivileged run without a delegated cgroup) the case SKIPs with the
+/// errno.
+public final class CaseCgroup {
+  /// How every case cgroup's name starts.
+  public static let prefix = "pidns-conformance."
+  /// The case cgroup's directory.
+  public let path: String
   /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
-  let descriptor: Int32
+  public let descriptor: Int32
 
   private static let made = LockedValue(0)
   private static let swept = LockedValue(false)
@@ -94,14 +97,8 @@ final class CaseCgroup {
   /// With `controlled`, the new cgroup also enables the first domain controller it may for its
   /// children; SKIP where none is enabled for the suite's own cgroup's children (the suite never
   /// writes that).
-  init(controlled: Bool = false) throws {
-    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
-      let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
-    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
-    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-      let own = OwnCgroup.path(cgroup: cgroup)
-    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
-    let base = own == "/" ? mount : mount + own
+  public init(controlled: Bool = false) throws {
+    let base = try Self.base()
     // The base is locked while a case cgroup is made and locked and while stale ones are
     // swept, so no sweep sees one between its mkdir and its flock.
     let baseDescriptor = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -164,9 +161,20 @@ final class CaseCgroup {
     }
   }
 
+  /// The suite's own cgroup2 directory, below which case cgroups are made; SKIP without one.
+  public static func base() throws -> String {
+    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+      let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
+    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
+    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+      let own = OwnCgroup.path(cgroup: cgroup)
+    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
+    return own == "/" ? mount : mount + own
+  }
+
   /// Removes the case's tree, deepest first, and closes the descriptor: nil once the
   /// directory is gone (`stat` answers ENOENT), else what is left and why.
-  func remove() -> String? {
+  public func remove() -> String? {
     let problem = Self.removeTree(path)
     Glibc.close(descriptor)
     var status = stat()
@@ -175,7 +183,7 @@ final class CaseCgroup {
   }
 
   /// rmdir of every directory below `path` and of `path`: nil, or the first failure.
-  static func removeTree(_ path: String) -> String? {
+  public static func removeTree(_ path: String) -> String? {
     var problem: String?
     let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
     for child in children {
@@ -190,20 +198,25 @@ final class CaseCgroup {
     return problem
   }
 
-  /// Once per process, before its first case cgroup (with the base locked): removes the trees
-  /// of runs that were killed, those no one holds locked.
+  /// Once per process, before its first case cgroup (with the base locked).
   private static func sweepOnce(_ base: String) {
     swept.withLock { done in
       guard !done else { return }
       done = true
-      let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-      for name in entries where name.hasPrefix(prefix) {
-        let full = base + "/" + name
-        let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { continue }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = removeTree(full) }
-        Glibc.close(fd)
-      }
+      sweepStale(in: base)
+    }
+  }
+
+  /// Removes every case cgroup tree below `base` that no one holds locked: those of runs that
+  /// were killed. The caller holds `base` locked, so none is between its mkdir and its flock.
+  public static func sweepStale(in base: String) {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+    for name in entries where name.hasPrefix(prefix) {
+      let full = base + "/" + name
+      let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard fd >= 0 else { continue }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = removeTree(full) }
+      Glibc.close(fd)
     }
   }
 }

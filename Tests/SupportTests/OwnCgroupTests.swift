@@ -1,4 +1,5 @@
 import ConformanceSupport
+import Foundation
 import Testing
 
 /// Finding the suite's own cgroup2 directory: the cgroup2 mount in `mountinfo`, beside v1
@@ -29,5 +30,39 @@ import Testing
     let hybrid = "9:name=systemd:/\n4:memory:/process_api/dc78\n0::/user.slice/session-1.scope\n"
     #expect(OwnCgroup.path(cgroup: hybrid) == "/user.slice/session-1.scope")
     #expect(OwnCgroup.path(cgroup: "1:cpu:/\n") == nil)
+  }
+}
+
+/// The cgroups the CLONE_INTO_CGROUP cases make are gone when their case ends, and a run killed
+/// midway leaves nothing the next run does not remove. Needs a cgroup2 directory the suite may
+/// create cgroups in (root); cancelled elsewhere.
+@Suite struct CaseCgroupTests {
+  static func exists(_ path: String) -> Bool {
+    FileManager.default.fileExists(atPath: path)
+  }
+
+  static func make() throws -> CaseCgroup {
+    do { return try CaseCgroup() } catch let skip as CaseSkip { try Test.cancel("\(skip.reason)") }
+  }
+
+  @Test func `a case cgroup is gone with everything below it once removed`() throws {
+    let cgroup = try Self.make()
+    try FileManager.default.createDirectory(
+      atPath: cgroup.path + "/a/b", withIntermediateDirectories: true)
+    #expect(cgroup.remove() == nil)
+    #expect(!Self.exists(cgroup.path))
+  }
+
+  @Test func `a tree no one holds is swept and a held one is kept`() throws {
+    let held = try Self.make()
+    defer { _ = held.remove() }
+    let base = (held.path as NSString).deletingLastPathComponent
+    let stale = base + "/" + CaseCgroup.prefix + "stale.\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(
+      atPath: stale + "/leaf", withIntermediateDirectories: true)
+    defer { _ = CaseCgroup.removeTree(stale) }
+    CaseCgroup.sweepStale(in: base)
+    #expect(!Self.exists(stale))
+    #expect(Self.exists(held.path))
   }
 }
