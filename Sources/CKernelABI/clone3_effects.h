@@ -113,12 +113,12 @@ static inline char kabi_process_state(long fd)
 {
 	char buf[256];
 	long n = kabi_sys(SYS_pread64, fd, buf, sizeof(buf), 0);
-	long close = -1;
+	long paren = -1;
 
 	for (long i = 0; i < n; i++)
 		if (buf[i] == ')')
-			close = i;
-	return close >= 0 && close + 2 < n ? buf[close + 2] : 0;
+			paren = i;
+	return paren >= 0 && paren + 2 < n ? buf[paren + 2] : 0;
 }
 
 #endif
