@@ -12,6 +12,7 @@
 /* Sandbox body: raw syscalls only, no malloc, no stdio. */
 
 #if defined(__x86_64__)
+/* The child exits the thread alone (__NR_exit): a thread shares the body's stack otherwise. */
 __asm__(".text\n"
 	".globl kabi_clone3_run\n"
 	".type kabi_clone3_run, @function\n"

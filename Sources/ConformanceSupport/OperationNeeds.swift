@@ -8,6 +8,10 @@ extension Operation {
     switch name {
     case "thread" where kabi_threads_supported() == 0:
       "starting a thread from a sandbox body needs the x86-64 clone3 trampoline"
+    // A child on a stack the body gives it starts in that trampoline too.
+    case "cleartid" where kabi_threads_supported() == 0,
+      "stack" where kabi_threads_supported() == 0:
+      "a child on a stack of its own from a sandbox body needs the x86-64 clone3 trampoline"
     // Same architecture test: kabi_clone_on_stack exists where that trampoline does (x86-64).
     case "restore" where kabi_threads_supported() == 0:
       "a restored tree's threads are started with the x86-64 clone3 trampoline"
@@ -20,6 +24,14 @@ extension Operation {
   /// Whether the process the operation reports as its CHILD is a thread of the step's caller:
   /// the record's value is its getpid(), which must be the caller's.
   public var makesThreads: Bool { name == "thread" }
+}
+
+extension ProgramCall.Step {
+  /// The syscalls the step makes beyond the one its operation registers, decided by its
+  /// arguments: `pidfd-child` with a signal sends it with pidfd_send_signal.
+  var otherSyscalls: [String] {
+    op == "pidfd-child" && args["signal"] != nil ? ["pidfd_send_signal"] : []
+  }
 }
 
 extension ProgramCall {

@@ -540,12 +540,13 @@ extension ProgramCall {
     }
     // A syscall the environment refuses (seccomp) cannot answer for the kernel.
     for (index, step) in steps.enumerated() {
-      guard let syscall = Operation.registered[step.op]?.syscall,
-        let refused = TestEnvironment.refusedSyscalls[syscall]
-      else { continue }
-      throw CaseSkip(
-        .environment,
-        "step \(index + 1), \(step.op), needs \(syscall), which is refused here: \(refused)")
+      let syscalls = [Operation.registered[step.op]?.syscall].compactMap { $0 } + step.otherSyscalls
+      for syscall in syscalls {
+        guard let refused = TestEnvironment.refusedSyscalls[syscall] else { continue }
+        throw CaseSkip(
+          .environment,
+          "step \(index + 1), \(step.op), needs \(syscall), which is refused here: \(refused)")
+      }
     }
     let levels = try sandboxLevels()
     let environment = try ProgramEnvironment(for: self)
@@ -561,7 +562,9 @@ extension ProgramCall {
     spec.timeoutMilliseconds = max(spec.timeoutMilliseconds, compiled.treeTimeoutMilliseconds)
     return try withExtendedLifetime(compiled) {
       let run = try run(compiled, spec: spec) { environment.inspect($0) }
-      return try observation(of: run, compiled: compiled, outside: environment.outside)
+      let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
+      try environment.removeCgroup()
+      return observed
     }
   }
 

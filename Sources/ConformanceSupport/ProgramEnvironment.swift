@@ -105,13 +105,25 @@ public struct ProgramContext: Sendable {
 ///   run so it keeps its inode (`own-file`, `write-fd` refuse to write that file);
 /// - `"$suitePidNamespaceInode"`: the inode of the suite's own PID namespace;
 /// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
-///   checked its PIDs from outside (`OutsideCheck`).
+///   checked its PIDs from outside (`OutsideCheck`);
+/// - `"$ownCgroupUnwritable"`: a descriptor of the suite's own cgroup2 directory, whose
+///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2);
+/// - `"$cgroup"`: a descriptor of a cgroup2 directory made for the case below the suite's own,
+///   removed with everything below it after the run (`CaseCgroup`);
+/// - `"$cgroupControlled"`: the same, with a domain controller enabled for its children (SKIP
+///   where none may be).
 final class ProgramEnvironment {
-  static let words: Set<String> = ["$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold"]
+  static let words: Set<String> = [
+    "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
+    "$cgroup", "$cgroupControlled",
+  ]
 
   private(set) var values: [String: Int64] = [:]
   private(set) var outside: OutsideCheck?
   private var held: [Int32] = []
+  /// Descriptors the sandbox gets, besides the outside check's.
+  private var passed: [Int32] = []
+  private var cgroup: CaseCgroup?
 
   init(for call: ProgramCall) throws {
     for (index, step) in call.steps.enumerated() {
@@ -126,6 +138,17 @@ final class ProgramEnvironment {
           values[word] = try hold("/proc/sys/kernel/pid_max")
         case "$suitePidNamespaceInode":
           values[word] = try hold("/proc/self/ns/pid")
+        case "$ownCgroupUnwritable":
+          let fd = try OwnCgroup.openUnwritable()
+          passed.append(fd)
+          values[word] = Int64(fd)
+        case "$cgroup", "$cgroupControlled":
+          guard cgroup == nil else {
+            throw CaseBroken(step: "make one cgroup for the case: the program names two")
+          }
+          let made = try CaseCgroup(controlled: word == "$cgroupControlled")
+          cgroup = made
+          values[word] = Int64(made.descriptor)
         default:
           break
         }
@@ -150,15 +173,28 @@ final class ProgramEnvironment {
 
   /// Descriptors the sandbox must keep open.
   var keepDescriptors: [Int32] {
-    outside.map { [$0.holdDescriptor] } ?? []
+    (outside.map { [$0.holdDescriptor] } ?? []) + passed + (cgroup.map { [$0.descriptor] } ?? [])
   }
 
   func inspect(_ report: SandboxReport) { outside?.inspect(report) }
 
+  /// Removes the case's cgroup tree once the sandbox has exited; BROKEN when any of it is
+  /// left, naming what.
+  func removeCgroup() throws(CaseBroken) {
+    guard let made = cgroup else { return }
+    cgroup = nil
+    if let problem = made.remove() {
+      throw CaseBroken(step: "remove the case's cgroup: \(problem)")
+    }
+  }
+
   func close() {
+    _ = cgroup?.remove()
+    cgroup = nil
     outside?.finish()
-    for fd in held { Glibc.close(fd) }
+    for fd in held + passed { Glibc.close(fd) }
     held = []
+    passed = []
   }
 
   /// The value of `word`; 0 without a context (a table being checked, not run).

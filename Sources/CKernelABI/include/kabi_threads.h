@@ -8,14 +8,13 @@
 #include "kabi_clone3.h"
 #include "kabi_sandbox.h"
 
-/*
- * clone3(args, size) whose child runs fn(arg) on the stack named in args and then exits the
- * thread alone (__NR_exit): a thread shares the body's stack otherwise. -ENOSYS where the
- * build has no trampoline.
- */
-long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
-
 /* Whether this build can start threads from a sandbox body (an x86-64 clone3 trampoline). */
 int kabi_threads_supported(void);
+
+/*
+ * clone3(args, size) whose child runs fn(arg) on the stack args names and then exits (__NR_exit:
+ * a thread alone, a process whole): -ENOSYS where kabi_threads_supported() is 0.
+ */
+long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
 #endif

@@ -1,0 +1,222 @@
+import Foundation
+import Glibc
+import KernelABI
+
+/// The suite's own cgroup on the cgroup2 hierarchy, for CLONE_INTO_CGROUP cases that need no
+/// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
+/// line of `/proc/self/cgroup`. Nothing is created or written.
+public enum OwnCgroup {
+  /// The mount point of the first cgroup2 filesystem in `mountinfo`, or nil.
+  public static func mountPoint(mountinfo: String) -> String? {
+    for line in mountinfo.split(separator: "\n") {
+      let halves = line.components(separatedBy: " - ")
+      guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else {
+        continue
+      }
+      let fields = halves[0].split(separator: " ")
+      guard fields.count >= 5 else { continue }
+      return unescape(String(fields[4]))
+    }
+    return nil
+  }
+
+  /// The path of the `0::` line of `/proc/self/cgroup` (the cgroup2 hierarchy), or nil.
+  public static func path(cgroup: String) -> String? {
+    cgroup.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+  }
+
+  /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+  public static func unescape(_ field: String) -> String {
+    var bytes: [UInt8] = []
+    var rest = Substring(field).utf8[...]
+    while let byte = rest.first {
+      let octal = rest.dropFirst().prefix(3)
+      if byte == UInt8(ascii: "\\"), octal.count == 3,
+        let value = UInt8(String(decoding: octal, as: UTF8.self), radix: 8)
+      {
+        bytes.append(value)
+        rest = rest.dropFirst(4)
+      } else {
+        bytes.append(byte)
+        rest = rest.dropFirst()
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// The suite's own cgroup2 directory, opened read-only; SKIP without cgroup2, or where the
+  /// suite may write its `cgroup.procs` (then CLONE_INTO_CGROUP has no EACCES to give).
+  static func openUnwritable() throws -> Int32 {
+    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+      let mount = mountPoint(mountinfo: mountinfo)
+    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
+    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+      let own = path(cgroup: cgroup)
+    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
+    let directory = own == "/" ? mount : mount + own
+    if access(directory + "/cgroup.procs", W_OK) == 0 {
+      throw CaseSkip(
+        .environment,
+        "the suite may write \(directory)/cgroup.procs, so CLONE_INTO_CGROUP into it gives no "
+          + "EACCES here (an unprivileged run sees it)")
+    }
+    let denied = Errno(rawValue: errno)
+    guard denied == .EACCES else {
+      throw CaseBroken(step: "access \(directory)/cgroup.procs for writing", errno: denied)
+    }
+    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw CaseBroken(step: "open the suite's cgroup \(directory)", errno: Errno(rawValue: errno))
+    }
+    return fd
+  }
+}
+
+/// A cgroup2 directory made for one case below the suite's own cgroup, named
+/// `pidns-conformance.<pid>.<n>.<random>`, and everything the sandbox made below it: the test
+/// process removes the whole tree once the sandbox has exited (`remove()`), and the directory is
+/// held with `flock` for the case's lifetime, so a run killed midway leaves a tree that the next
+/// run making a case cgroup removes (`sweepStale`) before it makes its own. Where the suite may
+/// not create one (an unprivileged run without a delegated cgroup) the case SKIPs with the
+/// errno.
+public final class CaseCgroup {
+  /// How every case cgroup's name starts.
+  public static let prefix = "pidns-conformance."
+  /// The case cgroup's directory.
+  public let path: String
+  /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
+  public let descriptor: Int32
+
+  private static let made = LockedValue(0)
+  private static let swept = LockedValue(false)
+
+  /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
+  /// `cgroup.subtree_control` puts it under the no-internal-process rule.
+  static let domainControllers = ["memory", "io", "hugetlb", "rdma", "misc"]
+
+  /// With `controlled`, the new cgroup also enables the first domain controller it may for its
+  /// children; SKIP where none is enabled for the suite's own cgroup's children (the suite never
+  /// writes that).
+  public init(controlled: Bool = false) throws {
+    let base = try Self.base()
+    // The base is locked while a case cgroup is made and locked and while stale ones are
+    // swept, so no sweep sees one between its mkdir and its flock.
+    let baseDescriptor = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard baseDescriptor >= 0 else {
+      throw CaseBroken(step: "open the suite's cgroup \(base)", errno: Errno(rawValue: errno))
+    }
+    defer { Glibc.close(baseDescriptor) }
+    guard flock(baseDescriptor, LOCK_EX) == 0 else {
+      throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
+    }
+    Self.sweepOnce(base)
+    let number = Self.made.withLock { count in
+      count += 1
+      return count
+    }
+    let name = "\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
+    path = base + "/" + name
+    if mkdir(path, 0o755) != 0 {
+      let error = Errno(rawValue: errno)
+      guard error != .EACCES, error != .EPERM, error != .EROFS else {
+        throw CaseSkip(
+          .environment,
+          "the suite cannot create a cgroup below its own, \(base): \(error.name) (it needs "
+            + "root, or a cgroup delegated to its user)")
+      }
+      throw CaseBroken(step: "mkdir \(path)", errno: error)
+    }
+    descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0, flock(descriptor, LOCK_EX) == 0 else {
+      let error = Errno(rawValue: errno)
+      if descriptor >= 0 { Glibc.close(descriptor) }
+      _ = Self.removeTree(path)
+      throw CaseBroken(step: "open and lock \(path)", errno: error)
+    }
+    if controlled { try enableDomainController(below: base) }
+  }
+
+  /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first domain controller
+  /// its `cgroup.controllers` offers; removes the cgroup before it throws.
+  private func enableDomainController(below base: String) throws {
+    let offered =
+      (try? String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8))?
+      .split(whereSeparator: \.isWhitespace).map(String.init) ?? []
+    guard let name = Self.domainControllers.first(where: offered.contains) else {
+      _ = remove()
+      throw CaseSkip(
+        .environment,
+        "no domain controller (\(Self.domainControllers.joined(separator: ", "))) is enabled "
+          + "for the children of \(base), so a cgroup below it cannot enable one: the suite "
+          + "never writes its own cgroup's cgroup.subtree_control")
+    }
+    let fd = open(path + "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
+    let text = "+" + name
+    let written = fd < 0 ? -1 : write(fd, text, text.utf8.count)
+    let error = Errno(rawValue: errno)
+    if fd >= 0 { Glibc.close(fd) }
+    guard written == text.utf8.count else {
+      _ = remove()
+      throw CaseBroken(step: "enable \(name) in \(path)/cgroup.subtree_control", errno: error)
+    }
+  }
+
+  /// The suite's own cgroup2 directory, below which case cgroups are made; SKIP without one.
+  public static func base() throws -> String {
+    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+      let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
+    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
+    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
+      let own = OwnCgroup.path(cgroup: cgroup)
+    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
+    return own == "/" ? mount : mount + own
+  }
+
+  /// Removes the case's tree, deepest first, and closes the descriptor: nil once the
+  /// directory is gone (`stat` answers ENOENT), else what is left and why.
+  public func remove() -> String? {
+    let problem = Self.removeTree(path)
+    Glibc.close(descriptor)
+    var status = stat()
+    if stat(path, &status) == 0 { return problem ?? "\(path) is still there" }
+    return errno == ENOENT ? nil : "stat \(path): \(Errno(rawValue: errno).name)"
+  }
+
+  /// rmdir of every directory below `path` and of `path`: nil, or the first failure.
+  public static func removeTree(_ path: String) -> String? {
+    var problem: String?
+    let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    for child in children {
+      var status = stat()
+      let full = path + "/" + child
+      guard lstat(full, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else { continue }
+      problem = problem ?? removeTree(full)
+    }
+    if rmdir(path) != 0, errno != ENOENT {
+      problem = problem ?? "rmdir \(path): \(Errno(rawValue: errno).name)"
+    }
+    return problem
+  }
+
+  /// Once per process, before its first case cgroup (with the base locked).
+  private static func sweepOnce(_ base: String) {
+    swept.withLock { done in
+      guard !done else { return }
+      done = true
+      sweepStale(in: base)
+    }
+  }
+
+  /// Removes every case cgroup tree below `base` that no one holds locked: those of runs that
+  /// were killed. The caller holds `base` locked, so none is between its mkdir and its flock.
+  public static func sweepStale(in base: String) {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+    for name in entries where name.hasPrefix(prefix) {
+      let full = base + "/" + name
+      let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard fd >= 0 else { continue }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = removeTree(full) }
+      Glibc.close(fd)
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import ConformanceSupport
+import Foundation
+import Testing
+
+/// Finding the suite's own cgroup2 directory: the cgroup2 mount in `mountinfo`, beside v1
+/// controllers (the build machines' hybrid layout) or alone (the VMs), and the `0::` line.
+@Suite struct OwnCgroupTests {
+  static let hybrid = """
+    25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+    35 25 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+    41 35 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw
+    43 35 0:40 / /sys/fs/cgroup/pids rw,relatime shared:12 - cgroup cgroup rw,pids
+    """
+
+  @Test func `the cgroup2 mount is found beside v1 hierarchies and alone`() {
+    #expect(OwnCgroup.mountPoint(mountinfo: Self.hybrid) == "/sys/fs/cgroup/unified")
+    let alone = "30 1 0:26 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate"
+    #expect(OwnCgroup.mountPoint(mountinfo: alone) == "/sys/fs/cgroup")
+    let none = "43 35 0:40 / /sys/fs/cgroup/pids rw,relatime shared:12 - cgroup cgroup rw,pids"
+    #expect(OwnCgroup.mountPoint(mountinfo: none) == nil)
+  }
+
+  @Test func `a mount point with escaped characters is unescaped`() {
+    let spaced = "41 35 0:38 / /mnt/my\\040cgroups rw,relatime - cgroup2 cgroup2 rw"
+    #expect(OwnCgroup.mountPoint(mountinfo: spaced) == "/mnt/my cgroups")
+    #expect(OwnCgroup.unescape("a\\134b\\011c") == "a\\b\tc")
+  }
+
+  @Test func `the 0:: line of /proc/self/cgroup is the cgroup2 path`() {
+    let hybrid = "9:name=systemd:/\n4:memory:/process_api/dc78\n0::/user.slice/session-1.scope\n"
+    #expect(OwnCgroup.path(cgroup: hybrid) == "/user.slice/session-1.scope")
+    #expect(OwnCgroup.path(cgroup: "1:cpu:/\n") == nil)
+  }
+}
+
+/// The cgroups the CLONE_INTO_CGROUP cases make are gone when their case ends, and a run killed
+/// midway leaves nothing the next run does not remove. Needs a cgroup2 directory the suite may
+/// create cgroups in (root); cancelled elsewhere.
+@Suite struct CaseCgroupTests {
+  static func exists(_ path: String) -> Bool {
+    FileManager.default.fileExists(atPath: path)
+  }
+
+  static func make() throws -> CaseCgroup {
+    do { return try CaseCgroup() } catch let skip as CaseSkip { try Test.cancel("\(skip.reason)") }
+  }
+
+  @Test func `a case cgroup is gone with everything below it once removed`() throws {
+    let cgroup = try Self.make()
+    try FileManager.default.createDirectory(
+      atPath: cgroup.path + "/a/b", withIntermediateDirectories: true)
+    #expect(cgroup.remove() == nil)
+    #expect(!Self.exists(cgroup.path))
+  }
+
+  @Test func `a tree no one holds is swept and a held one is kept`() throws {
+    let held = try Self.make()
+    defer { _ = held.remove() }
+    let base = (held.path as NSString).deletingLastPathComponent
+    let stale = base + "/" + CaseCgroup.prefix + "stale.\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(
+      atPath: stale + "/leaf", withIntermediateDirectories: true)
+    defer { _ = CaseCgroup.removeTree(stale) }
+    CaseCgroup.sweepStale(in: base)
+    #expect(!Self.exists(stale))
+    #expect(Self.exists(held.path))
+  }
+}
