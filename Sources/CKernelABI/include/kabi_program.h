@@ -124,6 +124,8 @@ struct kabi_op {
  * The entry goes to the kabi_ops section, which the interpreter and the test process walk.
  */
 #define KABI_OP(function, op_name, syscall_name, ...)                                         \
+	_Static_assert(sizeof(op_name) <= KABI_NAME_MAX,                                       \
+		       "an operation's name fits kabi_step.op with its NUL: at most 15 bytes");  \
 	static long function(struct kabi_call *call);                                          \
 	__attribute__((used, section("kabi_ops"), aligned(8))) static const struct kabi_op     \
 		function##_entry = { op_name, syscall_name, function, { __VA_ARGS__ } };        \
