@@ -45,7 +45,7 @@ static const int leader[T_COUNT] = { T_CALLER, T_P2_INIT, T_P3_INIT, T_P3_CHILD,
 
 struct world {
 	char root[PATH_MAX_HERE / 2];
-	int32_t nspid[T_COUNT][KABI_NSPID_MAX];	/* through P1's procfs (the thread's: TIDs) */
+	int32_t nspid[T_COUNT][KABI_NSPID_MAX];	/* via P1's procfs (the thread's: TIDs) */
 	long pidfd[T_COUNT];			/* -1: none (a thread before PIDFD_THREAD) */
 	long nsfd[NS_COUNT];
 	int ioctls, info;			/* whether the kernel has the routes */
