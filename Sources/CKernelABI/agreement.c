@@ -408,9 +408,10 @@ static long open_routes(struct world *w, struct kabi_call *call)
  * pidin~nspid and tgidin~nspid (the four translation ioctls, each namespace's file); routes
  * (1 procfs and fdinfo, 2 the ioctls, 4 PIDFD_GET_INFO, 8 a thread's pidfd), enotty (ioctl
  * answers ENOTTY counted as ESRCH), badAt (vantage * 10 + target of the first disagreement),
- * badGot, badWant. Returns 0, or -errno.
+ * badGot, badWant. Returns 0, or -errno. Registered as making pidfd_open, the call a seccomp
+ * profile may refuse (the case then SKIPs); the ioctls are never refused alone.
  */
-KABI_OP(op_route_agreement, "route-agreement", "ioctl", { "path", KABI_ARG_PATH })
+KABI_OP(op_route_agreement, "route-agreement", "pidfd_open", { "path", KABI_ARG_PATH })
 {
 	static const char *const names[R_COUNT] = { "procfs~nspid", "fdinfo~nspid", "info~nspid",
 						     "from~nspid",   "tgid~nspid",   "pidin~nspid",
