@@ -199,6 +199,53 @@ static int is_suffix(const struct world *w, int t, int level, const int32_t *lis
 	return 1;
 }
 
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/*
+ * Whether the vantage's procfs lists exactly the processes of its namespace (fs/proc/base.c
+ * proc_pid_readdir(): next_tgid() in proc_pid_ns()): every target process visible there, the
+ * vantage itself, and, but in P1 (the sandbox's, holding more), nothing else.
+ */
+static int lists_visible(const struct world *w, int x)
+{
+	char path[PATH_MAX_HERE], buf[2048] __attribute__((aligned(8)));
+	long self = kabi_sys(SYS_getpid), fd, n;
+	int found = 0, wanted = 0, other = 0;
+
+	for (int t = 0; t < T_COUNT; t++)
+		if (t != T_THREAD && pid_in(w, t, x))
+			wanted |= 1 << t;
+	ns_path(path, w, x, "", -1, "");
+	if ((fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	while ((n = kabi_sys(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long at = 0; at < n;) {
+			const struct linux_dirent64 *entry = (const void *)(buf + at);
+			int64_t pid = 0;
+			int t;
+
+			at += entry->d_reclen;
+			for (const char *c = entry->d_name; *c >= '0' && *c <= '9'; c++)
+				pid = pid * 10 + (*c - '0');
+			if (pid == 0 || pid == self)
+				continue;
+			for (t = 0; t < T_COUNT && !(wanted & (1 << t) && pid == pid_in(w, t, x)); t++)
+				;
+			if (t < T_COUNT)
+				found |= 1 << t;
+			else
+				other++;
+		}
+	kabi_sys(SYS_close, fd);
+	return n == 0 && found == wanted && (x == NS_P1 || other == 0);
+}
+
 /* Everything the vantage process in namespace x sees of every target. */
 static void vantage(const struct world *w, int x, struct tally *tl)
 {
@@ -206,6 +253,8 @@ static void vantage(const struct world *w, int x, struct tally *tl)
 	int32_t list[KABI_NSPID_MAX];
 	int level = ns_level[x], n;
 
+	/* Invisible through procfs too: the vantage's lists no process of another namespace. */
+	judge(tl, R_PROCFS, x, T_COUNT, lists_visible(w, x), 1);
 	for (int t = 0; t < T_COUNT; t++) {
 		int32_t p = pid_in(w, t, x), lead = pid_in(w, leader[t], x);
 
