@@ -235,8 +235,9 @@ static int lists_visible(const struct world *w, int x)
 				pid = pid * 10 + (*c - '0');
 			if (pid == 0 || pid == self)
 				continue;
-			for (t = 0; t < T_COUNT && !(wanted & (1 << t) && pid == pid_in(w, t, x)); t++)
-				;
+			for (t = 0; t < T_COUNT; t++)
+				if (wanted & (1 << t) && pid == pid_in(w, t, x))
+					break;
 			if (t < T_COUNT)
 				found |= 1 << t;
 			else
