@@ -171,16 +171,13 @@ static void judge(struct tally *tl, int route, int vantage, int t, int64_t got, 
 }
 
 /*
- * An ioctl's answer as a PID: 0 for ESRCH (the process has no PID there). ENOTTY is the
- * known 6.12-7.0.10 bug (a1d220d9dafa8, fixed by 725ecd80688b) for a PID not found: counted
- * as ESRCH, and in enotty, where the route answered at all (probed before).
+ * An ioctl's answer as a PID: 0 for ESRCH (the process has no PID there). Every lookup here
+ * finds its task, so the known ENOTTY for a PID not found (6.12 to 7.0.10: a1d220d9dafa8,
+ * fixed by 725ecd80688b) never applies: an ENOTTY disagrees, and is counted in enotty too.
  */
 static int64_t as_pid(struct tally *tl, long r)
 {
-	if (r == -ENOTTY) {
-		tl->enotty++;
-		return 0;
-	}
+	tl->enotty += r == -ENOTTY;
 	return r == -ESRCH ? 0 : r;
 }
 
@@ -445,7 +442,8 @@ static long open_routes(struct world *w, struct kabi_call *call)
 	w->ioctls = r != -ENOTTY;	/* 6.11 (ca567df74a28) */
 	r = kabi_sys(SYS_ioctl, w->pidfd[T_CALLER],
 		     _IOC(_IOC_READ | _IOC_WRITE, 0xFF, 11, INFO_VER0), words);
-	w->info = r != -ENOTTY;		/* 6.13 */
+	/* 6.13; before: ENOTTY (no pidfd ioctls), EINVAL on 6.11, 6.12 (a non-zero argument) */
+	w->info = r != -ENOTTY && r != -EINVAL;
 	return 0;
 }
 
@@ -457,7 +455,7 @@ static long open_routes(struct world *w, struct kabi_call *call)
  * through it), info~nspid (PIDFD_GET_INFO's pid and tgid), from~nspid, tgid~nspid,
  * pidin~nspid and tgidin~nspid (the four translation ioctls, each namespace's file); routes
  * (1 procfs and fdinfo, 2 the ioctls, 4 PIDFD_GET_INFO, 8 a thread's pidfd), enotty (ioctl
- * answers ENOTTY counted as ESRCH), badAt (vantage * 10 + target of the first disagreement),
+ * answers ENOTTY), badAt (vantage * 10 + target of the first disagreement),
  * badGot, badWant. Returns 0, or -errno. Registered as making pidfd_open, the call a seccomp
  * profile may refuse (the case then SKIPs); the ioctls are never refused alone.
  */
