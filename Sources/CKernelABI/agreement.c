@@ -455,7 +455,7 @@ static long open_routes(struct world *w, struct kabi_call *call)
  * through it), info~nspid (PIDFD_GET_INFO's pid and tgid), from~nspid, tgid~nspid,
  * pidin~nspid and tgidin~nspid (the four translation ioctls, each namespace's file); routes
  * (1 procfs and fdinfo, 2 the ioctls, 4 PIDFD_GET_INFO, 8 a thread's pidfd), enotty (ioctl
- * answers ENOTTY), badAt (vantage * 10 + target of the first disagreement),
+ * answers ENOTTY), badAt (vantage * 10 + target, 6 the listing, of the first disagreement),
  * badGot, badWant. Returns 0, or -errno. Registered as making pidfd_open, the call a seccomp
  * profile may refuse (the case then SKIPs); the ioctls are never refused alone.
  */
