@@ -17,6 +17,8 @@ extension Operation {
       "a restored tree's threads are started with the x86-64 clone3 trampoline"
     case "waiting-thread" where kabi_threads_supported() == 0:
       "a thread that waits in a sandbox body needs the x86-64 clone trampoline"
+    case "route-agreement" where kabi_threads_supported() == 0:
+      "the agreement case's thread is started with the x86-64 clone trampoline"
     default: nil
     }
   }
