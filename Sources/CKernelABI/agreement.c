@@ -196,14 +196,6 @@ static int is_suffix(const struct world *w, int t, int level, const int32_t *lis
 	return 1;
 }
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 /*
  * Whether the vantage's procfs lists exactly the processes of its namespace (fs/proc/base.c
  * proc_pid_readdir(): next_tgid() in proc_pid_ns()): every target process visible there, the
@@ -223,7 +215,7 @@ static int lists_visible(const struct world *w, int x)
 		return 0;
 	while ((n = kabi_sys(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
 		for (long at = 0; at < n;) {
-			const struct linux_dirent64 *entry = (const void *)(buf + at);
+			const struct kabi_dirent64 *entry = (const void *)(buf + at);
 			int64_t pid = 0;
 			int t;
 

@@ -259,6 +259,25 @@ static long send_signal(const struct kabi_call *call)
 }
 
 /*
+ * The answer a child made with clone(CLONE_NEWPID) gave as its exit status (0, or -errno),
+ * once it is reaped; a child that could not be made or did not exit is a setup failure.
+ */
+static long child_pidns_answer(struct kabi_call *call, long child)
+{
+	siginfo_t info;
+	long r;
+
+	if (child < 0)
+		return kabi_setup_failed(call, "clone(CLONE_NEWPID)", child);
+	r = kabi_reap(child, &info);
+	if (r < 0)
+		return kabi_setup_failed(call, "waitid", r);
+	if (info.si_code != CLD_EXITED)
+		return kabi_setup_failed(call, "the child in a new PID namespace", -EINTR);
+	return -info.si_status;
+}
+
+/*
  * send-signal: pidfd_send_signal(fd, signal, info, flags). Without siCode info is NULL;
  * with it, a siginfo of that si_code whose si_signo is siSigno (default: signal).
  * fromChildPidns: the call is made by a child in a new PID namespace (clone(CLONE_NEWPID)),
@@ -269,22 +288,14 @@ KABI_OP(op_send_signal, "send-signal", "pidfd_send_signal", { "fd", KABI_ARG_NUM
 	{ "siCode", KABI_ARG_NUMBER, 3, KABI_NO_SIGINFO }, { "siSigno", KABI_ARG_NUMBER, 4 },
 	{ "fromChildPidns", KABI_ARG_NUMBER, 5 })
 {
-	siginfo_t info;
-	long child, r;
+	long child;
 
 	if (!call->args[5])
 		return send_signal(call);
 	child = kabi_fork(KABI_CLONE_NEWPID);
 	if (child == 0)
 		kabi_sys(SYS_exit_group, -send_signal(call));
-	if (child < 0)
-		return kabi_setup_failed(call, "clone(CLONE_NEWPID)", child);
-	r = kabi_reap(child, &info);
-	if (r < 0)
-		return kabi_setup_failed(call, "waitid", r);
-	if (info.si_code != CLD_EXITED)
-		return kabi_setup_failed(call, "the child in a new PID namespace", -EINTR);
-	return -info.si_status;
+	return child_pidns_answer(call, child);
 }
 
 /*
@@ -318,19 +329,11 @@ KABI_OP(op_waitid_pidfd, "waitid-pidfd", "waitid", { "fd", KABI_ARG_NUMBER, 0 },
  */
 static long in_child_pidns(struct kabi_call *call, long fd, unsigned long request, void *arg)
 {
-	siginfo_t info;
-	long child = kabi_fork(KABI_CLONE_NEWPID), r;
+	long child = kabi_fork(KABI_CLONE_NEWPID);
 
 	if (child == 0)
 		kabi_sys(SYS_exit_group, -kabi_sys(SYS_ioctl, fd, request, arg));
-	if (child < 0)
-		return kabi_setup_failed(call, "clone(CLONE_NEWPID)", child);
-	r = kabi_reap(child, &info);
-	if (r < 0)
-		return kabi_setup_failed(call, "waitid", r);
-	if (info.si_code != CLD_EXITED)
-		return kabi_setup_failed(call, "the child in a new PID namespace", -EINTR);
-	return -info.si_status;
+	return child_pidns_answer(call, child);
 }
 
 /* The 32-bit field of struct pidfd_info at offset. */

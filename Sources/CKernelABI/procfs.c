@@ -144,14 +144,6 @@ KABI_OP(op_status_ids, "status-ids", "openat", { "path", KABI_ARG_PATH },
 	return levels;
 }
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 /* proc-count: how many processes the procfs at path lists (its numeric entries), or -errno. */
 KABI_OP(op_proc_count, "proc-count", "getdents64", { "path", KABI_ARG_PATH })
 {
@@ -163,7 +155,7 @@ KABI_OP(op_proc_count, "proc-count", "getdents64", { "path", KABI_ARG_PATH })
 		return fd;
 	while ((n = kabi_sys(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
 		for (long at = 0; at < n;) {
-			const struct linux_dirent64 *entry = (const void *)(buf + at);
+			const struct kabi_dirent64 *entry = (const void *)(buf + at);
 
 			if (entry->d_name[0] >= '1' && entry->d_name[0] <= '9')
 				count++;

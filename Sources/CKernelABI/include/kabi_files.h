@@ -37,4 +37,13 @@ long kabi_read_lines(const char *path, char *buf, long size);
 /* kabi_read_numbers on text that kabi_read_lines read (len: its answer, -errno passed on). */
 int kabi_parse_numbers(const char *text, long len, const char *key, int32_t *out, int max);
 
+/* A directory entry as getdents64(2) returns it (the kernel's struct linux_dirent64). */
+struct kabi_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 #endif
