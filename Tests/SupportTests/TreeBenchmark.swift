@@ -111,5 +111,69 @@ import Testing
     json["race"] = race
     let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
     print("bench-json: " + String(decoding: data, as: UTF8.self))
+    if let path = ProcessInfo.processInfo.environment["PIDNS_BENCH_COMPARE"] {
+      try Self.compare(json, with: path)
+    }
+  }
+
+  /// Prints each figure of this run against the same figure of an earlier `--json` file: the
+  /// earlier value, this one and their ratio (below 1: faster now), and the earlier run's kernel
+  /// and load beside them, so a kernel upgrade's cost is read from one place.
+  static func compare(_ now: [String: Any], with path: String) throws {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    guard let before = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      throw CompareError(path: path)
+    }
+    print(
+      "bench: against \(path) (kernel \(before["kernel"] ?? "?"), load \(before["load"] ?? "?"), "
+        + "\(before["runs"] ?? "?") runs):")
+    func line(_ what: String, _ old: Double?, _ new: Double?, unit: Double, _ name: String) {
+      guard let old, let new, old > 0 else { return }
+      print(
+        String(
+          format: "bench:   %@: %.1f → %.1f %@ (%.2fx)", what, old / unit, new / unit, name,
+          new / old))
+    }
+    func trees(_ json: [String: Any]) -> [String: Double] {
+      Dictionary(
+        ((json["trees"] as? [[String: Any]]) ?? []).compactMap { tree in
+          (tree["id"] as? String).map { ($0, (tree["medianSeconds"] as? Double) ?? 0) }
+        }, uniquingKeysWith: { $1 })
+    }
+    let (oldTrees, newTrees) = (trees(before), trees(now))
+    for id in newTrees.keys.sorted() {
+      line("tree \(id)", oldTrees[id], newTrees[id], unit: 1e-3, "ms")
+    }
+    // In the order the run measured them: level 1, 3, 8, 32, each method by name.
+    func placements(_ json: [String: Any]) -> [(key: String, value: Double)] {
+      ((json["levels"] as? [[String: Any]]) ?? []).flatMap { level in
+        ((level["nanosecondsPerPlacement"] as? [String: Double]) ?? [:]).sorted { $0.key < $1.key }
+          .map { (key: "level \(level["levels"] ?? "?"), \($0.key)", value: $0.value) }
+      }
+    }
+    let oldLevels = Dictionary(
+      placements(before).map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+    for (key, value) in placements(now) {
+      line("one placement at \(key)", oldLevels[key], value, unit: 1e3, "µs")
+    }
+    func wrong(_ json: [String: Any]) -> [String: String] {
+      Dictionary(
+        ((json["race"] as? [[String: Any]]) ?? []).compactMap { entry in
+          guard let method = entry["method"] as? String else { return nil }
+          let counts = entry["counts"] as? [String: Any]
+          return (method, "\(counts?["wrong"] ?? "?") of \(entry["tried"] ?? "?")")
+        }, uniquingKeysWith: { $1 })
+    }
+    let (oldWrong, newWrong) = (wrong(before), wrong(now))
+    for method in newWrong.keys.sorted() {
+      print(
+        "bench:   \(method) at another PID beside 2 forkers: \(oldWrong[method] ?? "?") → "
+          + "\(newWrong[method] ?? "?")")
+    }
+  }
+
+  struct CompareError: Error, CustomStringConvertible {
+    var path: String
+    var description: String { "\(path) is not a JSON object written by scripts/bench --json" }
   }
 }
