@@ -47,13 +47,7 @@ public enum OwnCgroup {
   /// The suite's own cgroup2 directory, opened read-only; SKIP without cgroup2, or where the
   /// suite may write its `cgroup.procs` (then CLONE_INTO_CGROUP has no EACCES to give).
   static func openUnwritable() throws -> Int32 {
-    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
-      let mount = mountPoint(mountinfo: mountinfo)
-    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
-    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-      let own = path(cgroup: cgroup)
-    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
-    let directory = own == "/" ? mount : mount + own
+    let directory = try CaseCgroup.base()
     if access(directory + "/cgroup.procs", W_OK) == 0 {
       throw CaseSkip(
         .environment,
@@ -109,7 +103,7 @@ public final class CaseCgroup {
     guard flock(baseDescriptor, LOCK_EX) == 0 else {
       throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
     }
-    Self.sweepOnce(base)
+    try Self.sweepOnce(base)
     let number = Self.made.withLock { count in
       count += 1
       return count
@@ -139,9 +133,14 @@ public final class CaseCgroup {
   /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first domain controller
   /// its `cgroup.controllers` offers; removes the cgroup before it throws.
   private func enableDomainController(below base: String) throws {
-    let offered =
-      (try? String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8))?
-      .split(whereSeparator: \.isWhitespace).map(String.init) ?? []
+    let offered: [String]
+    do {
+      offered = try String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8)
+        .split(whereSeparator: \.isWhitespace).map(String.init)
+    } catch {
+      _ = remove()
+      throw CaseBroken(step: "read \(path)/cgroup.controllers: \(error)")
+    }
     guard let name = Self.domainControllers.first(where: offered.contains) else {
       _ = remove()
       throw CaseSkip(
@@ -163,13 +162,22 @@ public final class CaseCgroup {
 
   /// The suite's own cgroup2 directory, below which case cgroups are made; SKIP without one.
   public static func base() throws -> String {
-    guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
-      let mount = OwnCgroup.mountPoint(mountinfo: mountinfo)
-    else { throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo") }
-    guard let cgroup = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-      let own = OwnCgroup.path(cgroup: cgroup)
-    else { throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line") }
+    guard let mount = OwnCgroup.mountPoint(mountinfo: try read("/proc/self/mountinfo")) else {
+      throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo")
+    }
+    guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
+      throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
+    }
     return own == "/" ? mount : mount + own
+  }
+
+  /// A file of /proc the lookup needs; one that cannot be read is a SKIP that names why.
+  private static func read(_ path: String) throws -> String {
+    do {
+      return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+      throw CaseSkip(.environment, "cannot read \(path), so no cgroup2 can be found: \(error)")
+    }
   }
 
   /// Removes the case's tree, deepest first, and closes the descriptor: nil once the
@@ -185,7 +193,14 @@ public final class CaseCgroup {
   /// rmdir of every directory below `path` and of `path`: nil, or the first failure.
   public static func removeTree(_ path: String) -> String? {
     var problem: String?
-    let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    let children: [String]
+    do {
+      children = try FileManager.default.contentsOfDirectory(atPath: path)
+    } catch {
+      guard access(path, F_OK) == 0 else { return nil }  // gone already
+      children = []
+      problem = "list \(path): \(error)"
+    }
     for child in children {
       var status = stat()
       let full = path + "/" + child
@@ -198,25 +213,36 @@ public final class CaseCgroup {
     return problem
   }
 
-  /// Once per process, before its first case cgroup (with the base locked).
-  private static func sweepOnce(_ base: String) {
-    swept.withLock { done in
-      guard !done else { return }
+  /// Once per process, before its first case cgroup (with the base locked): BROKEN when a
+  /// killed run's cgroup cannot be removed, as the run would leave it behind.
+  private static func sweepOnce(_ base: String) throws {
+    let problem: String? = swept.withLock { done in
+      guard !done else { return nil }
       done = true
-      sweepStale(in: base)
+      return sweepStale(in: base)
     }
+    if let problem { throw CaseBroken(step: "remove the cgroups of a killed run: \(problem)") }
   }
 
   /// Removes every case cgroup tree below `base` that no one holds locked: those of runs that
   /// were killed. The caller holds `base` locked, so none is between its mkdir and its flock.
-  public static func sweepStale(in base: String) {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+  /// nil, or the first thing it could not list or remove.
+  @discardableResult
+  public static func sweepStale(in base: String) -> String? {
+    let entries: [String]
+    do {
+      entries = try FileManager.default.contentsOfDirectory(atPath: base)
+    } catch {
+      return "list \(base): \(error)"
+    }
+    var problem: String?
     for name in entries where name.hasPrefix(prefix) {
       let full = base + "/" + name
       let fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
       guard fd >= 0 else { continue }
-      if flock(fd, LOCK_EX | LOCK_NB) == 0 { _ = removeTree(full) }
+      if flock(fd, LOCK_EX | LOCK_NB) == 0 { problem = problem ?? removeTree(full) }
       Glibc.close(fd)
     }
+    return problem
   }
 }

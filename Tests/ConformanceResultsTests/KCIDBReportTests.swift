@@ -6,7 +6,8 @@ import Testing
 /// (PyPI), run by a Python that has it: `$KCIDB_PYTHON`, else the virtual environment `.ci/run`
 /// installs it into (`.cache/kcidb-venv`), else `python3` on the PATH. nil when none has it.
 private enum KCIDBValidator {
-  static let python: String? = {
+  /// The Python that has the validator, and why each one looked at does not.
+  static let lookup: (python: String?, rejected: [String]) = {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
     let candidates =
@@ -14,15 +15,30 @@ private enum KCIDBValidator {
         root.appendingPathComponent(".cache/kcidb-venv/bin/python3").path,
         "/usr/bin/python3", "/usr/local/bin/python3",
       ]
-    return candidates.first {
-      FileManager.default.isExecutableFile(atPath: $0)
-        && (try? run($0, ["-c", "import kcidb_io"]).status) == 0
+    var rejected: [String] = []
+    for candidate in candidates {
+      guard FileManager.default.isExecutableFile(atPath: candidate) else {
+        rejected.append("\(candidate): no such executable")
+        continue
+      }
+      do {
+        let result = try run(candidate, ["-c", "import kcidb_io"])
+        if result.status == 0 { return (candidate, rejected) }
+        rejected.append("\(candidate): `import kcidb_io` exited \(result.status)")
+      } catch {
+        rejected.append("\(candidate): \(error)")
+      }
     }
+    return (nil, rejected)
   }()
 
-  static let missing =
+  static var python: String? { lookup.python }
+
+  static var missing: String {
     "kcidb-io is not installed: .ci/run installs it (python3 -m venv .cache/kcidb-venv && "
-    + ".cache/kcidb-venv/bin/pip install kcidb-io), or set KCIDB_PYTHON"
+      + ".cache/kcidb-venv/bin/pip install kcidb-io), or set KCIDB_PYTHON; tried "
+      + lookup.rejected.joined(separator: "; ")
+  }
 
   /// Validates one document against the schema version it declares; nil when valid, else the
   /// validator's message.
@@ -31,7 +47,13 @@ private enum KCIDBValidator {
     let file =
       NSTemporaryDirectory() + "pidns-kcidb-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
     try Data(document.utf8).write(to: URL(fileURLWithPath: file))
-    defer { try? FileManager.default.removeItem(atPath: file) }
+    defer {
+      do {
+        try FileManager.default.removeItem(atPath: file)
+      } catch {
+        Issue.record("the validated document \(file) was left behind: \(error)")
+      }
+    }
     let script = """
       import json, sys, kcidb_io
       data = json.load(open(sys.argv[1]))
@@ -92,7 +114,9 @@ private let runs: [(name: String, log: ResultLog, selection: String?)] = [
 
 @Suite struct KCIDBReport {
   @Test(
-    .enabled(if: KCIDBValidator.python != nil, Comment(rawValue: KCIDBValidator.missing)),
+    .enabled(
+      if: KCIDBValidator.python != nil,
+      Comment(rawValue: KCIDBValidator.missing)),
     arguments: runs.indices)
   func `kcidb-io's validator accepts the document`(run: Int) throws {
     let text = try runs[run].log.kcidb(selection: runs[run].selection)
@@ -100,7 +124,10 @@ private let runs: [(name: String, log: ResultLog, selection: String?)] = [
     #expect(problem == nil, "\(runs[run].name): \(problem ?? "")")
   }
 
-  @Test(.enabled(if: KCIDBValidator.python != nil, Comment(rawValue: KCIDBValidator.missing)))
+  @Test(
+    .enabled(
+      if: KCIDBValidator.python != nil,
+      Comment(rawValue: KCIDBValidator.missing)))
   func `the validator refuses a status outside the schema, so it does validate`() throws {
     let text = try sampleLog.kcidb().replacingOccurrences(
       of: "\"status\" : \"PASS\"", with: "\"status\" : \"KNOWN\"")

@@ -32,7 +32,14 @@ struct LimitsTests {
   /// exempts from RLIMIT_NPROC when it is root (INIT_USER). Below the initial user namespace
   /// that user is not visible, so the rows skip there.
   static func unmet(_ initialRoot: Bool) -> String? {
-    guard let map = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8),
+    let map: String
+    do {
+      map = try String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8)
+    } catch {
+      return "needs this run's user in the initial user namespace (RLIMIT_NPROC does not bind "
+        + "its root), and /proc/self/uid_map cannot be read: \(error)"
+    }
+    guard
       map.split(separator: "\n").map({ $0.split(separator: " ") }) == [["0", "0", "4294967295"]]
     else {
       return "needs to know this run's user in the initial user namespace (RLIMIT_NPROC does not "
