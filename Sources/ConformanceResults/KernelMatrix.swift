@@ -289,14 +289,14 @@ public struct KernelMatrix: Sendable {
 public enum FixtureBoundaries {
   /// Every `from` and `until` of an expectation or a known bug in the tables, and every
   /// feature's `since` in `features.json`, with where it appears (`file: id`), keyed by the
-  /// version as `KernelVersion.shortDescription` spells it.
+  /// version as `KernelVersion.description` spells it.
   public static func scan(directory: String) throws -> [String: [String]] {
     let folder = URL(fileURLWithPath: directory, isDirectory: true)
     var found: [String: [String]] = [:]
     func note(_ version: KernelVersion?, _ source: String) {
       guard let version else { return }
-      if !(found[version.shortDescription] ?? []).contains(source) {
-        found[version.shortDescription, default: []].append(source)
+      if !(found[version.description] ?? []).contains(source) {
+        found[version.description, default: []].append(source)
       }
     }
     for file in try FixtureTables.names(in: folder) {

@@ -84,8 +84,25 @@ import Testing
     ]
     #expect(
       row.knownBugLines == [
-        "nsfs answers ENOTTY for a missing task (725ecd80688b), on 6.9.0..<6.11.0: ENOTTY"
+        "nsfs answers ENOTTY for a missing task (725ecd80688b), on 6.9..<6.11: ENOTTY"
       ])
+  }
+
+  /// The first KNOWN entry, against the kernels on both sides of each of its boundaries: the
+  /// release candidates of 7.1 before the fix included, as kernel CI boots them.
+  @Test(arguments: [
+    ("6.11.11", false), ("6.12", true), ("6.12.91", true), ("6.12.92", false), ("6.13", true),
+    ("6.18.33", true), ("6.18.34", false), ("6.19.14", true), ("7.0-rc3", true),
+    ("7.0.10", true), ("7.0.11", false), ("7.1-rc1", true), ("7.1-rc4", true),
+    ("7.1-rc5", false), ("7.1.0", false), ("7.2.13", false),
+  ])
+  func `the translation ENOTTY bug is KNOWN on exactly the kernels it affects`(
+    release: String, affected: Bool
+  ) throws {
+    let table = try Fixtures.load("nsfs-translate.json", as: ProgramCall.self, selection: nil)
+    let row = try #require(table.cases.first { $0.id == "nsfs.translate.pid-in.own.absent" })
+    let kernel = try #require(KernelVersion(release: release))
+    #expect((row.knownBug(for: kernel, observed: .failure(.ENOTTY)) != nil) == affected)
   }
 
   @Test func `the expectation is chosen by kernel range`() throws {
