@@ -77,7 +77,8 @@ extension ResultLog {
         + (environment.kernelVersion.map { version in
           KernelVersion(release: environment.kernel).map { "\($0)" } == version
             ? ""
-            : ", judged as " + markdownInline(version) + " (its stable version, from `uname -v`)"
+            : ", judged as " + markdownInline(version)
+              + " (read from `uname -v`, where Debian names its stable update or release candidate)"
         } ?? "")
         + (level ?? ""),
       "- Setting: " + markdownInline(environment.setting ?? "not recorded"),

@@ -90,12 +90,17 @@ import Testing
     let text = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
     #expect(
       text.contains(
-        "- Kernel: 5.10.0-32-cloud-amd64 (x86_64), judged as 5.10.223 (its stable version, from "
-          + "`uname -v`), the suite at PID-namespace level 0"))
+        "- Kernel: 5.10.0-32-cloud-amd64 (x86_64), judged as 5.10.223 (read from `uname -v`, "
+          + "where Debian names its stable update or release candidate), the suite at "
+          + "PID-namespace level 0"))
     environment.kernel = "7.2.13+deb14-cloud-amd64"
     environment.kernelVersion = "7.2.13"
     let same = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
     #expect(same.contains("- Kernel: 7.2.13+deb14-cloud-amd64 (x86_64), the suite at"))
+    environment.kernel = "7.3-cloud-amd64"
+    environment.kernelVersion = "7.3-rc7"
+    let candidate = ResultLog(cases: sampleLog.cases, environments: [environment]).markdown()
+    #expect(candidate.contains("- Kernel: 7.3-cloud-amd64 (x86_64), judged as 7.3-rc7 (read from"))
   }
 
   @Test func `the header names the revision, the kernel, the setting and the probed features`() {
