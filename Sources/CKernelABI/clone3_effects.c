@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "clone3_effects.h"
@@ -323,5 +325,124 @@ KABI_OP(op_time_namespace, "time-namespace", "clone3", { "flags", KABI_ARG_FLAGS
 	if (r > 0)
 		kabi_reap_child(ctx, call->step, r);
 	kabi_sys(SYS_close, caller);
+	return r;
+}
+
+/*
+ * no-new-privs: clone3(flags, exit_signal SIGCHLD); the child reports field childNnp, its
+ * prctl(PR_GET_NO_NEW_PRIVS), and the caller reports callerNnp, its own after the call. BROKEN
+ * when the caller has no_new_privs before the call (every child would inherit it; the test
+ * process SKIPs such a case before, OperationNeeds.swift).
+ */
+KABI_OP(op_no_new_privs, "no-new-privs", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+{
+	const struct kabi_body_context *ctx = call->ctx;
+	struct kabi_clone_args a;
+	long r;
+
+	if ((r = kabi_sys(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)) != 0)
+		return kabi_setup_failed(call, "start without no_new_privs", r < 0 ? r : -EEXIST);
+	kabi_args_for(&a, (uint64_t)call->args[0], SIGCHLD);
+	r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
+	if (r == 0) {
+		kabi_report_self(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid));
+		kabi_report_field(ctx, call->step, "childNnp",
+				  kabi_sys(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+		kabi_sys(SYS_exit_group, 0);
+	}
+	if (r > 0) {
+		kabi_report_field(ctx, call->step, "callerNnp",
+				  kabi_sys(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+		kabi_reap_child(ctx, call->step, r);
+	}
+	return r;
+}
+
+/* The lines of the file at dir/path (a directory descriptor): its count of '\n', or -errno. */
+static long count_lines_at(long dir, const char *path)
+{
+	char buf[4096];
+	long fd = kabi_sys(SYS_openat, dir, path, O_RDONLY | O_CLOEXEC), n, lines = 0;
+
+	if (fd < 0)
+		return fd;
+	while ((n = kabi_sys(SYS_read, fd, buf, sizeof(buf))) > 0 || n == -EINTR)
+		for (long i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	kabi_sys(SYS_close, fd);
+	return n < 0 ? n : lines;
+}
+
+/* Whether dir/path and fd are one file, by st_dev and st_ino: 1, 0, or -errno. */
+static long same_file_at(long fd, long dir, const char *path)
+{
+	struct stat x, y;
+	long r = kabi_sys(SYS_fstat, fd, &x);
+
+	if (r == 0)
+		r = kabi_sys(SYS_newfstatat, dir, path, &y, 0);
+	return r < 0 ? r : x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/*
+ * mount-ns: the caller holds its /proc/self/ns/mnt and a descriptor of /proc open, changes its
+ * working directory to /proc and makes clone3(flags, exit_signal SIGCHLD); it reports field
+ * callerMounts (the lines of its /proc/self/mountinfo) and goes back to its directory. The child
+ * looks through the inherited /proc descriptor (its own root may have no /proc): fields
+ * sameMntNs (1: self/ns/mnt is the caller's mount namespace), mounts (the lines of
+ * self/mountinfo, the mounts of its namespace seen from its root), mountsAsCaller (1: as many
+ * as the caller's) and cwdIsRoot (1: "." and "/" are one directory); it then changes its
+ * working directory to that /proc, so that its records find self/status.
+ */
+KABI_OP(op_mount_ns, "mount-ns", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+{
+	const struct kabi_body_context *ctx = call->ctx;
+	struct kabi_clone_args a;
+	long ns, proc, cwd, caller, r;
+
+	if ((ns = kabi_step_open(call, "/proc/self/ns/mnt")) < 0)
+		return KABI_STEP_ABORTED;
+	proc = kabi_sys(SYS_openat, AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cwd = kabi_sys(SYS_openat, AT_FDCWD, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	caller = proc < 0 ? proc : count_lines_at(proc, "self/mountinfo");
+	if (proc < 0 || cwd < 0 || caller < 0) {
+		r = proc < 0 ? proc : cwd < 0 ? cwd : caller;
+		kabi_sys(SYS_close, ns);
+		kabi_sys(SYS_close, proc);
+		kabi_sys(SYS_close, cwd);
+		return kabi_setup_failed(call, "open /proc, . and self/mountinfo", r);
+	}
+	if ((r = kabi_sys(SYS_fchdir, proc)) < 0) {
+		kabi_sys(SYS_close, ns);
+		kabi_sys(SYS_close, proc);
+		kabi_sys(SYS_close, cwd);
+		return kabi_setup_failed(call, "chdir /proc", r);
+	}
+	kabi_args_for(&a, (uint64_t)call->args[0], SIGCHLD);
+	r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
+	if (r == 0) {
+		long mounts = count_lines_at(proc, "self/mountinfo");
+		long same = same_file_at(ns, proc, "self/ns/mnt");
+		long root = kabi_same_namespace(".", "/");
+		/* Records read the NSpid from self/status, relative to /proc: its root may lack it. */
+		static const char status[] = "self/status";
+
+		kabi_sys(SYS_fchdir, proc);
+		kabi_report_self_from(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid),
+				      status);
+		kabi_report_field_from(ctx, call->step, "sameMntNs", same, status);
+		kabi_report_field_from(ctx, call->step, "mounts", mounts, status);
+		kabi_report_field_from(ctx, call->step, "mountsAsCaller", mounts == caller, status);
+		kabi_report_field_from(ctx, call->step, "cwdIsRoot", root, status);
+		kabi_sys(SYS_exit_group, 0);
+	}
+	kabi_sys(SYS_fchdir, cwd);
+	if (r > 0) {
+		kabi_report_field(ctx, call->step, "callerMounts", caller);
+		kabi_reap_child(ctx, call->step, r);
+	}
+	kabi_sys(SYS_close, ns);
+	kabi_sys(SYS_close, proc);
+	kabi_sys(SYS_close, cwd);
 	return r;
 }

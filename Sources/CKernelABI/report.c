@@ -44,6 +44,18 @@ void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t 
 	report(ctx, tag, step, value, kabi_sys(SYS_getpid), "/proc/self/status", 0);
 }
 
+void kabi_report_self_from(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+			   int64_t value, const char *status)
+{
+	report(ctx, tag, step, value, kabi_sys(SYS_getpid), status, 0);
+}
+
+void kabi_report_field_from(const struct kabi_body_context *ctx, int32_t step, const char *name,
+			    int64_t value, const char *status)
+{
+	report(ctx, KABI_REPORT_FIELD, step, value, kabi_sys(SYS_getpid), status, name);
+}
+
 void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 			int64_t value)
 {

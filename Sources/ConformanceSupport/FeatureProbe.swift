@@ -204,11 +204,26 @@ extension CloneArgsSpec {
     }
     // copy_clone_args_from_user() rejects an exit_signal outside CSIGNAL once it has read
     // the struct, so a kernel that knows every field answers EINVAL and makes no process.
-    guard let exitSignal, exitSignal > 0xff else {
-      return "args: exit_signal \(exitSignal ?? 0) is valid, so the probe could create a process: "
-        + "use one above 0xff, which every kernel that reads the arguments rejects"
-    }
-    return nil
+    if let exitSignal, exitSignal > 0xff { return nil }
+    // That comes before the flags are looked at, so a probe of a flag needs another way to
+    // fail: CLONE_INTO_CGROUP with cgroup INT_MAX, a descriptor number no process can hold
+    // (fs.nr_open stays below it), lets clone3_args_valid() and copy_process() judge the flags
+    // and then fails in cgroup_can_fork() (cgroup_css_set_fork(): EBADF) before the child runs.
+    if isFlagProbe { return nil }
+    return "args: exit_signal \(exitSignal ?? 0) is valid, so the probe could create a process: "
+      + "use one above 0xff, which every kernel that reads the arguments rejects, or "
+      + "CLONE_INTO_CGROUP with cgroup \(Self.noDescriptor) at size 88 (EBADF from 5.7)"
+  }
+
+  /// A cgroup descriptor number above the most any process can have open (fs.nr_open is at
+  /// most INT_MAX rounded down to a multiple of BITS_PER_LONG).
+  static let noDescriptor = UInt64(Int32.max)
+
+  /// Whether these arguments fail with EBADF in cgroup_can_fork() once their flags passed.
+  var isFlagProbe: Bool {
+    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    return size == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
+      && (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
   }
 
   /// The probe's call: -errno, as the arguments are rejected.

@@ -15,6 +15,10 @@ extension Operation {
     // Same architecture test: kabi_clone_on_stack exists where that trampoline does (x86-64).
     case "restore" where kabi_threads_supported() == 0:
       "a restored tree's threads are started with the x86-64 clone3 trampoline"
+    // A process inherits no_new_privs: a child could not show that only CLONE_NNP set it.
+    case "no-new-privs" where kabi_no_new_privs() != 0:
+      "the test process runs with no_new_privs set (prctl PR_GET_NO_NEW_PRIVS answered "
+        + "\(kabi_no_new_privs())), which every child inherits"
     case "waiting-thread" where kabi_threads_supported() == 0:
       "a thread that waits in a sandbox body needs the x86-64 clone trampoline"
     case "route-agreement" where kabi_threads_supported() == 0:
@@ -26,6 +30,11 @@ extension Operation {
   /// Whether the process the operation reports as its CHILD is a thread of the step's caller:
   /// the record's value is its getpid(), which must be the caller's.
   public var makesThreads: Bool { name == "thread" }
+
+  /// The signal that may end the process the operation reports as its CHILD instead of a clean
+  /// exit, when ending it is the effect under test: `autokill`'s child is killed (SIGKILL) by
+  /// the close of its pidfd, and fields of the step say whether that close did it.
+  public var childMayBeKilledBy: Int64? { name == "autokill" ? 9 : nil }  // SIGKILL
 }
 
 extension ProgramCall.Step {

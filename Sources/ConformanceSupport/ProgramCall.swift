@@ -644,7 +644,8 @@ extension ProgramCall {
       let step = steps[Int(call.step - first)]
       let proof = run.proveChild(
         returned: call.value, by: call, step: call.step,
-        thread: Operation.registered[step.op]?.makesThreads == true)
+        thread: Operation.registered[step.op]?.makesThreads == true,
+        killedBy: Operation.registered[step.op]?.childMayBeKilledBy)
       guard proof.brokenReason == nil else { return proof }
       if let problem = compiled?.childProblem(of: step, call: call, in: run, outside: outside) {
         return .broken(problem)

@@ -20,12 +20,14 @@ extension SandboxRun {
 
   /// The one proof, for every area, that a call which returned `pid` made a process that ran
   /// with the IDs claimed: the process reported back (record `step`), its NSpid ends with its
-  /// own getpid(), the entry at its creator's level is `pid`, and it exited 0; a `thread` is
-  /// also in its creator's thread group (it reports its getpid(), which must be the creator's).
+  /// own getpid(), the entry at its creator's level is `pid`, and it exited 0 (or was killed by
+  /// `signal`, where the step's effect is to kill it); a `thread` is also in its creator's
+  /// thread group (it reports its getpid(), which must be the creator's).
   /// The observation is the PID and the NSpid from the sandbox's outermost level; otherwise it
   /// is broken.
   public func proveChild(
-    returned pid: Int64, by call: SandboxReport, step: Int32 = 0, thread: Bool = false
+    returned pid: Int64, by call: SandboxReport, step: Int32 = 0, thread: Bool = false,
+    killedBy signal: Int64? = nil
   ) -> Observation {
     guard let child = reports(.child).first(where: { $0.step == step }) else {
       return .broken("clone3 returned \(pid) but no process reported back")
@@ -43,7 +45,8 @@ extension SandboxRun {
     else {
       return .broken("clone3 returned \(pid) but the child's NSpid is \(Observation.spell(levels))")
     }
-    guard let exit = reports(.childExit).first(where: { $0.step == step }), exit.value == 0
+    guard let exit = reports(.childExit).first(where: { $0.step == step }),
+      exit.value == 0 || (signal != nil && exit.value == signal)
     else { return .broken("the child \(pid) did not exit cleanly") }
     if thread, child.value != Int64(call.pid) {
       return .broken("the new thread's getpid() is \(child.value), not its creator's \(call.pid)")

@@ -88,6 +88,18 @@ import Testing
         == .absent("\(call) created a process"))
   }
 
+  @Test func `a clone3 flag probe fails in cgroup_can_fork with EBADF once the flags pass`() throws
+  {
+    let args = try Self.cloneArgs(
+      #"{"flags": ["CLONE_INTO_CGROUP"], "exit_signal": 0, "cgroup": 2147483647}"#)
+    #expect(args.probeProblem == nil)
+    let probe = FeatureProbe(.clone3(args), present: .failure(.EBADF), absent: [.EINVAL])
+    // CLONE_INTO_CGROUP alone: every kernel with clone3.into_cgroup (5.7) judges the flags,
+    // finds no descriptor 2147483647 and makes no process.
+    guard Features.state("clone3.into_cgroup") == .present else { return }
+    #expect(probe.run() == .init(state: .present, answer: .EBADF))
+  }
+
   @Test func `a clone3 probe run here answers as the clone3 feature does`() throws {
     // Inverted: EINVAL, which a kernel with clone3 answers, is made to mean absent.
     let inverted = FeatureProbe(
@@ -167,6 +179,21 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
     .init(
       name: "clone3 that could create a process",
       json: #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 17}, "present": "EINVAL"}"#,
+      complaint: "so the probe could create a process"),
+    .init(
+      name: "clone3 flag probe without CLONE_INTO_CGROUP",
+      json:
+        #"{"kind": "clone3", "args": {"flags": ["CLONE_NNP"], "exit_signal": 0, "cgroup": 2147483647}, "present": "EBADF"}"#,
+      complaint: "so the probe could create a process"),
+    .init(
+      name: "clone3 flag probe with a cgroup descriptor that could be open",
+      json:
+        #"{"kind": "clone3", "args": {"flags": ["CLONE_NNP", "CLONE_INTO_CGROUP"], "exit_signal": 0, "cgroup": 3}, "present": "EBADF"}"#,
+      complaint: "so the probe could create a process"),
+    .init(
+      name: "clone3 flag probe too short for the cgroup field",
+      json:
+        #"{"kind": "clone3", "args": {"flags": ["CLONE_NNP", "CLONE_INTO_CGROUP"], "exit_signal": 0, "cgroup": 2147483647, "size": 80}, "present": "EBADF"}"#,
       complaint: "so the probe could create a process"),
     .init(
       name: "clone3 with an unknown field",

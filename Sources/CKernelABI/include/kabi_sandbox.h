@@ -127,6 +127,16 @@ int kabi_sandbox_run(const struct kabi_sandbox_spec *spec, kabi_sandbox_body bod
 void kabi_report_self(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 		      int64_t value);
 
+/*
+ * kabi_report_self and kabi_report_field for a process whose root shows no /proc (an empty mount
+ * namespace): the NSpid comes from status, a path to its own status file that resolves without
+ * it ("self/status" with its working directory a descriptor of /proc).
+ */
+void kabi_report_self_from(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
+			   int64_t value, const char *status);
+void kabi_report_field_from(const struct kabi_body_context *ctx, int32_t step, const char *name,
+			    int64_t value, const char *status);
+
 /* The same for the calling thread: its TID as pid, and the NSpid of /proc/thread-self. */
 void kabi_report_thread(const struct kabi_body_context *ctx, int32_t tag, int32_t step,
 			int64_t value);

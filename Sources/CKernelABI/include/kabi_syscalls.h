@@ -19,6 +19,8 @@ long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
+/* prctl(PR_GET_NO_NEW_PRIVS) of the calling thread: 1, 0, or -errno. */
+long kabi_no_new_privs(void);
 /* statfs(path).f_type, the filesystem's magic number, or -errno. */
 long kabi_filesystem_type(const char *path);
 static const long KABI_CGROUP2_SUPER_MAGIC = 0x63677270;	/* CGROUP2_SUPER_MAGIC */
