@@ -347,26 +347,25 @@ static int32_t info_word(const unsigned char *bytes, int offset)
 
 /*
  * The reply's fields past VER0, each when the reply's mask has its bit and the size holds it:
- * replyMask (the whole mask), coredumpMask (PIDFD_INFO_COREDUMP, __u32 at 64, 6.16),
- * coredumpSignal (PIDFD_INFO_COREDUMP_SIGNAL, __u32 at 68), coredumpCode
- * (PIDFD_INFO_COREDUMP_CODE, __u32 at 72) and supportedMask (PIDFD_INFO_SUPPORTED_MASK, __u64
- * at 80, 6.19: struct pidfd_info of PIDFD_INFO_SIZE_VER3, 88 bytes).
+ * replyMask (the whole mask), coredumpMask (PIDFD_INFO_COREDUMP, __u32 at 64, 6.16), and for
+ * PIDFD_INFO_SUPPORTED_MASK (6.19) the __u64 at 72 and at 80 (u64At72, u64At80): where
+ * supported_mask sits is what the cases measure.
  */
 static void report_info_additions(struct kabi_call *call, const unsigned char *bytes,
 				  uint64_t mask, int64_t size)
 {
-	uint64_t supported;
+	uint64_t word;
 
 	kabi_report_field(call->ctx, call->step, "replyMask", (int64_t)mask);
 	if ((mask & 1 << 4) && size >= 68)
 		kabi_report_field(call->ctx, call->step, "coredumpMask", info_word(bytes, 64));
-	if ((mask & 1 << 6) && size >= 72)
-		kabi_report_field(call->ctx, call->step, "coredumpSignal", info_word(bytes, 68));
-	if ((mask & 1 << 7) && size >= 76)
-		kabi_report_field(call->ctx, call->step, "coredumpCode", info_word(bytes, 72));
+	if ((mask & 1 << 5) && size >= 80) {
+		kabi_copy(&word, bytes + 72, sizeof(word));
+		kabi_report_field(call->ctx, call->step, "u64At72", (int64_t)word);
+	}
 	if ((mask & 1 << 5) && size >= 88) {
-		kabi_copy(&supported, bytes + 80, sizeof(supported));
-		kabi_report_field(call->ctx, call->step, "supportedMask", (int64_t)supported);
+		kabi_copy(&word, bytes + 80, sizeof(word));
+		kabi_report_field(call->ctx, call->step, "u64At80", (int64_t)word);
 	}
 }
 
