@@ -75,7 +75,8 @@ static long fdinfo_pid(struct kabi_call *call, long fd, int64_t *pid)
  * open-pidfd: pidfd_open(pid, flags), flags being PIDFD_NONBLOCK (nonblock), PIDFD_THREAD
  * (thread) and any other bits. A pidfd comes back with what proves it: kept "pid", its
  * fdinfo's PID in the caller's namespace ("@label.pid", for "equal"), and fields nonblock
- * (O_NONBLOCK in its file status flags) and cloexec (FD_CLOEXEC).
+ * (O_NONBLOCK in its file status flags), threadFlag (O_EXCL there: pidfs_alloc_file() raises
+ * PIDFD_THREAD, which do_dentry_open() strips) and cloexec (FD_CLOEXEC).
  */
 KABI_OP(op_open_pidfd, "open-pidfd", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 },
 	{ "nonblock", KABI_ARG_NUMBER, 1 }, { "thread", KABI_ARG_NUMBER, 2 },
@@ -97,6 +98,7 @@ KABI_OP(op_open_pidfd, "open-pidfd", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 }
 	kabi_keep(call, "pid", pid);
 	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
 	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
+	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
 	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
 	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
 	return fd;
@@ -605,8 +607,8 @@ KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_N
 
 /*
  * open_by_handle_at(mount, handle of bytes, type and word, flags), flags being O_NONBLOCK
- * (PIDFD_NONBLOCK) with nonblock and O_CREAT, which no pidfd takes, with create: the new fd,
- * or -errno.
+ * (PIDFD_NONBLOCK) with nonblock, O_EXCL (PIDFD_THREAD) with thread and O_CREAT, which no
+ * pidfd takes, with create: the new fd, or -errno.
  */
 static long open_handle(const struct kabi_call *call)
 {
@@ -617,7 +619,8 @@ static long open_handle(const struct kabi_call *call)
 	handle.handle_type = (int32_t)call->args[2];
 	handle.words[0] = (uint64_t)call->args[3];
 	return kabi_sys(SYS_open_by_handle_at, call->args[0], &handle,
-			(call->args[4] ? O_NONBLOCK : 0) | (call->args[7] ? O_CREAT : 0));
+			(call->args[4] ? KABI_PIDFD_NONBLOCK : 0) |
+				(call->args[5] ? KABI_PIDFD_THREAD : 0) | (call->args[7] ? O_CREAT : 0));
 }
 
 /*
@@ -625,14 +628,15 @@ static long open_handle(const struct kabi_call *call)
  * from bytes (8 at most), type and word ("@label.bytes" and so on of a pidfd-handle step);
  * mount is a pidfd (its pidfs mount) or FD_PIDFS_ROOT (-10002, 6.17). The pidfd it returns
  * comes back with what proves it: kept "pid" (its fdinfo's PID in the caller's namespace),
- * fields sameFile (the same inode as compare, by st_dev and st_ino), nonblock and cloexec.
+ * fields sameFile (the same inode as mount, by st_dev and st_ino, when mount is a pidfd),
+ * nonblock, threadFlag (PIDFD_THREAD, O_EXCL, in its file status flags) and cloexec.
  * fromChildPidns: the call is made by a child in a new PID namespace (clone(CLONE_NEWPID)),
  * which reports only its answer (0 or -errno) as its exit status.
  */
 KABI_OP(op_open_handle, "open-handle", "open_by_handle_at", { "mount", KABI_ARG_NUMBER, 0 },
 	{ "bytes", KABI_ARG_NUMBER, 1 }, { "type", KABI_ARG_NUMBER, 2 },
 	{ "word", KABI_ARG_NUMBER, 3 }, { "nonblock", KABI_ARG_NUMBER, 4 },
-	{ "create", KABI_ARG_NUMBER, 7 }, { "compare", KABI_ARG_NUMBER, 5, -1 },
+	{ "thread", KABI_ARG_NUMBER, 5 }, { "create", KABI_ARG_NUMBER, 7 },
 	{ "fromChildPidns", KABI_ARG_NUMBER, 6 })
 {
 	int64_t pid;
@@ -655,14 +659,15 @@ KABI_OP(op_open_handle, "open-handle", "open_by_handle_at", { "mount", KABI_ARG_
 	if (r < 0)
 		return r;
 	kabi_keep(call, "pid", pid);
-	if (call->args[5] >= 0) {
-		r = same_file(fd, call->args[5]);
+	if (call->args[0] >= 0) {
+		r = same_file(fd, call->args[0]);
 		if (r < 0)
 			return kabi_setup_failed(call, "fstat the reopened pidfd", r);
 		kabi_report_field(call->ctx, call->step, "sameFile", r);
 	}
 	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
 	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
+	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
 	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
 	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
 	return fd;
