@@ -75,7 +75,8 @@ static long fdinfo_pid(struct kabi_call *call, long fd, int64_t *pid)
  * open-pidfd: pidfd_open(pid, flags), flags being PIDFD_NONBLOCK (nonblock), PIDFD_THREAD
  * (thread) and any other bits. A pidfd comes back with what proves it: kept "pid", its
  * fdinfo's PID in the caller's namespace ("@label.pid", for "equal"), and fields nonblock
- * (O_NONBLOCK in its file status flags) and cloexec (FD_CLOEXEC).
+ * (O_NONBLOCK in its file status flags), threadFlag (O_EXCL there: pidfs_alloc_file() raises
+ * PIDFD_THREAD, which do_dentry_open() strips) and cloexec (FD_CLOEXEC).
  */
 KABI_OP(op_open_pidfd, "open-pidfd", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 },
 	{ "nonblock", KABI_ARG_NUMBER, 1 }, { "thread", KABI_ARG_NUMBER, 2 },
@@ -97,6 +98,7 @@ KABI_OP(op_open_pidfd, "open-pidfd", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 }
 	kabi_keep(call, "pid", pid);
 	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
 	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
+	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
 	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
 	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
 	return fd;
@@ -346,11 +348,35 @@ static int32_t info_word(const unsigned char *bytes, int offset)
 }
 
 /*
+ * The reply's fields past VER0, each when the reply's mask has its bit and the size holds it:
+ * replyMask (the whole mask), coredumpMask (PIDFD_INFO_COREDUMP, __u32 at 64, 6.16), and for
+ * PIDFD_INFO_SUPPORTED_MASK (6.19) the __u64 at 72 and at 80 (u64At72, u64At80): where
+ * supported_mask sits is what the cases measure.
+ */
+static void report_info_additions(struct kabi_call *call, const unsigned char *bytes,
+				  uint64_t mask, int64_t size)
+{
+	uint64_t word;
+
+	kabi_report_field(call->ctx, call->step, "replyMask", (int64_t)mask);
+	if ((mask & 1 << 4) && size >= 68)
+		kabi_report_field(call->ctx, call->step, "coredumpMask", info_word(bytes, 64));
+	if ((mask & 1 << 5) && size >= 80) {
+		kabi_copy(&word, bytes + 72, sizeof(word));
+		kabi_report_field(call->ctx, call->step, "u64At72", (int64_t)word);
+	}
+	if ((mask & 1 << 5) && size >= 88) {
+		kabi_copy(&word, bytes + 80, sizeof(word));
+		kabi_report_field(call->ctx, call->step, "u64At80", (int64_t)word);
+	}
+}
+
+/*
  * pidfd-info: ioctl(fd, PIDFD_GET_INFO with size in its number, info) asking for mask; null
  * passes NULL instead. The buffer is all 0xff before the call, with guard bytes after size.
  * Kept "pid", "tgid" and "ppid" (as the reply gives them); fields hasPid, hasCreds and
  * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), ruid and euid, exitCode
- * (with hasExit),
+ * (with hasExit), the fields past VER0 (report_info_additions()),
  * untouched (how many bytes at the end of the size still hold 0xff: none once the kernel
  * wrote or zero-filled them all) and overrun (1 when a guard byte changed).
  * fromChildPidns: the call is made by a child in a new PID namespace (in_child_pidns()),
@@ -399,6 +425,7 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 	/* exit_code: the __s32 at 60, VER0's last field (6.15). */
 	if (mask & 8)
 		kabi_report_field(call->ctx, call->step, "exitCode", info_word(bytes, 60));
+	report_info_additions(call, bytes, mask, size);
 	return 0;
 }
 
@@ -536,4 +563,112 @@ KABI_OP(op_signal_no_proc, "signal-no-proc", "pidfd_open", { "pid", KABI_ARG_NUM
 	if (info.si_status >= 128)
 		return kabi_setup_failed(call, "cover /proc with a tmpfs", -(info.si_status - 128));
 	return -info.si_status;
+}
+
+/*
+ * pidfs file handles (fs/pidfs.c pidfs_encode_fh(), pidfs_fh_to_dentry(),
+ * pidfs_export_permission(), pidfs_export_open(); fs/fhandle.c): a pidfs handle is one 64-bit
+ * word, the struct pid's inode number, so a step keeps it whole and a later one rebuilds it.
+ */
+struct kabi_file_handle {
+	uint32_t handle_bytes;
+	int32_t handle_type;
+	uint64_t words[16];	/* MAX_HANDLE_SZ (128) bytes */
+};
+
+/*
+ * pidfd-handle: name_to_handle_at(fd, path, handle, &mount_id, flags), flags being
+ * AT_EMPTY_PATH with an empty path (absent: "") and 0 with a name; room is the handle_bytes
+ * offered (absent: 128). Kept "type", "bytes" and "word" (the handle's first 8
+ * bytes); fields handleType and handleBytes as the kernel wrote them.
+ */
+KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_NUMBER, 0 },
+	{ "room", KABI_ARG_NUMBER, 1, 128 }, { "path", KABI_ARG_PATH })
+{
+	struct kabi_file_handle handle;
+	int mount_id;
+	int flags = call->text[0] ? 0 : AT_EMPTY_PATH;
+	long r;
+
+	if (call->args[1] < 0 || call->args[1] > (int64_t)sizeof(handle.words))
+		return kabi_setup_failed(call, "room (0 to 128)", -EINVAL);
+	kabi_zero(&handle, sizeof(handle));
+	handle.handle_bytes = (uint32_t)call->args[1];
+	r = kabi_sys(SYS_name_to_handle_at, call->args[0], call->text, &handle, &mount_id, flags);
+	if (r < 0)
+		return r;
+	kabi_report_field(call->ctx, call->step, "handleType", handle.handle_type);
+	kabi_report_field(call->ctx, call->step, "handleBytes", handle.handle_bytes);
+	kabi_keep(call, "type", handle.handle_type);
+	kabi_keep(call, "bytes", handle.handle_bytes);
+	kabi_keep(call, "word", (int64_t)handle.words[0]);
+	return 0;
+}
+
+/*
+ * open_by_handle_at(mount, handle of bytes, type and word, flags), flags being O_NONBLOCK
+ * (PIDFD_NONBLOCK) with nonblock, O_EXCL (PIDFD_THREAD) with thread and O_CREAT, which no
+ * pidfd takes, with create: the new fd, or -errno.
+ */
+static long open_handle(const struct kabi_call *call)
+{
+	struct kabi_file_handle handle;
+
+	kabi_zero(&handle, sizeof(handle));
+	handle.handle_bytes = (uint32_t)call->args[1];
+	handle.handle_type = (int32_t)call->args[2];
+	handle.words[0] = (uint64_t)call->args[3];
+	return kabi_sys(SYS_open_by_handle_at, call->args[0], &handle,
+			(call->args[4] ? KABI_PIDFD_NONBLOCK : 0) |
+				(call->args[5] ? KABI_PIDFD_THREAD : 0) | (call->args[7] ? O_CREAT : 0));
+}
+
+/*
+ * open-handle: open_by_handle_at(mount, handle, flags) (open_handle()), the handle rebuilt
+ * from bytes (8 at most), type and word ("@label.bytes" and so on of a pidfd-handle step);
+ * mount is a pidfd (its pidfs mount) or FD_PIDFS_ROOT (-10002, 6.17). The pidfd it returns
+ * comes back with what proves it: kept "pid" (its fdinfo's PID in the caller's namespace),
+ * fields sameFile (the same inode as mount, by st_dev and st_ino, when mount is a pidfd),
+ * nonblock, threadFlag (PIDFD_THREAD, O_EXCL, in its file status flags) and cloexec.
+ * fromChildPidns: the call is made by a child in a new PID namespace (clone(CLONE_NEWPID)),
+ * which reports only its answer (0 or -errno) as its exit status.
+ */
+KABI_OP(op_open_handle, "open-handle", "open_by_handle_at", { "mount", KABI_ARG_NUMBER, 0 },
+	{ "bytes", KABI_ARG_NUMBER, 1 }, { "type", KABI_ARG_NUMBER, 2 },
+	{ "word", KABI_ARG_NUMBER, 3 }, { "nonblock", KABI_ARG_NUMBER, 4 },
+	{ "thread", KABI_ARG_NUMBER, 5 }, { "create", KABI_ARG_NUMBER, 7 },
+	{ "fromChildPidns", KABI_ARG_NUMBER, 6 })
+{
+	int64_t pid;
+	long fd, r, child;
+
+	if (call->args[1] < 0 || call->args[1] > 8)
+		return kabi_setup_failed(call, "bytes (0 to 8: one word kept)", -EINVAL);
+	if (call->args[6]) {
+		child = kabi_fork(KABI_CLONE_NEWPID);
+		if (child == 0) {
+			fd = open_handle(call);
+			kabi_sys(SYS_exit_group, fd < 0 ? -fd : 0);
+		}
+		return child_pidns_answer(call, child);
+	}
+	fd = open_handle(call);
+	if (fd < 0)
+		return fd;
+	r = fdinfo_pid(call, fd, &pid);
+	if (r < 0)
+		return r;
+	kabi_keep(call, "pid", pid);
+	if (call->args[0] >= 0) {
+		r = same_file(fd, call->args[0]);
+		if (r < 0)
+			return kabi_setup_failed(call, "fstat the reopened pidfd", r);
+		kabi_report_field(call->ctx, call->step, "sameFile", r);
+	}
+	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
+	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
+	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
+	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
+	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
+	return fd;
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -38,6 +39,17 @@ long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags)
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg)
 {
 	return raw(ioctl(fd, request, arg));
+}
+
+long kabi_name_to_handle_probe(int fd)
+{
+	struct {
+		unsigned int handle_bytes;
+		int handle_type;
+	} handle = { 0, 0 };
+	int mount_id;
+
+	return raw(syscall(SYS_name_to_handle_at, fd, "", &handle, &mount_id, AT_EMPTY_PATH));
 }
 
 long kabi_filesystem_type(const char *path)

@@ -20,6 +20,12 @@ public struct FeatureProbe: Sendable {
     /// Present when the file is another inode inside a fresh PID namespace than in the suite's,
     /// while the suite holds its own open (a sysctl that each PID namespace has for itself).
     case filePerPidNamespace(path: String)
+    /// `ioctl(pidfd, request, 0)` on a pidfd of the test process, judged by its answer.
+    case pidfdIoctl(request: IoctlRequest)
+    /// `name_to_handle_at(pidfd, "", handle, &mount_id, AT_EMPTY_PATH)` with no room in the
+    /// handle, on a pidfd of the test process, judged by its answer: a filesystem that encodes
+    /// handles says how much room it needs (EOVERFLOW) and writes nothing else.
+    case pidfdHandle
   }
 
   public var kind: Kind
@@ -87,7 +93,37 @@ public struct FeatureProbe: Sendable {
         succeeded: "created a process instead of failing")
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
+    case .pidfdIoctl(let request):
+      return onOwnPidfd { fd in
+        let result = kabi_ioctl(fd, request.value, 0)
+        if result >= 0, request.returnsFD { close(Int32(result)) }
+        return judge(
+          result, call: "ioctl(pidfd, 0x\(String(request.value, radix: 16)))",
+          succeeded: "returned \(result)")
+      }
+    case .pidfdHandle:
+      return onOwnPidfd { fd in
+        judge(
+          kabi_name_to_handle_probe(fd), call: "name_to_handle_at(pidfd, handle_bytes 0)",
+          succeeded: "encoded a handle in no room")
+      }
     }
+  }
+
+  /// Runs `body` on a pidfd of the test process (pidfd_open(getpid(), 0)); a kernel without
+  /// pidfd_open is absent, a refused pidfd_open blocked.
+  private func onOwnPidfd(_ body: (Int32) -> Outcome) -> Outcome {
+    let fd = kabi_pidfd_open(getpid(), 0)
+    guard fd >= 0 else {
+      let error = Errno(rawValue: Int32(-fd))
+      let evidence = "pidfd_open(getpid(), 0) answered \(error.name)"
+      if error == .ENOSYS, TestEnvironment.seccompMode == 0 {
+        return Outcome(state: .absent(evidence), answer: error)
+      }
+      return Outcome(state: .blocked(evidence), answer: error)
+    }
+    defer { close(Int32(fd)) }
+    return body(Int32(fd))
   }
 
   /// Judges a syscall's answer (the result, or -errno): `present`, else absent with the answer
@@ -248,7 +284,7 @@ extension FeatureProbe: Decodable {
   /// Each kind's own keys; every kind also takes `present`, `absent`, `premise` and `why`.
   static let kinds: [String: Set<String>] = [
     "file": ["path"], "ioctl": ["path", "request"], "clone3": ["args"],
-    "file-per-pid-namespace": ["path"],
+    "file-per-pid-namespace": ["path"], "pidfd-ioctl": ["request"], "pidfd-handle": [],
   ]
   private static let commonKeys: Set<String> = ["kind", "present", "absent", "premise", "why"]
 
@@ -284,6 +320,10 @@ extension FeatureProbe: Decodable {
       }
       if let problem = arguments.probeProblem { throw Invalid(description: problem) }
       self.kind = .clone3(arguments)
+    case "pidfd-ioctl":
+      self.kind = .pidfdIoctl(
+        request: try IoctlRequest(container.decode(String.self, forKey: .request)))
+    case "pidfd-handle": self.kind = .pidfdHandle
     default: self.kind = .filePerPidNamespace(path: try path())
     }
     present = try container.decodeIfPresent(String.self, forKey: .present).map(
@@ -302,7 +342,7 @@ extension FeatureProbe: Decodable {
         throw Invalid(
           description: "a \(kind) probe has no present or absent answer: the file decides")
       }
-    case .ioctl, .clone3:
+    case .ioctl, .clone3, .pidfdIoctl, .pidfdHandle:
       if present == nil && absent.isEmpty {
         throw Invalid(description: "a \(kind) probe needs the answer that means present or absent")
       }

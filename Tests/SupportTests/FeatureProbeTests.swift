@@ -116,6 +116,29 @@ import Testing
     }
   }
 
+  @Test func `the pidfd probes ask a pidfd of the test process, judged by their answers`() throws {
+    // Inverted: the answer a kernel with the feature gives is made to mean absent.
+    let info = FeatureProbe(
+      .pidfdIoctl(request: try IoctlRequest("0xc040ff0b")), present: .failure(.ENOTTY),
+      absent: [.EINVAL])
+    if Features.state("pidfd.get_info") == .present {
+      #expect(
+        info.run()
+          == .init(
+            state: .absent("ioctl(pidfd, 0xc040ff0b) answered EINVAL"), answer: .EINVAL))
+    }
+    let overflow = Errno(rawValue: EOVERFLOW)
+    let handle = FeatureProbe(
+      .pidfdHandle, present: .failure(Errno(rawValue: EOPNOTSUPP)), absent: [overflow])
+    if Features.state("pidfs.file_handles") == .present {
+      #expect(
+        handle.run()
+          == .init(
+            state: .absent("name_to_handle_at(pidfd, handle_bytes 0) answered EOVERFLOW"),
+            answer: overflow))
+    }
+  }
+
   @Test(.needsSandbox)
   func `a file-per-pid-namespace probe compares the inode inside a fresh PID namespace`() {
     #expect(FeatureProbe(.filePerPidNamespace(path: "/proc/self/ns/pid")).run().state == .present)
@@ -211,5 +234,15 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
     .init(
       name: "clone3 without args", json: #"{"kind": "clone3", "present": "EINVAL"}"#,
       complaint: #"missing "args""#),
+    .init(
+      name: "pidfd ioctl without a request", json: #"{"kind": "pidfd-ioctl", "present": "EINVAL"}"#,
+      complaint: #"missing "request""#),
+    .init(
+      name: "pidfd handle with a path",
+      json: #"{"kind": "pidfd-handle", "path": "/", "present": "EOVERFLOW"}"#,
+      complaint: #"a pidfd-handle probe has no "path""#),
+    .init(
+      name: "pidfd handle without an answer", json: #"{"kind": "pidfd-handle"}"#,
+      complaint: "needs the answer that means present or absent"),
   ]
 }

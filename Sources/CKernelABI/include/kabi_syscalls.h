@@ -17,6 +17,12 @@ long kabi_pidfd_open(pid_t pid, unsigned int flags);
 long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned int flags);
 long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
+/*
+ * name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) with handle_bytes 0: 0 (no
+ * room needed), or -errno: EOVERFLOW when fd's filesystem encodes handles (the size it needs
+ * is written back), EOPNOTSUPP when it has no export operations.
+ */
+long kabi_name_to_handle_probe(int fd);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
 /* prctl(PR_GET_NO_NEW_PRIVS) of the calling thread: 1, 0, or -errno. */
