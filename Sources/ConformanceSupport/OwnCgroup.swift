@@ -50,7 +50,7 @@ public enum OwnCgroup {
   /// nonroot setting). SKIP without cgroup2, or where the suite may write every one of them
   /// (then CLONE_INTO_CGROUP has no EACCES to give).
   static func openUnwritable() throws -> Int32 {
-    let own = try CaseCgroup.base()
+    let own = try CaseCgroup.own()
     let mount = try CaseCgroup.mount()
     var directory = own
     while access(directory + "/cgroup.procs", W_OK) == 0 {
@@ -102,7 +102,8 @@ public enum OwnCgroup {
   }
 }
 
-/// A cgroup2 directory made for one case below the suite's own cgroup, named
+/// A cgroup2 directory made for one case below the suite's own cgroup (or the cgroup delegated
+/// to its user above it: `base()`), named
 /// `pidns-conformance.<pid>.<n>.<random>`, and everything the sandbox made below it: the test
 /// process removes the whole tree once the sandbox has exited (`remove()`), and the directory is
 /// held with `flock` for the case's lifetime, so a run killed midway leaves a tree that the next
@@ -158,7 +159,7 @@ public final class CaseCgroup {
       guard error != .EACCES, error != .EPERM, error != .EROFS else {
         throw CaseSkip(
           .environment,
-          "the suite cannot create a cgroup below its own, \(base): \(error.name) (it needs "
+          "the suite cannot create a cgroup in \(base): \(error.name) (it needs "
             + "root, or a cgroup delegated to its user)")
       }
       throw CaseBroken(step: "mkdir \(path)", errno: error)
@@ -198,7 +199,7 @@ public final class CaseCgroup {
       throw CaseSkip(
         .environment,
         "\(kind) enabled for the children of \(base), so a cgroup below it cannot enable "
-          + "one: the suite never writes its own cgroup's cgroup.subtree_control"
+          + "one: the suite never writes that cgroup's cgroup.subtree_control"
           + elsewhere)
     }
     let fd = open(path + "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
@@ -224,8 +225,34 @@ public final class CaseCgroup {
       + bound.joined(separator: ", ") + ")"
   }
 
-  /// The suite's own cgroup2 directory, below which case cgroups are made; SKIP without one.
+  /// The cgroup2 directory below which case cgroups are made; SKIP without one.
+  /// For an unprivileged run (euid not 0) whose own cgroup and its parent are owned by its user
+  /// (a subtree delegated to it, as systemd's `Delegate=` chowns `user@UID.service`, or
+  /// `scripts/delegated-cgroup` for the harness's nonroot setting) that parent, which holds no
+  /// process of the run: there controllers can be enabled for the case cgroups (a cgroup
+  /// holding processes may enable no domain controller, and a threaded one such as pids would
+  /// make it a thread root and its other children invalid domains). Its own cgroup otherwise.
   public static func base() throws -> String {
+    let own = try own()
+    let mount = try mount()
+    guard geteuid() != 0, own.count > mount.count, let slash = own.lastIndex(of: "/") else {
+      return own
+    }
+    let parent = String(own[..<slash])
+    guard parent.count >= mount.count, ownedByEuid(own), ownedByEuid(parent),
+      access(parent, W_OK) == 0, access(parent + "/cgroup.procs", W_OK) == 0
+    else { return own }
+    return parent
+  }
+
+  /// Whether `path` is owned by the effective user.
+  private static func ownedByEuid(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && status.st_uid == geteuid()
+  }
+
+  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`); SKIP without one.
+  static func own() throws -> String {
     let mount = try mount()
     guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
       throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
