@@ -56,6 +56,24 @@ KABI_OP(op_cgroup_threaded, "cgroup-threaded", "write", { "fd", KABI_ARG_NUMBER,
 	return r < 0 ? r : 0;
 }
 
+/*
+ * cgroup-set: writes value in decimal to the file at path below the cgroup open as fd (a
+ * controller's interface file: pids.max).
+ */
+KABI_OP(op_cgroup_set, "cgroup-set", "write", { "fd", KABI_ARG_NUMBER, 0 },
+	{ "value", KABI_ARG_NUMBER, 1 }, { "path", KABI_ARG_PATH })
+{
+	char text[24];
+	long fd = kabi_sys(SYS_openat, call->args[0], call->text, O_WRONLY | O_CLOEXEC), r;
+	long len = kabi_format_int(text, call->args[1]) - text;
+
+	if (fd < 0)
+		return fd;
+	r = kabi_sys(SYS_write, fd, text, len);
+	kabi_sys(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
 /* Reads what fd's file at name holds (NUL-ended): its length, or -errno. */
 static long read_at(long dir, const char *name, char *buf, long size)
 {
@@ -133,16 +151,19 @@ static int is_cgroup_of(long fd, const char *child_path, long child_len)
  * (closed 1), else fd. A child reports and exits 0 and is reaped. With check 1 the child sends
  * back the path on its 0:: line of /proc/self/cgroup and waits, and the caller reports fields
  * inCgroup (1: that path names the directory fd is), listed and threadListed (1: fd's
- * cgroup.procs, cgroup.threads lists the child; -errno when it cannot be read). Returns what
- * clone3 returned.
+ * cgroup.procs, cgroup.threads lists the child; -errno when it cannot be read). With fork 1
+ * the child, once started there, forks a process of its own (which exits at once and is reaped)
+ * and the caller reports field forked: 1 when it was made, else -errno. Returns what clone3
+ * returned.
  */
 KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 },
-	{ "closed", KABI_ARG_NUMBER, 1 }, { "check", KABI_ARG_NUMBER, 2 }, { "path", KABI_ARG_PATH })
+	{ "closed", KABI_ARG_NUMBER, 1 }, { "check", KABI_ARG_NUMBER, 2 },
+	{ "fork", KABI_ARG_NUMBER, 3 }, { "path", KABI_ARG_PATH })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	struct kabi_clone_args a;
 	char text[CGROUP_TEXT];
-	long fd = call->args[0], opened = -1, r, len = 0;
+	long fd = call->args[0], opened = -1, r, len = 0, forked = -EPIPE;
 	int back[2], hold[2];
 
 	if (call->text[0]) {
@@ -164,11 +185,21 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 	a.cgroup = (uint64_t)fd;
 	r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
 	if (r == 0) {
+		siginfo_t info;
+		long forked = 0;
 		char byte;
 
 		kabi_sys(SYS_close, hold[1]);
 		kabi_report_self(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid));
+		if (call->args[3]) {
+			forked = kabi_fork(0);
+			if (forked == 0)
+				kabi_sys(SYS_exit_group, 0);
+			if (forked > 0)
+				forked = kabi_reap(forked, &info) < 0 ? -ECHILD : 1;
+		}
 		len = own_cgroup_path(text, sizeof(text));
+		kabi_sys(SYS_write, back[1], &forked, sizeof(forked));
 		kabi_sys(SYS_write, back[1], &len, sizeof(len));
 		if (len > 0)
 			kabi_sys(SYS_write, back[1], text, len);
@@ -178,6 +209,11 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 	}
 	kabi_sys(SYS_close, back[1]);
 	kabi_sys(SYS_close, hold[0]);
+	if (r > 0 && (call->args[2] || call->args[3]) &&
+	    kabi_sys(SYS_read, back[0], &forked, sizeof(forked)) != (long)sizeof(forked))
+		forked = -EPIPE;
+	if (r > 0 && call->args[3] && forked != -EPIPE)
+		kabi_report_field(ctx, call->step, "forked", forked);
 	if (r > 0 && call->args[2]) {
 		if (kabi_sys(SYS_read, back[0], &len, sizeof(len)) != (long)sizeof(len) || len < 0 ||
 		    len >= (long)sizeof(text) || kabi_sys(SYS_read, back[0], text, len) != len)
@@ -194,5 +230,7 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 		kabi_reap_child(ctx, call->step, r);
 	if (opened >= 0)
 		kabi_sys(SYS_close, opened);
+	if (r > 0 && call->args[3] && forked == -EPIPE)
+		return kabi_setup_failed(call, "read whether the child could fork", -EPIPE);
 	return r;
 }

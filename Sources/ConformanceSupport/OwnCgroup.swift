@@ -44,15 +44,23 @@ public enum OwnCgroup {
     return String(decoding: bytes, as: UTF8.self)
   }
 
-  /// The suite's own cgroup2 directory, opened read-only; SKIP without cgroup2, or where the
-  /// suite may write its `cgroup.procs` (then CLONE_INTO_CGROUP has no EACCES to give).
+  /// The nearest of the suite's own cgroup2 directory and its ancestors whose `cgroup.procs`
+  /// the suite may not write, opened read-only: its own cgroup for an unprivileged run, the
+  /// parent of a cgroup delegated to its user (systemd's `Delegate=`, or the harness's for the
+  /// nonroot setting). SKIP without cgroup2, or where the suite may write every one of them
+  /// (then CLONE_INTO_CGROUP has no EACCES to give).
   static func openUnwritable() throws -> Int32 {
-    let directory = try CaseCgroup.base()
-    if access(directory + "/cgroup.procs", W_OK) == 0 {
-      throw CaseSkip(
-        .environment,
-        "the suite may write \(directory)/cgroup.procs, so CLONE_INTO_CGROUP into it gives no "
-          + "EACCES here (an unprivileged run sees it)")
+    let own = try CaseCgroup.own()
+    let mount = try CaseCgroup.mount()
+    var directory = own
+    while access(directory + "/cgroup.procs", W_OK) == 0 {
+      guard directory.count > mount.count, let slash = directory.lastIndex(of: "/") else {
+        throw CaseSkip(
+          .environment,
+          "the suite may write cgroup.procs of its cgroup \(own) and of every cgroup above it, "
+            + "so CLONE_INTO_CGROUP into one gives no EACCES here (an unprivileged run sees it)")
+      }
+      directory = String(directory[..<slash])
     }
     let denied = Errno(rawValue: errno)
     guard denied == .EACCES else {
@@ -60,13 +68,42 @@ public enum OwnCgroup {
     }
     let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard fd >= 0 else {
-      throw CaseBroken(step: "open the suite's cgroup \(directory)", errno: Errno(rawValue: errno))
+      throw CaseBroken(step: "open the cgroup \(directory)", errno: Errno(rawValue: errno))
+    }
+    return fd
+  }
+
+  /// The mount points of cgroup v1 hierarchies in `mountinfo` (filesystem type `cgroup`), each
+  /// with its super options (`rw,pids`, `rw,none,name=systemd`).
+  public static func v1Hierarchies(mountinfo: String) -> [(path: String, options: [String])] {
+    mountinfo.split(separator: "\n").compactMap { line in
+      let halves = line.components(separatedBy: " - ")
+      guard halves.count == 2 else { return nil }
+      let tail = halves[1].split(separator: " ")
+      let fields = halves[0].split(separator: " ")
+      guard tail.first == "cgroup", tail.count >= 3, fields.count >= 5 else { return nil }
+      return (unescape(String(fields[4])), tail[2].split(separator: ",").map(String.init))
+    }
+  }
+
+  /// The root of the first cgroup v1 hierarchy mounted, opened read-only: a cgroup directory
+  /// that is not on the default (v2) hierarchy. SKIP where none is mounted.
+  static func openV1() throws -> Int32 {
+    let mountinfo = try CaseCgroup.read("/proc/self/mountinfo")
+    guard let first = v1Hierarchies(mountinfo: mountinfo).first else {
+      throw CaseSkip(.environment, "no cgroup v1 hierarchy is mounted (/proc/self/mountinfo)")
+    }
+    let fd = open(first.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw CaseBroken(
+        step: "open the cgroup v1 hierarchy \(first.path)", errno: Errno(rawValue: errno))
     }
     return fd
   }
 }
 
-/// A cgroup2 directory made for one case below the suite's own cgroup, named
+/// A cgroup2 directory made for one case below the suite's own cgroup (or the cgroup delegated
+/// to its user above it: `base()`), named
 /// `pidns-conformance.<pid>.<n>.<random>`, and everything the sandbox made below it: the test
 /// process removes the whole tree once the sandbox has exited (`remove()`), and the directory is
 /// held with `flock` for the case's lifetime, so a run killed midway leaves a tree that the next
@@ -88,10 +125,17 @@ public final class CaseCgroup {
   /// `cgroup.subtree_control` puts it under the no-internal-process rule.
   static let domainControllers = ["memory", "io", "hugetlb", "rdma", "misc"]
 
-  /// With `controlled`, the new cgroup also enables the first domain controller it may for its
-  /// children; SKIP where none is enabled for the suite's own cgroup's children (the suite never
-  /// writes that).
-  public init(controlled: Bool = false) throws {
+  /// A controller the case cgroup enables for its children.
+  public enum Enable: Sendable {
+    /// The first domain controller it may: its children's no-internal-process rule.
+    case domain
+    /// The pids controller: its children's `pids.max`.
+    case pids
+  }
+
+  /// With `enable`, the new cgroup also enables that controller for its children; SKIP where it
+  /// is not enabled for the suite's own cgroup's children (the suite never writes that).
+  public init(enable: Enable? = nil) throws {
     let base = try Self.base()
     // The base is locked while a case cgroup is made and locked and while stale ones are
     // swept, so no sweep sees one between its mkdir and its flock.
@@ -115,7 +159,7 @@ public final class CaseCgroup {
       guard error != .EACCES, error != .EPERM, error != .EROFS else {
         throw CaseSkip(
           .environment,
-          "the suite cannot create a cgroup below its own, \(base): \(error.name) (it needs "
+          "the suite cannot create a cgroup in \(base): \(error.name) (it needs "
             + "root, or a cgroup delegated to its user)")
       }
       throw CaseBroken(step: "mkdir \(path)", errno: error)
@@ -127,12 +171,16 @@ public final class CaseCgroup {
       _ = Self.removeTree(path)
       throw CaseBroken(step: "open and lock \(path)", errno: error)
     }
-    if controlled { try enableDomainController(below: base) }
+    switch enable {
+    case .domain?: try enableController(of: Self.domainControllers, below: base)
+    case .pids?: try enableController(of: ["pids"], below: base)
+    case nil: break
+    }
   }
 
-  /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first domain controller
-  /// its `cgroup.controllers` offers; removes the cgroup before it throws.
-  private func enableDomainController(below base: String) throws {
+  /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first of `wanted` that its
+  /// `cgroup.controllers` offers; removes the cgroup before it throws.
+  private func enableController(of wanted: [String], below base: String) throws {
     let offered: [String]
     do {
       offered = try String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8)
@@ -141,13 +189,18 @@ public final class CaseCgroup {
       _ = remove()
       throw CaseBroken(step: "read \(path)/cgroup.controllers: \(error)")
     }
-    guard let name = Self.domainControllers.first(where: offered.contains) else {
+    guard let name = wanted.first(where: offered.contains) else {
       _ = remove()
+      let kind =
+        wanted == ["pids"]
+        ? "the pids controller is not"
+        : "no domain controller (\(wanted.joined(separator: ", "))) is"
+      let elsewhere = try Self.boundToV1(wanted)
       throw CaseSkip(
         .environment,
-        "no domain controller (\(Self.domainControllers.joined(separator: ", "))) is enabled "
-          + "for the children of \(base), so a cgroup below it cannot enable one: the suite "
-          + "never writes its own cgroup's cgroup.subtree_control")
+        "\(kind) enabled for the children of \(base), so a cgroup below it cannot enable "
+          + "one: the suite never writes that cgroup's cgroup.subtree_control"
+          + elsewhere)
     }
     let fd = open(path + "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
     let text = "+" + name
@@ -160,19 +213,63 @@ public final class CaseCgroup {
     }
   }
 
-  /// The suite's own cgroup2 directory, below which case cgroups are made; SKIP without one.
-  public static func base() throws -> String {
-    guard let mount = OwnCgroup.mountPoint(mountinfo: try read("/proc/self/mountinfo")) else {
-      throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo")
+  /// Where a controller of `wanted` serves a cgroup v1 hierarchy instead (a controller serves
+  /// one hierarchy: a hybrid layout's pids), for a skip's reason; empty otherwise.
+  static func boundToV1(_ wanted: [String]) throws -> String {
+    let bound = OwnCgroup.v1Hierarchies(mountinfo: try read("/proc/self/mountinfo")).compactMap {
+      hierarchy in
+      wanted.first(where: hierarchy.options.contains).map { "\($0) at \(hierarchy.path)" }
     }
+    guard !bound.isEmpty else { return "" }
+    return " (bound to a cgroup v1 hierarchy instead, a controller serves one hierarchy: "
+      + bound.joined(separator: ", ") + ")"
+  }
+
+  /// The cgroup2 directory below which case cgroups are made; SKIP without one.
+  /// For an unprivileged run (euid not 0) whose own cgroup and its parent are owned by its user
+  /// (a subtree delegated to it, as systemd's `Delegate=` chowns `user@UID.service`, or
+  /// `scripts/delegated-cgroup` for the harness's nonroot setting) that parent, which holds no
+  /// process of the run: there controllers can be enabled for the case cgroups (a cgroup
+  /// holding processes may enable no domain controller, and a threaded one such as pids would
+  /// make it a thread root and its other children invalid domains). Its own cgroup otherwise.
+  public static func base() throws -> String {
+    let own = try own()
+    let mount = try mount()
+    guard geteuid() != 0, own.count > mount.count, let slash = own.lastIndex(of: "/") else {
+      return own
+    }
+    let parent = String(own[..<slash])
+    guard parent.count >= mount.count, ownedByEuid(own), ownedByEuid(parent),
+      access(parent, W_OK) == 0, access(parent + "/cgroup.procs", W_OK) == 0
+    else { return own }
+    return parent
+  }
+
+  /// Whether `path` is owned by the effective user.
+  private static func ownedByEuid(_ path: String) -> Bool {
+    var status = stat()
+    return stat(path, &status) == 0 && status.st_uid == geteuid()
+  }
+
+  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`); SKIP without one.
+  static func own() throws -> String {
+    let mount = try mount()
     guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
       throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
     }
     return own == "/" ? mount : mount + own
   }
 
+  /// Where the cgroup2 hierarchy is mounted; SKIP without one.
+  static func mount() throws -> String {
+    guard let mount = OwnCgroup.mountPoint(mountinfo: try read("/proc/self/mountinfo")) else {
+      throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo")
+    }
+    return mount
+  }
+
   /// A file of /proc the lookup needs; one that cannot be read is a SKIP that names why.
-  private static func read(_ path: String) throws -> String {
+  static func read(_ path: String) throws -> String {
     do {
       return try String(contentsOfFile: path, encoding: .utf8)
     } catch {

@@ -106,16 +106,22 @@ public struct ProgramContext: Sendable {
 /// - `"$suitePidNamespaceInode"`: the inode of the suite's own PID namespace;
 /// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
 ///   checked its PIDs from outside (`OutsideCheck`);
-/// - `"$ownCgroupUnwritable"`: a descriptor of the suite's own cgroup2 directory, whose
-///   `cgroup.procs` the suite may not write (SKIP where it may, or without cgroup2);
+/// - `"$ownCgroupUnwritable"`: a descriptor of the nearest of the suite's own cgroup2 directory
+///   and its ancestors whose `cgroup.procs` the suite may not write (SKIP where it may write
+///   them all, or without cgroup2);
 /// - `"$cgroup"`: a descriptor of a cgroup2 directory made for the case below the suite's own,
 ///   removed with everything below it after the run (`CaseCgroup`);
 /// - `"$cgroupControlled"`: the same, with a domain controller enabled for its children (SKIP
-///   where none may be).
+///   where none may be);
+/// - `"$cgroupPids"`: the same, with the pids controller enabled for its children, whose
+///   `pids.max` the sandbox may then set (SKIP where pids is not enabled for the suite's
+///   cgroup's children, e.g. bound to a cgroup v1 hierarchy);
+/// - `"$cgroupV1"`: a descriptor of the root of a cgroup v1 hierarchy (SKIP where none is
+///   mounted).
 final class ProgramEnvironment {
   static let words: Set<String> = [
     "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
-    "$cgroup", "$cgroupControlled",
+    "$cgroup", "$cgroupControlled", "$cgroupPids", "$cgroupV1",
   ]
 
   private(set) var values: [String: Int64] = [:]
@@ -142,11 +148,18 @@ final class ProgramEnvironment {
           let fd = try OwnCgroup.openUnwritable()
           passed.append(fd)
           values[word] = Int64(fd)
-        case "$cgroup", "$cgroupControlled":
+        case "$cgroupV1":
+          let fd = try OwnCgroup.openV1()
+          passed.append(fd)
+          values[word] = Int64(fd)
+        case "$cgroup", "$cgroupControlled", "$cgroupPids":
           guard cgroup == nil else {
             throw CaseBroken(step: "make one cgroup for the case: the program names two")
           }
-          let made = try CaseCgroup(controlled: word == "$cgroupControlled")
+          let enable: [String: CaseCgroup.Enable] = [
+            "$cgroupControlled": .domain, "$cgroupPids": .pids,
+          ]
+          let made = try CaseCgroup(enable: enable[word])
           cgroup = made
           values[word] = Int64(made.descriptor)
         default:

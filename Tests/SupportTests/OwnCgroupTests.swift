@@ -3,7 +3,8 @@ import Foundation
 import Testing
 
 /// Finding the suite's own cgroup2 directory: the cgroup2 mount in `mountinfo`, beside v1
-/// controllers (the build machines' hybrid layout) or alone (the VMs), and the `0::` line.
+/// controllers (the build machines' hybrid layout) or alone (the VMs), and the `0::` line; and
+/// the v1 hierarchies, with the controllers they hold.
 @Suite struct OwnCgroupTests {
   static let hybrid = """
     25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
@@ -24,6 +25,16 @@ import Testing
     let spaced = "41 35 0:38 / /mnt/my\\040cgroups rw,relatime - cgroup2 cgroup2 rw"
     #expect(OwnCgroup.mountPoint(mountinfo: spaced) == "/mnt/my cgroups")
     #expect(OwnCgroup.unescape("a\\134b\\011c") == "a\\b\tc")
+  }
+
+  @Test func `cgroup v1 hierarchies are found with their options, cgroup2 is not one`() {
+    let found = OwnCgroup.v1Hierarchies(mountinfo: Self.hybrid)
+    #expect(found.map(\.path) == ["/sys/fs/cgroup/pids"])
+    #expect(found.first?.options == ["rw", "pids"])
+    let named = "50 1 0:45 / /mnt/cgroup-v1 rw,relatime - cgroup cgroup rw,name=pidns-kabi"
+    #expect(OwnCgroup.v1Hierarchies(mountinfo: named).first?.options == ["rw", "name=pidns-kabi"])
+    let alone = "30 1 0:26 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate"
+    #expect(OwnCgroup.v1Hierarchies(mountinfo: alone).isEmpty)
   }
 
   @Test func `the 0:: line of /proc/self/cgroup is the cgroup2 path`() {
