@@ -108,7 +108,7 @@ static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *
  * clone3, 2 plain clone3), each at `gap` PIDs past the namespace's ns_last_pid, just ahead of
  * the noise. A placed process checks its own getpid(). Reports fields wrong (another PID, by
  * clone3's answer or by the process's) and failed (an error other than EEXIST; firstErrno its
- * -errno), and with counts (for scripts/bench; they differ from run to run) also placed (at the
+ * -errno; EAGAIN and ENOMEM are the environment's limits, a setup failure), and with counts (for scripts/bench; they differ from run to run) also placed (at the
  * PID chosen), eexist and nanoseconds (the placements' wall time). Returns placed.
  */
 KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
@@ -118,6 +118,7 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	const struct kabi_body_context *ctx = call->ctx;
 	int64_t method = call->args[0], placed = 0, wrong = 0, eexist = 0, failed = 0;
 	int64_t first_errno = 0, started;
+	long limited = 0;
 	long noisy[RACE_NOISE_MAX];
 	struct noise_start starts[RACE_NOISE_MAX];
 	int count = 0;
@@ -148,6 +149,11 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 				wrong++;
 		} else if (r == -EEXIST) {
 			eexist++;
+		} else if (r == -EAGAIN || r == -ENOMEM) {
+			/* RLIMIT_NPROC, pids.max or memory, beside the noise: the environment's limit,
+			 * not the kernel's answer on set_tid; the case cannot stand on its premise. */
+			limited = r;
+			break;
 		} else if (failed++ == 0) {
 			first_errno = r;
 		}
@@ -161,6 +167,8 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	}
 	if (count != call->args[2])
 		return kabi_setup_failed(call, "fork a noise process", noisy[count]);
+	if (limited)
+		return kabi_setup_failed(call, "place a process beside the noise", limited);
 	if (call->args[4]) {
 		kabi_report_field(ctx, call->step, "placed", placed);
 		kabi_report_field(ctx, call->step, "eexist", eexist);
