@@ -240,15 +240,58 @@ public struct Expectation: Codable, Hashable, Sendable {
 }
 
 /// A documented kernel bug: on these kernels the case gives `result` instead.
+///
+/// Like an expectation, a success may name fields beside `result`, which the observation must
+/// have with those values: `{"result": "success", "cloexec": 1, "bug": {…}}` for a call that
+/// succeeds but does the wrong thing.
 public struct KnownBugExpectation: Codable, Hashable, Sendable {
   public var kernels: [KernelRange]
   public var result: ExpectedResult
+  /// For success: every field the buggy kernels report with this value.
+  public var fields: Fields
   public var bug: KnownBug
 
-  public init(kernels: [KernelRange], result: ExpectedResult, bug: KnownBug) {
+  public init(
+    kernels: [KernelRange], result: ExpectedResult, fields: Fields = [:], bug: KnownBug
+  ) {
     self.kernels = kernels
     self.result = result
+    self.fields = fields
     self.bug = bug
+  }
+
+  private struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  private static let ownKeys: Set<String> = ["kernels", "result", "bug"]
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: Key.self)
+    kernels = try container.decode([KernelRange].self, forKey: Key("kernels"))
+    result = try container.decode(ExpectedResult.self, forKey: Key("result"))
+    bug = try container.decode(KnownBug.self, forKey: Key("bug"))
+    fields = [:]
+    for key in container.allKeys where !Self.ownKeys.contains(key.stringValue) {
+      fields[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encode(kernels, forKey: Key("kernels"))
+    try container.encode(result, forKey: Key("result"))
+    try container.encode(bug, forKey: Key("bug"))
+    for (name, value) in fields.values { try container.encode(value, forKey: Key(name)) }
+  }
+
+  /// `ENOTTY`, or `success (cloexec 1)`.
+  public var spelled: String {
+    result == .success && !fields.isEmpty ? "success (\(fields.spelled))" : result.name
   }
 }
 
@@ -296,15 +339,19 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   public var knownBugLines: [String] {
     (known ?? []).map { entry in
       "\(entry.bug.title) (\(entry.bug.report)), on "
-        + entry.kernels.map(\.description).joined(separator: ", ") + ": \(entry.result.name)"
+        + entry.kernels.map(\.description).joined(separator: ", ") + ": \(entry.spelled)"
     }
   }
 
-  /// The known bug that predicts `observed` on `version`, if any.
-  public func knownBug(for version: KernelVersion?, observed: ExpectedResult) -> KnownBug? {
+  /// The known bug that predicts `observed` (and, for a success, its `fields`) on `version`,
+  /// if any.
+  public func knownBug(
+    for version: KernelVersion?, observed: ExpectedResult, fields: Fields = [:]
+  ) -> KnownBug? {
     guard let version else { return nil }
     return known?.first { entry in
       entry.result == observed && entry.kernels.contains { $0.contains(version) }
+        && (observed != .success || entry.fields.areMatched(by: fields))
     }?.bug
   }
 }

@@ -226,7 +226,8 @@ public enum Conformance {
     guard let expected else { return Verdict(status: .fail, reason: "no expectation") }
     if observed.satisfies(expected) { return Verdict(status: .pass) }
     if let result = observed.result,
-      let bug = row.knownBug(for: RunningKernel.version, observed: result)
+      let bug = row.knownBug(
+        for: RunningKernel.version, observed: result, fields: observed.fields)
     {
       return Verdict(status: .known, reason: bug.title, knownBug: bug)
     }

@@ -61,6 +61,9 @@ public enum FixtureValidation {
       for (number, known) in (row.known ?? []).enumerated() {
         let at = "\(place) known[\(number)]"
         if let problem = known.result.problem { complain(at, problem) }
+        if known.result != .success, !known.fields.isEmpty {
+          complain(at, "fields (\(known.fields.spelled)) belong to a known success only")
+        }
         if known.kernels.isEmpty { complain(at, "a known bug needs the kernels it affects") }
         for problem in known.kernels.compactMap(\.problem) { complain(at, problem) }
         if known.bug.title.isEmpty { complain(at, "bug needs a \"title\"") }

@@ -74,6 +74,28 @@ import Testing
     #expect(other.status == .fail)
   }
 
+  @Test func `a known success with the wrong fields is KNOWN only with exactly those fields`()
+    throws
+  {
+    let kernel = try #require(RunningKernel.version)
+    let bug = KnownBug(title: "the descriptor is always close-on-exec", report: "f07c7cc4684a")
+    var row = self.row(expect: "success")
+    row.expect[0].fields = ["cloexec": .number(0)]
+    row.known = [
+      KnownBugExpectation(
+        kernels: [KernelRange(from: kernel)], result: .success, fields: ["cloexec": .number(1)],
+        bug: bug)
+    ]
+    let buggy = Observation.success(["cloexec": .number(1)])
+    #expect(Conformance.judge(row, expected: row.expect.first, observed: buggy).status == .known)
+    let other = Observation.success(["cloexec": .number(2)])
+    #expect(Conformance.judge(row, expected: row.expect.first, observed: other).status == .fail)
+    #expect(
+      row.knownBugLines == [
+        "the descriptor is always close-on-exec (f07c7cc4684a), on \(kernel)+: success (cloexec 1)"
+      ])
+  }
+
   @Test func `a failed case names the bugs documented for it on other kernels`() {
     var row = self.row(expect: "ESRCH")
     row.known = [
