@@ -14,7 +14,7 @@ import Testing
   static let treeMethods = [(0, "set_tid"), (1, "ns_last_pid+clone3")]
   static let floor = "clone3 (no PID chosen)"
 
-  /// A sample's median, quartiles (nearest rank) and minimum.
+  /// A sample's median, quartiles and minimum.
   struct Spread {
     var median = 0.0
     var q1 = 0.0
@@ -25,7 +25,12 @@ import Testing
     init(_ values: [Double]) {
       let sorted = values.sorted()
       guard !sorted.isEmpty else { return }
-      func rank(_ q: Double) -> Double { sorted[Int((Double(sorted.count - 1) * q).rounded())] }
+      // Linear between the closest ranks (numpy's default), so 3 runs give 3 distinct figures.
+      func rank(_ q: Double) -> Double {
+        let at = Double(sorted.count - 1) * q
+        let (low, high) = (Int(at.rounded(.down)), Int(at.rounded(.up)))
+        return sorted[low] + (sorted[high] - sorted[low]) * (at - Double(low))
+      }
       (median, q1, q3, min, count) = (rank(0.5), rank(0.25), rank(0.75), sorted[0], sorted.count)
     }
 
