@@ -493,6 +493,8 @@ public final class TreePlanMemory: @unchecked Sendable {
       switch UInt32(plan.pointee.failed_what) {
       case KABI_TREE_FAILED_SETSID.rawValue: "setsid()"
       case KABI_TREE_FAILED_SETPGID.rawValue: "setpgid()"
+      case KABI_TREE_FAILED_NS_LAST_PID.rawValue: "a write to ns_last_pid"
+      case KABI_TREE_FAILED_NOISE.rawValue: "clone3 of a noise process (scripts/bench)"
       default: "clone3"
       }
     return (
