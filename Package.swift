@@ -4,9 +4,7 @@ import PackageDescription
 let package = Package(
   name: "pidns-conformance",
   products: [
-    .executable(name: "conformance-report", targets: ["conformance-report"]),
-    // The engine, for Benchmarks/ (its own package, out of the default build).
-    .library(name: "ConformanceEngine", targets: ["ConformanceSupport", "KernelABI", "CKernelABI"]),
+    .executable(name: "conformance-report", targets: ["conformance-report"])
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
