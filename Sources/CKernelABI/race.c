@@ -151,13 +151,17 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	static const char *const totals[3] = { "ns0", "ns1", "ns2" };
 	static const char *const fastest[3] = { "min0", "min1", "min2" };
 	const struct kabi_body_context *ctx = call->ctx;
-	int64_t method = call->args[0], started, each[3] = { 0, 0, 0 }, min[3] = { 0, 0, 0 };
-	struct race_counts c = { 0, 0, 0, 0, 0 };
+	int64_t method = call->args[0], started, each[3], min[3];
+	struct race_counts c;
 	long noisy[RACE_NOISE_MAX];
 	struct noise_start starts[RACE_NOISE_MAX];
 	int count = 0;
 	siginfo_t info;
 
+	/* No initializers: the compiler would call memset, outside the sandbox's code. */
+	kabi_zero(each, sizeof(each));
+	kabi_zero(min, sizeof(min));
+	kabi_zero(&c, sizeof(c));
 	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
 		return kabi_setup_failed(call, "noise count", -EINVAL);
 	if (method < RACE_SET_TID || method > RACE_INTERLEAVED)

@@ -190,6 +190,8 @@ static int noise(void *arg)
 	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	while (k < KABI_TREE_NOISE_MAX && plan->noise_pid[k] != me)
 		k++;
+	if (k == KABI_TREE_NOISE_MAX)
+		return 1;
 	while (!done(plan, load(&plan->next))) {
 		uint32_t slot = plan->count + KABI_TREE_NOISE_MAX + k;
 		long child = on_slot(plan, slot, 0, exit_at_once, 0);
