@@ -248,10 +248,6 @@ static int become(void *arg)
 	return 0;
 }
 
-/*
- * Makes entry n, one of this process's, on its stack slot: a thread (CLONE_THREAD), or a process
- * that shares the memory (CLONE_VM) but nothing else.
- */
 static long write_ns_last_pid(int32_t value)
 {
 	return kabi_write_int("/proc/sys/kernel/ns_last_pid", value);
@@ -303,6 +299,10 @@ static void answer_request(struct restorer *r)
 	store_and_wake(&plan->request, KABI_TREE_NO_WRITER);
 }
 
+/*
+ * Makes entry n, one of this process's, on its stack slot: a thread (CLONE_THREAD), or a process
+ * that shares the memory (CLONE_VM) but nothing else.
+ */
 static long make(struct restorer *r, int32_t n)
 {
 	const struct kabi_tree_entry *e = &r->plan->entries[n];
