@@ -25,6 +25,7 @@ enum race_method {
 	RACE_SET_TID = 0,	/* clone3 with set_tid: the kernel places it, or fails */
 	RACE_NS_LAST_PID = 1,	/* write PID - 1 to ns_last_pid, then a plain clone3 */
 	RACE_AUTOMATIC = 2,	/* a plain clone3: the floor, no PID chosen */
+	RACE_INTERLEAVED = 3,	/* each placement by all three, in turn (scripts/bench) */
 	RACE_NOISE_MAX = 8,
 	RACE_SLOT = 16 * 1024,
 };
@@ -102,6 +103,40 @@ static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *
 	return spawn(ctx, 0, method == RACE_SET_TID ? target : 0, check_pid, target);
 }
 
+/* One placement by method, reaped: counts it in the totals; its wall time in ns. */
+struct race_counts {
+	int64_t placed, wrong, eexist, failed, first_errno;
+	/* EAGAIN or ENOMEM: RLIMIT_NPROC, pids.max or memory beside the noise, the environment's
+	 * limit and not the kernel's answer; the race stops and the case is a setup failure. */
+	long limited;
+};
+
+static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, int64_t gap,
+			 struct race_counts *c)
+{
+	int64_t started = now_ns(), last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
+	int32_t target = (int32_t)(last + gap);
+	long r = last < 0 ? last : place(ctx, method, &target);
+	siginfo_t info;
+
+	if (r > 0) {
+		long w = kabi_reap(r, &info);
+
+		if (method == RACE_AUTOMATIC ||
+		    (r == target && w == 0 && kabi_wait_status(&info) == 0))
+			c->placed++;
+		else
+			c->wrong++;
+	} else if (r == -EEXIST) {
+		c->eexist++;
+	} else if (r == -EAGAIN || r == -ENOMEM) {
+		c->limited = r;
+	} else if (c->failed++ == 0) {
+		c->first_errno = r;
+	}
+	return now_ns() - started;
+}
+
 /*
  * race: starts `noise` processes that fork and reap without pause in the body's PID namespace,
  * then places `targets` processes one after the other by `method` (0 set_tid, 1 ns_last_pid +
@@ -109,23 +144,33 @@ static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *
  * the noise. A placed process checks its own getpid(). Reports fields wrong (another PID, by
  * clone3's answer or by the process's) and failed (an error other than EEXIST; firstErrno its
  * -errno; EAGAIN and ENOMEM are the environment's limits, a setup failure), and with counts (for scripts/bench; they differ from run to run) also placed (at the
- * PID chosen), eexist and nanoseconds (the placements' wall time). Returns placed.
+ * PID chosen), eexist and nanoseconds (the placements' wall time). Method 3 (scripts/bench)
+ * makes each of the `targets` placements by all three methods in turn, the order rotating, and
+ * reports each method's total and fastest placement (ns0..ns2, min0..min2), so that the three
+ * are compared at the same moment of the same namespace. Returns placed.
  */
 KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	{ "targets", KABI_ARG_NUMBER, 1, 50 }, { "noise", KABI_ARG_NUMBER, 2, 2 },
 	{ "gap", KABI_ARG_NUMBER, 3, 3 }, { "counts", KABI_ARG_NUMBER, 4, 0 })
 {
+	static const char *const totals[3] = { "ns0", "ns1", "ns2" };
+	static const char *const fastest[3] = { "min0", "min1", "min2" };
 	const struct kabi_body_context *ctx = call->ctx;
-	int64_t method = call->args[0], placed = 0, wrong = 0, eexist = 0, failed = 0;
-	int64_t first_errno = 0, started;
-	long limited = 0;
+	int64_t method = call->args[0], started, each[3], min[3];
+	struct race_counts c;
 	long noisy[RACE_NOISE_MAX];
 	struct noise_start starts[RACE_NOISE_MAX];
 	int count = 0;
 	siginfo_t info;
 
+	/* No initializers: the compiler would call memset, outside the sandbox's code. */
+	kabi_zero(each, sizeof(each));
+	kabi_zero(min, sizeof(min));
+	kabi_zero(&c, sizeof(c));
 	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
 		return kabi_setup_failed(call, "noise count", -EINVAL);
+	if (method < RACE_SET_TID || method > RACE_INTERLEAVED)
+		return kabi_setup_failed(call, "race method", -EINVAL);
 	for (; count < call->args[2]; count++) {
 		starts[count].ctx = ctx;
 		starts[count].slot = 1 + RACE_NOISE_MAX + count;
@@ -134,28 +179,18 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 			break;
 	}
 	started = now_ns();
-	for (int64_t i = 0; i < call->args[1] && count == call->args[2]; i++) {
-		int64_t last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
-		int32_t target = (int32_t)(last + call->args[3]);
-		long r = last < 0 ? last : place(ctx, method, &target);
+	for (int64_t i = 0; i < call->args[1] && count == call->args[2] && !c.limited; i++) {
+		if (method != RACE_INTERLEAVED) {
+			place_one(ctx, method, call->args[3], &c);
+			continue;
+		}
+		for (int k = 0; k < 3 && !c.limited; k++) {
+			int m = (int)((i + k) % 3);
+			int64_t took = place_one(ctx, m, call->args[3], &c);
 
-		if (r > 0) {
-			long w = kabi_reap(r, &info);
-
-			if (method == RACE_AUTOMATIC || (r == target && w == 0 &&
-							  kabi_wait_status(&info) == 0))
-				placed++;
-			else
-				wrong++;
-		} else if (r == -EEXIST) {
-			eexist++;
-		} else if (r == -EAGAIN || r == -ENOMEM) {
-			/* RLIMIT_NPROC, pids.max or memory, beside the noise: the environment's limit,
-			 * not the kernel's answer on set_tid; the case cannot stand on its premise. */
-			limited = r;
-			break;
-		} else if (failed++ == 0) {
-			first_errno = r;
+			each[m] += took;
+			if (min[m] == 0 || took < min[m])
+				min[m] = took;
 		}
 	}
 	started = now_ns() - started;
@@ -167,16 +202,20 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	}
 	if (count != call->args[2])
 		return kabi_setup_failed(call, "fork a noise process", noisy[count]);
-	if (limited)
-		return kabi_setup_failed(call, "place a process beside the noise", limited);
+	if (c.limited)
+		return kabi_setup_failed(call, "place a process beside the noise", c.limited);
 	if (call->args[4]) {
-		kabi_report_field(ctx, call->step, "placed", placed);
-		kabi_report_field(ctx, call->step, "eexist", eexist);
+		kabi_report_field(ctx, call->step, "placed", c.placed);
+		kabi_report_field(ctx, call->step, "eexist", c.eexist);
 		kabi_report_field(ctx, call->step, "nanoseconds", started);
+		for (int m = 0; method == RACE_INTERLEAVED && m < 3; m++) {
+			kabi_report_field(ctx, call->step, totals[m], each[m]);
+			kabi_report_field(ctx, call->step, fastest[m], min[m]);
+		}
 	}
-	kabi_report_field(ctx, call->step, "wrong", wrong);
-	kabi_report_field(ctx, call->step, "failed", failed);
-	if (failed)
-		kabi_report_field(ctx, call->step, "firstErrno", first_errno);
-	return placed;
+	kabi_report_field(ctx, call->step, "wrong", c.wrong);
+	kabi_report_field(ctx, call->step, "failed", c.failed);
+	if (c.failed)
+		kabi_report_field(ctx, call->step, "firstErrno", c.first_errno);
+	return c.placed;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -53,6 +54,14 @@ static void wait_while(int32_t *word, int32_t seen)
 	kabi_sys(SYS_futex, word, FUTEX_WAIT, seen, &t, 0, 0);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	kabi_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int done(struct kabi_tree_plan *plan, int32_t n)
 {
 	return n >= (int32_t)plan->count || load(&plan->failed);
@@ -71,6 +80,8 @@ static void bump(struct kabi_tree_plan *plan, int32_t who)
  */
 static void advance(struct kabi_tree_plan *plan, int32_t n)
 {
+	if (n >= (int32_t)plan->count && !load(&plan->failed) && !plan->made_ns)
+		plan->made_ns = now_ns();
 	__atomic_store_n(&plan->next, n, __ATOMIC_RELEASE);
 	if (n < (int32_t)plan->count && !load(&plan->failed)) {
 		bump(plan, plan->entries[n].parent);
@@ -136,6 +147,73 @@ static int thread_main(void *arg)
 	return 0;
 }
 
+static char *slot_of(const struct kabi_tree_plan *plan, uint32_t n)
+{
+	return (char *)(uintptr_t)plan->stacks + (unsigned long)n * KABI_TREE_STACK;
+}
+
+/* A CLONE_VM process on stack slot n, at PID *pid of its namespace if pid; its PID or -errno. */
+static long on_slot(struct kabi_tree_plan *plan, uint32_t n, int32_t *pid,
+		    int (*fn)(void *), void *arg)
+{
+	struct kabi_clone_args a;
+
+	kabi_zero(&a, sizeof(a));
+	a.flags = KABI_CLONE_VM;
+	a.exit_signal = SIGCHLD;
+	a.stack = (uint64_t)(uintptr_t)(slot_of(plan, n) + KABI_TREE_GUARD);
+	a.stack_size = KABI_TREE_STACK - KABI_TREE_GUARD;
+	if (pid) {
+		a.set_tid = (uint64_t)(uintptr_t)pid;
+		a.set_tid_size = 1;
+	}
+	return kabi_clone3_run(&a, sizeof(a), fn, arg);
+}
+
+static int exit_at_once(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/*
+ * A noise process: makes and reaps processes without pause, each at the namespace's next PID,
+ * until every entry is made (or one failed), or its parent, the tree's root, dies.
+ */
+static int noise(void *arg)
+{
+	struct kabi_tree_plan *plan = arg;
+	long me = kabi_sys(SYS_getpid);
+	uint32_t k = 0;
+	siginfo_t info;
+
+	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	while (k < KABI_TREE_NOISE_MAX && plan->noise_pid[k] != me)
+		k++;
+	if (k == KABI_TREE_NOISE_MAX)
+		return 1;
+	while (!done(plan, load(&plan->next))) {
+		uint32_t slot = plan->count + KABI_TREE_NOISE_MAX + k;
+		long child = on_slot(plan, slot, 0, exit_at_once, 0);
+
+		if (child > 0)
+			kabi_reap(child, &info);
+	}
+	return 0;
+}
+
+/* The root starts the plan's noise processes in the tree's outermost namespace. */
+static long start_noise(struct kabi_tree_plan *plan)
+{
+	for (int32_t k = 0; k < plan->noise; k++) {
+		long r = on_slot(plan, plan->count + (uint32_t)k, &plan->noise_pid[k], noise, plan);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* A new process of the tree: sets up its session and group, lets the next entry go, serves. */
 static int become(void *arg)
 {
@@ -149,16 +227,76 @@ static int become(void *arg)
 	r.plan = parent->plan;
 	r.step = parent->step;
 	r.me = entry;
-	if (e->setsid && (err = kabi_sys(SYS_setsid)) < 0)
-		fail(r.plan, entry, KABI_TREE_FAILED_SETSID, err);
-	else if (e->setpgid && (err = kabi_sys(SYS_setpgid, 0, e->pgid)) < 0)
-		fail(r.plan, entry, KABI_TREE_FAILED_SETPGID, err);
-	else
+	if (e->parent == KABI_TREE_RESTORER && (err = start_noise(r.plan)) < 0) {
+		fail(r.plan, entry, KABI_TREE_FAILED_NOISE, err);
+	} else if ((e->setsid && (err = kabi_sys(SYS_setsid)) < 0) ||
+		   (e->setpgid && (err = kabi_sys(SYS_setpgid, 0, e->pgid)) < 0)) {
+		/* The older route goes on: a leader it placed at another PID is its count. */
+		if (r.plan->method == KABI_TREE_NS_LAST_PID) {
+			__atomic_add_fetch(&r.plan->loose, 1, __ATOMIC_ACQ_REL);
+			advance(r.plan, entry + 1);
+		} else {
+			fail(r.plan, entry, e->setsid ? KABI_TREE_FAILED_SETSID :
+				KABI_TREE_FAILED_SETPGID, err);
+		}
+	} else {
 		advance(r.plan, entry + 1);
+	}
 	serve(&r);
 	report_and_wait(&r, entry, 0);
 	kabi_sys(SYS_exit_group, 0);
 	return 0;
+}
+
+static long write_ns_last_pid(int32_t value)
+{
+	return kabi_write_int("/proc/sys/kernel/ns_last_pid", value);
+}
+
+/*
+ * The older route's first half for entry n: at every level, the writer (this process, or a
+ * process of that namespace, asked through plan.request) writes the PID there minus one to its
+ * namespace's ns_last_pid. Returns 0 or the -errno of a write.
+ */
+static long move_cursors(struct restorer *r, int32_t n)
+{
+	struct kabi_tree_plan *plan = r->plan;
+	const struct kabi_tree_entry *e = &plan->entries[n];
+
+	for (int32_t i = 0; i < e->set_tid_size; i++) {
+		int32_t w = e->writer[i];
+		long done_write;
+
+		if (w == KABI_TREE_NO_WRITER)
+			continue;
+		/* Never the restorer: its namespace is the case's, outside the tree. */
+		if (w < 0 || w >= (int32_t)plan->count || plan->entries[w].thread)
+			return -EINVAL;
+		if (w == r->me) {
+			done_write = write_ns_last_pid(e->set_tid[i] - 1);
+		} else {
+			plan->request_value = e->set_tid[i] - 1;
+			__atomic_store_n(&plan->request, w, __ATOMIC_RELEASE);
+			bump(plan, w);
+			while (load(&plan->request) == w && !load(&plan->failed))
+				wait_while(&plan->request, w);
+			done_write = load(&plan->failed) ? -ECANCELED : plan->request_result;
+		}
+		if (done_write < 0)
+			return done_write;
+	}
+	return 0;
+}
+
+/* Answers a request to write ns_last_pid in this process's namespace, if one is for it. */
+static void answer_request(struct restorer *r)
+{
+	struct kabi_tree_plan *plan = r->plan;
+
+	if (r->me < 0 || load(&plan->request) != r->me)
+		return;
+	plan->request_result = write_ns_last_pid(plan->request_value);
+	store_and_wake(&plan->request, KABI_TREE_NO_WRITER);
 }
 
 /*
@@ -168,26 +306,40 @@ static int become(void *arg)
 static long make(struct restorer *r, int32_t n)
 {
 	const struct kabi_tree_entry *e = &r->plan->entries[n];
-	char *slot = (char *)(uintptr_t)r->plan->stacks + (unsigned long)n * KABI_TREE_STACK;
+	struct kabi_tree_plan *plan = r->plan;
 	/* The start record sits at the bottom of the slot, above the guard page. */
-	struct start *start = (struct start *)(slot + KABI_TREE_GUARD);
+	struct start *start = (struct start *)(slot_of(plan, (uint32_t)n) + KABI_TREE_GUARD);
+	int (*fn)(void *) = e->thread ? thread_main : become;
 	struct kabi_clone_args a;
+	long made, tries = 0;
 
 	start->r = r;
 	start->entry = n;
 	kabi_zero(&a, sizeof(a));
-	a.set_tid = (uint64_t)(uintptr_t)e->set_tid;
-	a.set_tid_size = (uint64_t)e->set_tid_size;
+	if (plan->method == KABI_TREE_NS_LAST_PID) {
+		made = move_cursors(r, n);
+		if (made < 0) {
+			fail(plan, n, KABI_TREE_FAILED_NS_LAST_PID, made);
+			return 0;
+		}
+	} else {
+		a.set_tid = (uint64_t)(uintptr_t)e->set_tid;
+		a.set_tid_size = (uint64_t)e->set_tid_size;
+	}
 	a.stack = (uint64_t)(uintptr_t)(start + 1);
 	a.stack_size = KABI_TREE_STACK - KABI_TREE_GUARD - sizeof(*start);
 	if (e->thread) {
 		a.flags = KABI_CLONE_VM | KABI_CLONE_FS | KABI_CLONE_FILES | KABI_CLONE_SIGHAND |
 			  KABI_CLONE_THREAD | KABI_CLONE_SYSVSEM;
-		return kabi_clone3_run(&a, sizeof(a), thread_main, start);
+	} else {
+		a.flags = KABI_CLONE_VM | (e->new_pid_ns ? KABI_CLONE_NEWPID : 0);
+		a.exit_signal = SIGCHLD;
 	}
-	a.flags = KABI_CLONE_VM | (e->new_pid_ns ? KABI_CLONE_NEWPID : 0);
-	a.exit_signal = SIGCHLD;
-	return kabi_clone3_run(&a, sizeof(a), become, start);
+	/* Beside noise, a noise child may hold the PID for a moment: set_tid tries again. */
+	while ((made = kabi_clone3_run(&a, sizeof(a), fn, start)) == -EEXIST && plan->noise &&
+	       plan->method == KABI_TREE_SET_TID && ++tries < KABI_TREE_EEXIST_TRIES)
+		__atomic_add_fetch(&plan->eexist, 1, __ATOMIC_ACQ_REL);
+	return made;
 }
 
 /* Makes this process's entries as their turns come, until every entry is made or one failed. */
@@ -201,16 +353,19 @@ static void serve(struct restorer *r)
 		n = load(&plan->next);
 		if (done(plan, n))
 			return;
+		answer_request(r);
 		if (plan->entries[n].parent == r->me && plan->result[n] == 0) {
 			long made = make(r, n);
 
 			plan->result[n] = made;
-			if (made < 0) {
+			if (made < 0)
 				fail(plan, n, KABI_TREE_FAILED_CLONE3, made);
+			if (made <= 0)
 				return;
-			}
 			continue;
 		}
+		if (load(&plan->request) == r->me)
+			continue;
 		wait_while(&plan->turn[r->me + 1], seen);
 	}
 }
@@ -221,21 +376,40 @@ static void serve(struct restorer *r)
  * calls setsid and setpgid as planned and makes its own entries in turn. Every process and
  * thread reports STATUS records (value: its entry) and waits; the restorer releases them once
  * all reported. Returns the number of entries, or the -errno of the one that failed (the plan's
- * failed_* words say which, and what it called).
+ * failed_* words say which, and what it called). For scripts/bench: `method` 1 takes the older
+ * route (kabi_tree.h), `noise` starts that many noise processes in the tree's outermost
+ * namespace, and `timing` reports the fields nanoseconds (until the last entry was made),
+ * eexist and loose.
  */
-KABI_OP(op_restore, "restore", "clone3", { "tree", KABI_ARG_TREE, 0 })
+KABI_OP(op_restore, "restore", "clone3", { "tree", KABI_ARG_TREE, 0 },
+	{ "method", KABI_ARG_NUMBER, 1, 0 }, { "noise", KABI_ARG_NUMBER, 2, 0 },
+	{ "timing", KABI_ARG_NUMBER, 3, 0 })
 {
 	struct restorer r;
 	struct kabi_tree_plan *plan = (struct kabi_tree_plan *)(uintptr_t)call->args[0];
 	int32_t seen;
 
+	if (call->args[1] != KABI_TREE_SET_TID && call->args[1] != KABI_TREE_NS_LAST_PID)
+		return kabi_setup_failed(call, "restore method", -EINVAL);
+	if (call->args[2] < 0 || call->args[2] > KABI_TREE_NOISE_MAX)
+		return kabi_setup_failed(call, "noise count", -EINVAL);
+	plan->method = (int32_t)call->args[1];
+	plan->noise = (int32_t)call->args[2];
+	plan->request = KABI_TREE_NO_WRITER;
 	r.ctx = call->ctx;
 	r.plan = plan;
 	r.step = call->step;
 	r.me = KABI_TREE_RESTORER;
+	plan->started_ns = now_ns();
 	serve(&r);
 	while (!load(&plan->failed) && (seen = load(&plan->reported)) < (int32_t)plan->count)
 		wait_while(&plan->reported, seen);
 	store_and_wake(&plan->release, 1);
+	if (call->args[3]) {
+		kabi_report_field(call->ctx, call->step, "nanoseconds",
+				  plan->made_ns ? plan->made_ns - plan->started_ns : -1);
+		kabi_report_field(call->ctx, call->step, "eexist", plan->eexist);
+		kabi_report_field(call->ctx, call->step, "loose", plan->loose);
+	}
 	return load(&plan->failed) ? plan->failed_errno : (long)plan->count;
 }

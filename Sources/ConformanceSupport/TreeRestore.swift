@@ -410,7 +410,9 @@ public final class TreePlanMemory: @unchecked Sendable {
   public init(_ tree: TreePlan) throws(ProgramError) {
     let slot = Int(KABI_TREE_STACK)
     let guardBytes = Int(KABI_TREE_GUARD)
-    stacksSize = max(1, tree.entries.count) * slot
+    // The entries' slots, then the noise processes' and their children's (kabi_tree.h).
+    let slots = tree.entries.count + 2 * Int(KABI_TREE_NOISE_MAX)
+    stacksSize = slots * slot
     guard
       let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
       memory != MAP_FAILED
@@ -423,7 +425,7 @@ public final class TreePlanMemory: @unchecked Sendable {
       munmap(memory, size)
       throw ProgramError("mmap of the tree's stacks: \(Errno(rawValue: errno))")
     }
-    for index in 0..<max(1, tree.entries.count)
+    for index in 0..<slots
     where mprotect(stacks + index * slot + guardBytes, slot - guardBytes, PROT_READ | PROT_WRITE)
       != 0
     {
@@ -452,7 +454,17 @@ public final class TreePlanMemory: @unchecked Sendable {
         c.setsid = entry.setsid ? 1 : 0
         c.setpgid = entry.setpgid == nil ? 0 : 1
         c.pgid = entry.setpgid ?? 0
+        withUnsafeMutableBytes(of: &c.writer) { writers in
+          for (level, writer) in tree.writers(of: index).reversed().enumerated() {
+            writers.storeBytes(of: writer, toByteOffset: level * 4, as: Int32.self)
+          }
+        }
         entries[index] = c
+      }
+    }
+    withUnsafeMutableBytes(of: &plan.pointee.noise_pid) { raw in
+      for (k, pid) in tree.noisePids(pidMax: TreePlan.pidMax).enumerated() {
+        raw.storeBytes(of: pid, toByteOffset: k * 4, as: Int32.self)
       }
     }
   }
@@ -481,6 +493,8 @@ public final class TreePlanMemory: @unchecked Sendable {
       switch UInt32(plan.pointee.failed_what) {
       case KABI_TREE_FAILED_SETSID.rawValue: "setsid()"
       case KABI_TREE_FAILED_SETPGID.rawValue: "setpgid()"
+      case KABI_TREE_FAILED_NS_LAST_PID.rawValue: "a write to ns_last_pid"
+      case KABI_TREE_FAILED_NOISE.rawValue: "clone3 of a noise process (scripts/bench)"
       default: "clone3"
       }
     return (
@@ -491,6 +505,56 @@ public final class TreePlanMemory: @unchecked Sendable {
 }
 
 extension TreePlan {
+  /// For the older route (scripts/bench): per level of entry `index`, outermost first, the
+  /// entry that writes its PID there minus one to ns_last_pid, a process of that level's
+  /// namespace: its creator where the creator lives in it, else the namespace's init;
+  /// `KABI_TREE_NO_WRITER` for the namespace the entry itself makes (it is PID 1 there).
+  public func writers(of index: Int) -> [Int32] {
+    let entry = entries[index]
+    return entry.namespaces.indices.map { level in
+      if entry.newPidNamespace && level == entry.namespaces.count - 1 {
+        return Int32(KABI_TREE_NO_WRITER)
+      }
+      if let creator = entry.creator, entries[creator].namespaces.last == entry.namespaces[level] {
+        return Int32(creator)
+      }
+      return Int32(entry.namespaces[level])
+    }
+  }
+
+  /// PIDs in the tree's outermost namespace that no entry has, the highest below `pidMax`
+  /// first: where the noise processes of scripts/bench live.
+  public func noisePids(pidMax: Int64) -> [Int32] {
+    let used = Set(entries.compactMap(\.pids.first))
+    var pids: [Int32] = []
+    var pid = Int32(clamping: pidMax - 1)
+    while pids.count < Int(KABI_TREE_NOISE_MAX) && pid > 1 {
+      if !used.contains(pid) { pids.append(pid) }
+      pid -= 1
+    }
+    return pids
+  }
+
+  /// The entries that did not end at their PID (TID) at every level of the tree, by their
+  /// NSpid records: what the older route's misplacements are counted from. An entry that did
+  /// not report counts too.
+  public func misplaced(in run: SandboxRun, step: Int32) -> [String] {
+    var nspids: [Int: [Int32]] = [:]
+    for record in run.reports(.status)
+    where record.step == step && record.name == "NSpid" && record.value >= 0
+      && record.value < Int64(entries.count)
+    {
+      nspids[Int(record.value)] = record.nspid
+    }
+    return entries.indices.compactMap { index in
+      let entry = entries[index]
+      guard let nspid = nspids[index], nspid.count >= entry.pids.count,
+        Array(nspid.suffix(entry.pids.count)) == entry.pids
+      else { return entry.name }
+      return nil
+    }
+  }
+
   /// Whether the tree restored exactly: the first few differences, each naming the process
   /// (or thread), the status line and the level; nil when every entry showed what the fixture
   /// says. Every entry must report its own getpid() (gettid()) as the last NSpid entry, its

@@ -51,6 +51,23 @@ import Testing
     #expect(plan.entries[4].expected.map(\.values) == [[13, 6], [12, 5]])
   }
 
+  @Test func `the older route writes each level's ns_last_pid from a process of that namespace`()
+    throws
+  {
+    let plan = try Self.plan(Self.valid)
+    let none = Int32(KABI_TREE_NO_WRITER)
+    // init makes its own namespace; a is written by its creator, init; ns is PID 1 of its own
+    // namespace and written by init at level 0; b's level 1 by its creator ns, its level 0 by
+    // init, that namespace's init (never the restorer); b/t likewise.
+    #expect((0..<5).map { plan.writers(of: $0) } == [[none], [0], [0, none], [0, 2], [0, 3]])
+    #expect(!(0..<5).flatMap { plan.writers(of: $0) }.contains(Int32(KABI_TREE_RESTORER)))
+  }
+
+  @Test func `noise processes take the highest PIDs no entry has at the outermost level`() throws {
+    let plan = try Self.plan(Self.valid + [Process("top", parent: "init", pids: [32767])])
+    #expect(plan.noisePids(pidMax: 32768) == [32766, 32765, 32764, 32763])
+  }
+
   @Test func `a fixture listing a member before its namespace's init or parent is reordered`()
     throws
   {
