@@ -209,33 +209,44 @@ public struct Expectation: Codable, Hashable, Sendable {
     self.why = why
   }
 
-  private struct Key: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-  }
-
-  private static let ownKeys: Set<String> = ["kernels", "result", "why"]
-
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: Key.self)
-    kernels = try container.decodeIfPresent(KernelRange.self, forKey: Key("kernels"))
-    result = try container.decode(ExpectedResult.self, forKey: Key("result"))
-    why = try container.decodeIfPresent(String.self, forKey: Key("why"))
-    fields = [:]
-    for key in container.allKeys where !Self.ownKeys.contains(key.stringValue) {
-      fields[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
-    }
+    let container = try decoder.container(keyedBy: NamedKey.self)
+    kernels = try container.decodeIfPresent(KernelRange.self, forKey: NamedKey("kernels"))
+    result = try container.decode(ExpectedResult.self, forKey: NamedKey("result"))
+    why = try container.decodeIfPresent(String.self, forKey: NamedKey("why"))
+    fields = try Fields(besides: ["kernels", "result", "why"], in: container)
   }
 
   public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: Key.self)
-    try container.encodeIfPresent(kernels, forKey: Key("kernels"))
-    try container.encode(result, forKey: Key("result"))
-    try container.encodeIfPresent(why, forKey: Key("why"))
-    for (name, value) in fields.values { try container.encode(value, forKey: Key(name)) }
+    var container = encoder.container(keyedBy: NamedKey.self)
+    try container.encodeIfPresent(kernels, forKey: NamedKey("kernels"))
+    try container.encode(result, forKey: NamedKey("result"))
+    try container.encodeIfPresent(why, forKey: NamedKey("why"))
+    try fields.encode(into: &container)
+  }
+}
+
+/// A key by name, for the objects whose other keys are fields.
+struct NamedKey: CodingKey {
+  var stringValue: String
+  var intValue: Int? { nil }
+  init(_ name: String) { stringValue = name }
+  init?(stringValue: String) { self.stringValue = stringValue }
+  init?(intValue: Int) { nil }
+}
+
+extension Fields {
+  /// Every key of `container` but `own`, as a field: how a table writes the fields of a
+  /// success next to `result`.
+  init(besides own: Set<String>, in container: KeyedDecodingContainer<NamedKey>) throws {
+    self = [:]
+    for key in container.allKeys where !own.contains(key.stringValue) {
+      self[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
+    }
+  }
+
+  func encode(into container: inout KeyedEncodingContainer<NamedKey>) throws {
+    for (name, value) in values { try container.encode(value, forKey: NamedKey(name)) }
   }
 }
 
@@ -260,33 +271,20 @@ public struct KnownBugExpectation: Codable, Hashable, Sendable {
     self.bug = bug
   }
 
-  private struct Key: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-  }
-
-  private static let ownKeys: Set<String> = ["kernels", "result", "bug"]
-
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: Key.self)
-    kernels = try container.decode([KernelRange].self, forKey: Key("kernels"))
-    result = try container.decode(ExpectedResult.self, forKey: Key("result"))
-    bug = try container.decode(KnownBug.self, forKey: Key("bug"))
-    fields = [:]
-    for key in container.allKeys where !Self.ownKeys.contains(key.stringValue) {
-      fields[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
-    }
+    let container = try decoder.container(keyedBy: NamedKey.self)
+    kernels = try container.decode([KernelRange].self, forKey: NamedKey("kernels"))
+    result = try container.decode(ExpectedResult.self, forKey: NamedKey("result"))
+    bug = try container.decode(KnownBug.self, forKey: NamedKey("bug"))
+    fields = try Fields(besides: ["kernels", "result", "bug"], in: container)
   }
 
   public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: Key.self)
-    try container.encode(kernels, forKey: Key("kernels"))
-    try container.encode(result, forKey: Key("result"))
-    try container.encode(bug, forKey: Key("bug"))
-    for (name, value) in fields.values { try container.encode(value, forKey: Key(name)) }
+    var container = encoder.container(keyedBy: NamedKey.self)
+    try container.encode(kernels, forKey: NamedKey("kernels"))
+    try container.encode(result, forKey: NamedKey("result"))
+    try container.encode(bug, forKey: NamedKey("bug"))
+    try fields.encode(into: &container)
   }
 
   /// `ENOTTY`, or `success (cloexec 1)`.
