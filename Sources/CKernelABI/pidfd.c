@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -179,6 +180,47 @@ KABI_OP(op_zombie, "zombie", "clone", { "status", KABI_ARG_NUMBER, 0 })
 }
 
 /*
+ * dumped-core: a child that dumps core in the directory path (the case's own tmpfs: a core file
+ * must not reach the host) and is left a zombie (waitid WEXITED | WNOWAIT). It raises
+ * RLIMIT_CORE to its hard limit, writes 0 to /proc/self/coredump_filter (the ELF headers and
+ * notes only: its memory is a copy of the test process's) and sends itself SIGSEGV. The dump is
+ * the case's premise, not its question: a child that did not dump (si_code not CLD_DUMPED) is a
+ * setup failure. Needs core_pattern to be a plain file name (OperationNeeds). Returns its PID.
+ */
+KABI_OP(op_dumped_core, "dumped-core", "clone", { "path", KABI_ARG_PATH })
+{
+	siginfo_t info;
+	struct { uint64_t current, maximum; } limit;
+	long child = kabi_fork(0), r;
+
+	if (child == 0) {
+		if (kabi_sys(SYS_chdir, call->text) < 0 ||
+		    kabi_sys(SYS_prlimit64, 0, RLIMIT_CORE, 0, &limit) < 0)
+			kabi_sys(SYS_exit_group, 1);
+		limit.current = limit.maximum;
+		if (kabi_sys(SYS_prlimit64, 0, RLIMIT_CORE, &limit, 0) < 0 ||
+		    kabi_write_int("/proc/self/coredump_filter", 0) < 0)
+			kabi_sys(SYS_exit_group, 2);
+		kabi_sys(SYS_kill, kabi_sys(SYS_getpid), SIGSEGV);
+		kabi_sys(SYS_exit_group, 3);
+	}
+	if (child < 0)
+		return child;
+	do
+		r = kabi_sys(SYS_waitid, P_PID, child, &info, WEXITED | WNOWAIT, 0);
+	while (r == -EINTR);
+	if (r < 0)
+		return kabi_setup_failed(call, "waitid for the dumping child", r);
+	if (info.si_code != CLD_DUMPED) {
+		kabi_reap(child, &info);
+		return kabi_setup_failed(call, "dump core (the child did not: its chdir, RLIMIT_CORE "
+					 "or coredump_filter failed, or the kernel wrote no core)",
+					 -ECHILD);
+	}
+	return child;
+}
+
+/*
  * group-remnant: a child that leads a process group, leaves a member of that group behind
  * (a grandchild that waits until the program's process ends: its pipe's write end closes)
  * and exits; it is reaped here. Its PID stays allocated, as the group's ID, with no task of
@@ -349,7 +391,8 @@ static int32_t info_word(const unsigned char *bytes, int offset)
 
 /*
  * The reply's fields past VER0, each when the reply's mask has its bit and the size holds it:
- * replyMask (the whole mask), coredumpMask (PIDFD_INFO_COREDUMP, __u32 at 64, 6.16), and for
+ * replyMask (the whole mask), coredumpMask (PIDFD_INFO_COREDUMP, __u32 at 64, 6.16),
+ * coredumpSignal (PIDFD_INFO_COREDUMP_SIGNAL, __u32 at 68, 6.19), and for
  * PIDFD_INFO_SUPPORTED_MASK (6.19) the __u64 at 72 and at 80 (u64At72, u64At80): where
  * supported_mask sits is what the cases measure.
  */
@@ -361,6 +404,8 @@ static void report_info_additions(struct kabi_call *call, const unsigned char *b
 	kabi_report_field(call->ctx, call->step, "replyMask", (int64_t)mask);
 	if ((mask & 1 << 4) && size >= 68)
 		kabi_report_field(call->ctx, call->step, "coredumpMask", info_word(bytes, 64));
+	if ((mask & 1 << 6) && size >= 72)
+		kabi_report_field(call->ctx, call->step, "coredumpSignal", info_word(bytes, 68));
 	if ((mask & 1 << 5) && size >= 80) {
 		kabi_copy(&word, bytes + 72, sizeof(word));
 		kabi_report_field(call->ctx, call->step, "u64At72", (int64_t)word);

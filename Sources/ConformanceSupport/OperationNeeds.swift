@@ -1,4 +1,5 @@
 import CKernelABI
+import Foundation
 
 /// The facts about an operation that its C registration does not carry, by its name: what it
 /// needs beyond its syscall, and what the process it makes must prove.
@@ -23,9 +24,34 @@ extension Operation {
       "a thread that waits in a sandbox body needs the x86-64 clone trampoline"
     case "route-agreement" where kabi_threads_supported() == 0:
       "the agreement case's thread is started with the x86-64 clone trampoline"
+    case "dumped-core": Self.coreDumpObstacle
     default: nil
     }
   }
+
+  /// Why a child cannot dump core into the case's own directory here, or nil: core_pattern
+  /// (host-wide, never written by the suite) must name a file in the dumping process's working
+  /// directory, not a helper program (`|…`) or another directory of the host, and RLIMIT_CORE's
+  /// hard limit must allow a dump.
+  static let coreDumpObstacle: String? = {
+    let pattern: String
+    do {
+      pattern = try String(contentsOfFile: "/proc/sys/kernel/core_pattern", encoding: .utf8)
+        .trimmingCharacters(in: .newlines)
+    } catch {
+      return "/proc/sys/kernel/core_pattern cannot be read: \(error)"
+    }
+    if pattern.hasPrefix("|") || pattern.contains("/") || pattern.isEmpty {
+      return "kernel.core_pattern is \"\(pattern)\": a core would go to a helper program or a "
+        + "directory of the host, not the case's own tmpfs"
+    }
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_CORE.rawValue), &limit) == 0 else {
+      return "getrlimit(RLIMIT_CORE) failed: \(String(cString: strerror(errno)))"
+    }
+    return limit.rlim_max == 0
+      ? "RLIMIT_CORE's hard limit is 0: no process here may dump core" : nil
+  }()
 
   /// Whether the process the operation reports as its CHILD is a thread of the step's caller:
   /// the record's value is its getpid(), which must be the caller's.
