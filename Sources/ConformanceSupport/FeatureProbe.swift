@@ -82,11 +82,7 @@ public struct FeatureProbe: Sendable {
         return Outcome(state: .blocked("cannot open \(path): \(Errno(rawValue: errno))"))
       }
       defer { close(fd) }
-      let result = kabi_ioctl(fd, request.value, 0)
-      if result >= 0, request.returnsFD { close(Int32(result)) }
-      return judge(
-        result, call: "ioctl(\(path), 0x\(String(request.value, radix: 16)))",
-        succeeded: "returned \(result)")
+      return ioctl(fd, request, on: path)
     case .clone3(let arguments):
       return judge(
         arguments.probe(), call: "clone3(\(arguments.probeSummary))",
@@ -94,13 +90,7 @@ public struct FeatureProbe: Sendable {
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
     case .pidfdIoctl(let request):
-      return onOwnPidfd { fd in
-        let result = kabi_ioctl(fd, request.value, 0)
-        if result >= 0, request.returnsFD { close(Int32(result)) }
-        return judge(
-          result, call: "ioctl(pidfd, 0x\(String(request.value, radix: 16)))",
-          succeeded: "returned \(result)")
-      }
+      return onOwnPidfd { ioctl($0, request, on: "pidfd") }
     case .pidfdHandle:
       return onOwnPidfd { fd in
         judge(
@@ -108,6 +98,15 @@ public struct FeatureProbe: Sendable {
           succeeded: "encoded a handle in no room")
       }
     }
+  }
+
+  /// `ioctl(fd, request, 0)` on the file `what` names, judged by its answer.
+  private func ioctl(_ fd: Int32, _ request: IoctlRequest, on what: String) -> Outcome {
+    let result = kabi_ioctl(fd, request.value, 0)
+    if result >= 0, request.returnsFD { close(Int32(result)) }
+    return judge(
+      result, call: "ioctl(\(what), 0x\(String(request.value, radix: 16)))",
+      succeeded: "returned \(result)")
   }
 
   /// Runs `body` on a pidfd of the test process (pidfd_open(getpid(), 0)); a kernel without

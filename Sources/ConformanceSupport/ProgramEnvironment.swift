@@ -144,12 +144,8 @@ final class ProgramEnvironment {
           values[word] = try hold("/proc/sys/kernel/pid_max")
         case "$suitePidNamespaceInode":
           values[word] = try hold("/proc/self/ns/pid")
-        case "$ownCgroupUnwritable":
-          let fd = try OwnCgroup.openUnwritable()
-          passed.append(fd)
-          values[word] = Int64(fd)
-        case "$cgroupV1":
-          let fd = try OwnCgroup.openV1()
+        case "$ownCgroupUnwritable", "$cgroupV1":
+          let fd = try word == "$cgroupV1" ? OwnCgroup.openV1() : OwnCgroup.openUnwritable()
           passed.append(fd)
           values[word] = Int64(fd)
         case "$cgroup", "$cgroupControlled", "$cgroupPids":
