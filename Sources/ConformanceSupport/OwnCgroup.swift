@@ -6,18 +6,22 @@ import KernelABI
 /// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
 /// line of `/proc/self/cgroup`. Nothing is created or written.
 public enum OwnCgroup {
+  /// Each mount of `mountinfo`: its mount point, its filesystem type, and its super options
+  /// (nil for a line without them).
+  static func mounts(mountinfo: String) -> [(path: String, type: Substring, options: [String]?)] {
+    mountinfo.split(separator: "\n").compactMap { line in
+      let halves = line.components(separatedBy: " - ")
+      let fields = halves[0].split(separator: " ")
+      let tail = halves.count == 2 ? halves[1].split(separator: " ") : []
+      guard let type = tail.first, fields.count >= 5 else { return nil }
+      let options = tail.count >= 3 ? tail[2].split(separator: ",").map(String.init) : nil
+      return (unescape(String(fields[4])), type, options)
+    }
+  }
+
   /// The mount point of the first cgroup2 filesystem in `mountinfo`, or nil.
   public static func mountPoint(mountinfo: String) -> String? {
-    for line in mountinfo.split(separator: "\n") {
-      let halves = line.components(separatedBy: " - ")
-      guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else {
-        continue
-      }
-      let fields = halves[0].split(separator: " ")
-      guard fields.count >= 5 else { continue }
-      return unescape(String(fields[4]))
-    }
-    return nil
+    mounts(mountinfo: mountinfo).first { $0.type == "cgroup2" }?.path
   }
 
   /// The path of the `0::` line of `/proc/self/cgroup` (the cgroup2 hierarchy), or nil.
@@ -66,24 +70,22 @@ public enum OwnCgroup {
     guard denied == .EACCES else {
       throw CaseBroken(step: "access \(directory)/cgroup.procs for writing", errno: denied)
     }
-    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CaseBroken(step: "open the cgroup \(directory)", errno: Errno(rawValue: errno))
-    }
-    return fd
+    return try openDirectory(directory, "the cgroup \(directory)")
   }
 
   /// The mount points of cgroup v1 hierarchies in `mountinfo` (filesystem type `cgroup`), each
   /// with its super options (`rw,pids`, `rw,none,name=systemd`).
   public static func v1Hierarchies(mountinfo: String) -> [(path: String, options: [String])] {
-    mountinfo.split(separator: "\n").compactMap { line in
-      let halves = line.components(separatedBy: " - ")
-      guard halves.count == 2 else { return nil }
-      let tail = halves[1].split(separator: " ")
-      let fields = halves[0].split(separator: " ")
-      guard tail.first == "cgroup", tail.count >= 3, fields.count >= 5 else { return nil }
-      return (unescape(String(fields[4])), tail[2].split(separator: ",").map(String.init))
+    mounts(mountinfo: mountinfo).compactMap { mount in
+      mount.type == "cgroup" ? mount.options.map { (mount.path, $0) } : nil
     }
+  }
+
+  /// `path` opened read-only as a directory; BROKEN, opening `what`, when it cannot be.
+  static func openDirectory(_ path: String, _ what: String) throws(CaseBroken) -> Int32 {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw CaseBroken(step: "open \(what)", errno: Errno(rawValue: errno)) }
+    return fd
   }
 
   /// The root of the first cgroup v1 hierarchy mounted, opened read-only: a cgroup directory
@@ -93,12 +95,7 @@ public enum OwnCgroup {
     guard let first = v1Hierarchies(mountinfo: mountinfo).first else {
       throw CaseSkip(.environment, "no cgroup v1 hierarchy is mounted (/proc/self/mountinfo)")
     }
-    let fd = open(first.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CaseBroken(
-        step: "open the cgroup v1 hierarchy \(first.path)", errno: Errno(rawValue: errno))
-    }
-    return fd
+    return try openDirectory(first.path, "the cgroup v1 hierarchy \(first.path)")
   }
 }
 
@@ -139,10 +136,7 @@ public final class CaseCgroup {
     let base = try Self.base()
     // The base is locked while a case cgroup is made and locked and while stale ones are
     // swept, so no sweep sees one between its mkdir and its flock.
-    let baseDescriptor = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard baseDescriptor >= 0 else {
-      throw CaseBroken(step: "open the suite's cgroup \(base)", errno: Errno(rawValue: errno))
-    }
+    let baseDescriptor = try OwnCgroup.openDirectory(base, "the suite's cgroup \(base)")
     defer { Glibc.close(baseDescriptor) }
     guard flock(baseDescriptor, LOCK_EX) == 0 else {
       throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
