@@ -239,6 +239,16 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
 public struct ProgramError: Error, CustomStringConvertible {
   public var description: String
   init(_ description: String) { self.description = description }
+
+  /// What `body` returns; an error it throws becomes one that starts with `what` (a
+  /// `ProgramError` stays as it is).
+  static func naming<Value>(_ what: String?, _ body: () throws -> Value) throws(ProgramError)
+    -> Value
+  {
+    do { return try body() } catch let error as ProgramError { throw error } catch {
+      throw ProgramError(what.map { "\($0): \(error)" } ?? "\(error)")
+    }
+  }
 }
 
 /// An operation the sandbox's interpreter knows, as its C file registered it.
@@ -275,17 +285,6 @@ public struct Operation: Sendable {
     }
     return operations
   }()
-
-  /// How many slots a parameter of this kind fills.
-  static func width(of kind: kabi_arg_kind) -> Int {
-    switch kind {
-    case KABI_ARG_PATH: 0
-    case KABI_ARG_CAPS: 3
-    case KABI_ARG_CLONE_ARGS: 3
-    case KABI_ARG_PIDS: 2
-    default: 1
-    }
-  }
 }
 
 extension ProgramCall: CheckedCall {
@@ -357,7 +356,7 @@ public final class CompiledProgram {
     var slots = [Int64](repeating: 0, count: Int(KABI_STEP_ARGS))
     var references = [(step: Int8, name: String)](
       repeating: (Int8(KABI_REF_NONE), ""), count: Int(KABI_STEP_ARGS))
-    for parameter in operation.parameters where Operation.width(of: parameter.kind) > 0 {
+    for parameter in operation.parameters where parameter.kind != KABI_ARG_PATH {
       slots[parameter.slot] = parameter.absent
     }
     for name in step.args.keys.sorted() {
@@ -395,10 +394,7 @@ public final class CompiledProgram {
         slots[parameter.slot] = try Self.signal(value, what: what)
       case KABI_ARG_CAPS:
         let text = try value.decode(String.self, what: what)
-        let sets: CapabilitySets
-        do { sets = try CapabilitySets(text: text).knownToKernel } catch {
-          throw ProgramError("\(what): \(error)")
-        }
+        let sets = try ProgramError.naming(what) { try CapabilitySets(text: text).knownToKernel }
         for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable].enumerated() {
           slots[parameter.slot + offset] = Int64(bitPattern: mask)
         }
@@ -415,7 +411,7 @@ public final class CompiledProgram {
           throw ProgramError("\(what): clone_args has no field \"\(unknown)\"")
         }
         let spec = try args.decode(CloneArgsSpec.self, what: what)
-        cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
+        cloneArgs[ProgramCall.record(ofStep: index)] = spec
         guard !validating else {
           _ = try spec.validSize()
           continue
@@ -427,15 +423,12 @@ public final class CompiledProgram {
         slots[parameter.slot + 2] = built.pidMaxRelative
       case KABI_ARG_TREE:
         let name = try value.decode(String.self, what: what)
-        let plan: TreePlan
         // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
         // pid_max before it clones (a refusal then is BROKEN: the tree does not fit here).
         let pidMax = validating ? 4_194_304 : TreePlan.pidMax
-        do { plan = try TreePlan(named: name, pidMax: pidMax) } catch {
-          throw ProgramError("\(what): \(error)")
-        }
+        let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
-        trees[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = TreeStep(plan: plan, memory: memory)
+        trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
         if let memory {
           self.memory.append(memory)
           slots[parameter.slot] = memory.address
@@ -516,7 +509,7 @@ final class PidArray {
   init(_ pids: [Int32]) {
     storage = .allocate(capacity: max(1, pids.count))
     storage.initialize(repeating: 0)
-    for (index, pid) in pids.enumerated() { storage[index] = pid }
+    _ = storage.update(fromContentsOf: pids)
   }
 
   deinit { storage.deallocate() }
@@ -525,6 +518,20 @@ final class PidArray {
 }
 
 extension ProgramCall {
+  /// The record step of the step at `index`: the sandbox numbers a program's steps from
+  /// `KABI_PROGRAM_FIRST_STEP`, its own setup steps below it.
+  static func record(ofStep index: Int) -> Int32 { Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index) }
+
+  /// The index of the step a record of record step `step` comes from; negative for the
+  /// sandbox's own setup steps.
+  static func index(ofRecord step: Int32) -> Int { Int(step) - Int(KABI_PROGRAM_FIRST_STEP) }
+
+  /// The step a record of record step `step` comes from; nil for one of the sandbox's own.
+  func step(ofRecord step: Int32) -> Step? {
+    let index = Self.index(ofRecord: step)
+    return steps.indices.contains(index) ? steps[index] : nil
+  }
+
   /// Runs the program at the innermost level of a fresh sandbox and reads back what happened.
   ///
   /// The observation is the first step that failed, as its errno, or success with every field
@@ -602,20 +609,18 @@ extension ProgramCall {
   /// is named in words, with the syscall it made when the operation registered one, and with
   /// the earlier step that failed and went on (a retry that fails says what it left behind).
   public func requireSetUp(_ run: SandboxRun) throws(CaseBroken) {
-    let first = Int32(KABI_PROGRAM_FIRST_STEP)
-    if let report = run.reports(.setupFailed).first, report.step >= first,
+    if let report = run.reports(.setupFailed).first, Self.index(ofRecord: report.step) >= 0,
       case .failure(let errno) = report.result
     {
-      let index = Int(report.step - first)
-      let step = index < steps.count ? steps[index] : nil
-      let words = step.map { "step \(index + 1), \($0.words)" } ?? "step \(index + 1)"
+      let number = Self.index(ofRecord: report.step) + 1
+      let step = self.step(ofRecord: report.step)
+      let words = step.map { "step \(number), \($0.words)" } ?? "step \(number)"
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
       let wentOn = run.reports(.call).first { call in
-        call.step >= first && call.step < report.step && call.value < 0
-          && steps[Int(call.step - first)].goOn == true
+        call.step < report.step && call.value < 0 && self.step(ofRecord: call.step)?.goOn == true
       }
       let after = wentOn.map { call in
-        "; step \(call.step - first + 1) failed before it with "
+        "; step \(Self.index(ofRecord: call.step) + 1) failed before it with "
           + "\(Errno(rawValue: Int32(-call.value)).name) and went on: that failure left what it "
           + "took reserved"
       }
@@ -671,12 +676,10 @@ extension ProgramCall {
     // A name that ends in "[]" is a list, one record per element, named after its step's
     // label when it has one: "NSpid[]" of the step labelled "outer" is "outer.NSpid".
     var lists: [String: [Int64]] = [:]
-    for field in run.reports(.field) where !CompiledProgram.isProof(field, of: steps) {
+    for field in run.reports(.field) where !isProof(field) {
       let name = field.name ?? "step \(field.step - first)"
       if name.hasSuffix("[]") {
-        let label =
-          steps.indices.contains(Int(field.step - first))
-          ? steps[Int(field.step - first)].label.map { $0 + "." } : nil
+        let label = step(ofRecord: field.step)?.label.map { $0 + "." }
         lists[(label ?? "") + name.dropLast(2), default: []].append(field.value)
       } else {
         fields[name] = .number(field.value)

@@ -137,7 +137,7 @@ final class ProgramEnvironment {
         guard values[word] == nil else { continue }
         switch word {
         case "$outsideHold":
-          let check = try OutsideCheck(step: Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index))
+          let check = try OutsideCheck(step: ProgramCall.record(ofStep: index))
           outside = check
           values[word] = Int64(check.holdDescriptor)
         case "$hostPidMaxInode":
@@ -218,6 +218,12 @@ final class ProgramEnvironment {
 }
 
 extension ProgramCall {
+  /// FIELD records a clone3 step makes for the engine's own proofs, not the observation.
+  func isProof(_ field: SandboxReport) -> Bool {
+    step(ofRecord: field.step)?.op == "clone3"
+      && ["creatorView", "callersParent", "pid_max"].contains(field.name ?? "")
+  }
+
   /// The PID namespaces the program nests below the sandbox before step `index`.
   func pidNamespaces(before index: Int) -> Int {
     steps.prefix(index).filter { $0.op == "pid-namespaces" }.reduce(0) { total, step in
@@ -295,13 +301,6 @@ extension CompiledProgram {
         .environment,
         "set_tid_size would be \(size) here, which the MAX_PID_NS_LEVEL check rejects first")
     }
-  }
-
-  /// FIELD records a clone3 step makes for the engine's own proofs, not the observation.
-  static func isProof(_ field: SandboxReport, of steps: [ProgramCall.Step]) -> Bool {
-    let index = Int(field.step) - Int(KABI_PROGRAM_FIRST_STEP)
-    guard index >= 0, index < steps.count, steps[index].op == "clone3" else { return false }
-    return ["creatorView", "callersParent", "pid_max"].contains(field.name ?? "")
   }
 
   /// Why the process step `call` made did not run as the step asked, or nil: its creator must
