@@ -326,18 +326,18 @@ public final class CompiledProgram {
       throw ProgramError("a program has 1 to \(KABI_PROGRAM_STEPS) steps")
     }
     var labels: [String: Int] = [:]
-    program.count = UInt32(steps.count)
+    var compiledSteps: [kabi_step] = []
     for (index, step) in steps.enumerated() {
       var compiled = kabi_step()
       try compile(step, of: call, index: index, labels: labels, into: &compiled)
-      withUnsafeMutableBytes(of: &program.steps) { raw in
-        raw.bindMemory(to: kabi_step.self)[index] = compiled
-      }
+      compiledSteps.append(compiled)
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
         labels[label] = index
       }
     }
+    program.count = UInt32(steps.count)
+    storeArray(compiledSteps, into: &program.steps)
   }
 
   private func compile(
@@ -443,22 +443,11 @@ public final class CompiledProgram {
         throw ProgramError("\(what): parameter kind \(parameter.kind.rawValue) is unknown")
       }
     }
-    withUnsafeMutableBytes(of: &compiled.args) { raw in
-      for (slot, number) in slots.enumerated() {
-        raw.storeBytes(of: number, toByteOffset: slot * 8, as: Int64.self)
-      }
-    }
-    withUnsafeMutableBytes(of: &compiled.ref_step) { raw in
-      for (slot, reference) in references.enumerated() {
-        raw.storeBytes(of: reference.step, toByteOffset: slot, as: Int8.self)
-      }
-    }
-    withUnsafeMutableBytes(of: &compiled.ref_name) { raw in
-      for (slot, reference) in references.enumerated() {
-        for (offset, byte) in reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1).enumerated() {
-          raw[slot * Int(KABI_NAME_MAX) + offset] = byte
-        }
-      }
+    storeArray(slots, into: &compiled.args)
+    storeArray(references.map(\.step), into: &compiled.ref_step)
+    for (slot, reference) in references.enumerated() {
+      let name = reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1)
+      storeArray(name, into: &compiled.ref_name, at: slot * Int(KABI_NAME_MAX))
     }
   }
 
@@ -496,8 +485,19 @@ public final class CompiledProgram {
   }
 
   private static func put<Bytes>(_ text: String, into field: inout Bytes) {
-    withUnsafeMutableBytes(of: &field) { bytes in
-      for (index, byte) in text.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+    storeArray(text.utf8.prefix(MemoryLayout<Bytes>.size - 1), into: &field)
+  }
+}
+
+/// Stores `elements` one after another into `field`, a C array (a tuple in Swift), from byte
+/// `offset` on.
+func storeArray<Element, Field>(
+  _ elements: some Sequence<Element>, into field: inout Field, at offset: Int = 0
+) {
+  withUnsafeMutableBytes(of: &field) { raw in
+    for (index, element) in elements.enumerated() {
+      raw.storeBytes(
+        of: element, toByteOffset: offset + index * MemoryLayout<Element>.stride, as: Element.self)
     }
   }
 }
