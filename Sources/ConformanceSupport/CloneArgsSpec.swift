@@ -61,7 +61,7 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   /// later): the child must show them.
   public var requestedPids: [TidValue]? {
     guard let setTid, !setTid.isEmpty, (setTidAt ?? .inline) == .inline, setTidSize == nil,
-      (size?.resolved ?? CloneArgsLayout.ver2.rawValue) >= CloneArgsLayout.ver1.rawValue
+      resolvedSize >= CloneArgsLayout.ver1.rawValue
     else { return nil }
     return setTid
   }
@@ -76,9 +76,12 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
     }
   }
 
+  /// The `size` argument on the running system.
+  var resolvedSize: Int { size?.resolved ?? CloneArgsLayout.ver2.rawValue }
+
   /// The size to pass, once the struct is one the suite can pass safely.
   func validSize() throws(ProgramError) -> Int {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    let size = resolvedSize
     guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
     // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
     if let problem = flags?.stacklessProblem { throw ProgramError(problem) }

@@ -216,20 +216,19 @@ extension CloneArgsSpec {
   /// How evidence names a probe's call: the fields set besides the rejected exit_signal, and a
   /// size other than VER0's ("set_tid, size 80"); just the exit_signal when nothing else is set.
   var probeSummary: String {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
     var parts: [String] = (flags ?? []).isEmpty ? [] : ["\(flags ?? [])"]
     if !(setTid ?? []).isEmpty { parts.append("set_tid") }
     if let setTidSize, setTidSize != 0 { parts.append("set_tid_size \(setTidSize)") }
     if (cgroup ?? 0) != 0 { parts.append("cgroup") }
     if parts.isEmpty { parts.append("exit_signal 0x\(String(exitSignal ?? 0, radix: 16))") }
-    if size != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(size)") }
+    if resolvedSize != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(resolvedSize)") }
     return parts.joined(separator: ", ")
   }
 
   /// Why a probe could not use these arguments, or nil: a probe must never create a process
   /// and stays within the struct this suite defines.
   var probeProblem: String? {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    let size = resolvedSize
     let sizes = Int(KABI_CLONE_ARGS_SIZE_VER0)...Int(KABI_CLONE_ARGS_SIZE_VER2)
     guard sizes.contains(size), size % 8 == 0 else {
       return "args: size \(size) is not 64 to 88 in steps of 8 (the struct this suite defines)"
@@ -256,8 +255,7 @@ extension CloneArgsSpec {
 
   /// Whether these arguments fail with EBADF in cgroup_can_fork() once their flags passed.
   var isFlagProbe: Bool {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
-    return size == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
+    resolvedSize == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
       && (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
   }
 

@@ -41,11 +41,6 @@ public struct ProgramCall: Decodable, Hashable, Sendable {
       self.field = field
     }
 
-    /// A step whose one argument is a path.
-    public init(_ op: String, path: String, setup: Bool? = nil) {
-      self.init(op, args: ["path": .text(path)], setup: setup)
-    }
-
     private enum CodingKeys: String, CodingKey, CaseIterable {
       case label, op, args, setup, goOn, field
     }
