@@ -205,21 +205,18 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
   public var bytes: Int
 
   public init(from decoder: any Decoder) throws {
-    let text: String
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
-    case .number(let number):
-      (pages, bytes) = (0, number)
-      return
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int.self) {
+    case .number(let number): (pages, bytes) = (0, number)
     case .word(let word):
-      text = word.replacingOccurrences(of: " ", with: "")
+      let text = word.replacingOccurrences(of: " ", with: "")
+      guard let parsed = Self.parse(text) else {
+        throw DecodingError.dataCorruptedError(
+          in: container,
+          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)")
+      }
+      (pages, bytes) = parsed
     }
-    guard let parsed = Self.parse(text) else {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath,
-          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)"))
-    }
-    (pages, bytes) = parsed
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -277,12 +274,11 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
     {
       self = .scratch(offset: offset)
     } else {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath,
-          debugDescription:
-            "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
-        ))
+      throw DecodingError.dataCorruptedError(
+        in: container,
+        debugDescription:
+          "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
+      )
     }
   }
 

@@ -12,14 +12,13 @@ public enum SandboxDepth: Codable, Hashable, Sendable, ExpressibleByIntegerLiter
   public init(integerLiteral value: Int) { self = .levels(value) }
 
   public init(from decoder: any Decoder) throws {
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
-    case .number(let number):
-      self = .levels(number)
-    case .word("deepest"):
-      self = .deepest
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int.self) {
+    case .number(let number): self = .levels(number)
+    case .word("deepest"): self = .deepest
     case .word:
-      throw DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "levels: a number or \"deepest\""))
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "levels: a number or \"deepest\"")
     }
   }
 
@@ -50,20 +49,18 @@ public struct TidValue: Codable, Hashable, Sendable, CustomStringConvertible {
   }
 
   public init(from decoder: any Decoder) throws {
-    let text: String
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int32.self) {
-    case .number(let number):
-      self.init(number)
-      return
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int32.self) {
+    case .number(let number): self.init(number)
     case .word(let word):
-      text = word.replacingOccurrences(of: " ", with: "")
+      let text = word.replacingOccurrences(of: " ", with: "")
+      guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
+      else {
+        throw DecodingError.dataCorruptedError(
+          in: container, debugDescription: "not pid_max±n: \"\(text)\"")
+      }
+      self.init(Int32(offset), relativeToPidMax: true)
     }
-    guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
-    else {
-      throw DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "not pid_max±n: \"\(text)\""))
-    }
-    self.init(Int32(offset), relativeToPidMax: true)
   }
 
   public func encode(to encoder: any Encoder) throws {
