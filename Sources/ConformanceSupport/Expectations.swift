@@ -57,13 +57,6 @@ public enum Fixtures {
       .appendingPathComponent("Fixtures", isDirectory: true)
   }()
 
-  /// Every fixture file name, sorted.
-  public static func fileNames() throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: directory.path)
-      .filter { $0.hasSuffix(".json") }
-      .sorted()
-  }
-
   /// Every case table: each file but `features.json`.
   public static func tableNames() throws -> [String] {
     try FixtureTables.names(in: directory)

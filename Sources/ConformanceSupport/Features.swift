@@ -37,11 +37,9 @@ public struct FeatureDefinition: Decodable, Sendable {
     removedIn = try container.decodeIfPresent([DistroRemoval].self, forKey: .removedIn)
     do {
       probe = try container.decode(FeatureProbe.self, forKey: .probe)
-    } catch let error as DecodingError {
-      throw FeatureProbe.Invalid(
-        description: "feature \"\(name)\": probe: \(FixtureError.describe(error))")
     } catch {
-      throw FeatureProbe.Invalid(description: "feature \"\(name)\": probe: \(error)")
+      let problem = (error as? DecodingError).map(FixtureError.describe) ?? "\(error)"
+      throw FeatureProbe.Invalid(description: "feature \"\(name)\": probe: \(problem)")
     }
   }
 }
@@ -137,15 +135,13 @@ public enum Features {
 
   /// The probe's evidence for every feature that is not present.
   public static func evidence() -> [String: String] {
-    var evidence: [String: String] = [:]
-    for name in definitions.keys {
+    definitions.keys.reduce(into: [:]) { evidence, name in
       switch state(name) {
       case .present: break
       case .absent(let why): evidence[name] = "absent: \(why)"
       case .blocked(let why): evidence[name] = "blocked: \(why)"
       }
     }
-    return evidence
   }
 
   private static let cache = LockedValue<[String: FeatureProbe.Outcome]>([:])

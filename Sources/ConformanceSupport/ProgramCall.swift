@@ -347,7 +347,6 @@ public final class CompiledProgram {
     Self.put(step.op, into: &compiled.op)
     compiled.setup = step.setup == true ? 1 : 0
     compiled.go_on = step.goOn == true ? 1 : 0
-    let before = Array(call.steps.prefix(index))
     var slots = [Int64](repeating: 0, count: Int(KABI_STEP_ARGS))
     var references = [(step: Int8, name: String)](
       repeating: (Int8(KABI_REF_NONE), ""), count: Int(KABI_STEP_ARGS))
@@ -396,7 +395,7 @@ public final class CompiledProgram {
       case KABI_ARG_CAP_NAMES:
         slots[parameter.slot] = try ProgramCall.capabilityMask(value)
       case KABI_ARG_CLONE_ARGS:
-        let (args, size) = try resolvingLevel(in: value, after: before, what: what)
+        let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
         if case .object(let fields) = args,
           let unknown = fields.keys.sorted().first(where: {

@@ -272,9 +272,9 @@ extension CompiledProgram {
   /// A clone_args object with `"set_tid_size": "level+N"` resolved: N more than the
   /// PID-namespace level of the process the step makes (the suite's level, the sandbox's, the
   /// `pid-namespaces` before the step, and one for CLONE_NEWPID). Returns the size it resolved.
-  func resolvingLevel(
-    in value: Argument, after steps: [ProgramCall.Step], what: String
-  ) throws(ProgramError) -> (Argument, Int?) {
+  func resolvingLevel(in value: Argument, before index: Int, of call: ProgramCall, what: String)
+    throws(ProgramError) -> (Argument, Int?)
+  {
     guard case .object(var fields) = value, case .text(let word)? = fields["set_tid_size"] else {
       return (value, nil)
     }
@@ -285,7 +285,7 @@ extension CompiledProgram {
         CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
     let level =
       (context.map { $0.suiteLevel + $0.levels } ?? 0)
-      + ProgramCall(steps: steps).pidNamespaces(before: steps.count) + (newPid ? 1 : 0)
+      + call.pidNamespaces(before: index) + (newPid ? 1 : 0)
     let size = max(0, level + offset)
     fields["set_tid_size"] = .number(Int64(size))
     return (.object(fields), size)
