@@ -2,6 +2,7 @@ import CKernelABI
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
 public struct FeatureDefinition: Decodable, Sendable {
@@ -144,19 +145,5 @@ public enum Features {
     }
   }
 
-  private static let cache = LockedValue<[String: FeatureProbe.Outcome]>([:])
-}
-
-/// A value behind a lock, for caches shared by parallel tests.
-final class LockedValue<Value>: @unchecked Sendable {
-  private var value: Value
-  private let lock = NSLock()
-
-  init(_ value: Value) { self.value = value }
-
-  func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-    lock.lock()
-    defer { lock.unlock() }
-    return try body(&value)
-  }
+  private static let cache = Mutex<[String: FeatureProbe.Outcome]>([:])
 }

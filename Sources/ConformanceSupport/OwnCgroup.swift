@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// The suite's own cgroup on the cgroup2 hierarchy, for CLONE_INTO_CGROUP cases that need no
 /// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
@@ -115,8 +116,8 @@ public final class CaseCgroup {
   /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
   public let descriptor: Int32
 
-  private static let made = LockedValue(0)
-  private static let swept = LockedValue(false)
+  private static let made = Mutex(0)
+  private static let swept = Mutex(false)
 
   /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
   /// `cgroup.subtree_control` puts it under the no-internal-process rule.

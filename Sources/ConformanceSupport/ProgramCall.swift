@@ -1,6 +1,7 @@
 import CKernelABI
 import Foundation
 import KernelABI
+import Synchronization
 
 /// A row's call as a small program: labelled steps, each an operation by name with named
 /// arguments, which the one compiler here turns into `struct kabi_program` for the sandbox's
@@ -199,7 +200,7 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     var type: ObjectIdentifier
     var argument: Argument
   }
-  private static let decoded = LockedValue<[DecodedKey: any Sendable]>([:])
+  private static let decoded = Mutex<[DecodedKey: any Sendable]>([:])
 
   /// The argument as `type` where it already has that shape; nil leaves it to JSON (and its
   /// error message).

@@ -2,6 +2,7 @@ import ConformanceResults
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// Appends records to the result log that every report is rendered from.
 ///
@@ -57,7 +58,7 @@ public enum ResultLogWriter {
     var unwritableDefault = false
   }
 
-  private static let state = LockedValue(State())
+  private static let state = Mutex(State())
 
   /// One O_APPEND write per line, so lines from parallel processes never interleave.
   private static func write(_ record: some Encodable) -> String? {
