@@ -292,7 +292,7 @@ extension FeatureProbe: Decodable {
       let known = Self.kinds.keys.sorted().joined(separator: ", ")
       throw Invalid(description: "unknown probe kind \"\(kind)\" (known: \(known))")
     }
-    if let key = try firstKey(of: decoder, notIn: keys.union(Self.commonKeys)) {
+    if let key = try decoder.firstKey(notIn: keys.union(Self.commonKeys)) {
       throw Invalid(description: "a \(kind) probe has no \"\(key)\" (it takes \(keys.sorted()))")
     }
     func path() throws -> String {
@@ -311,7 +311,7 @@ extension FeatureProbe: Decodable {
     case "clone3":
       let arguments = try container.decode(CloneArgsSpec.self, forKey: .args)
       let fields = CloneArgsSpec.CodingKeys.allCases.map(\.rawValue)
-      if let key = try firstKey(of: container.superDecoder(forKey: .args), notIn: Set(fields)) {
+      if let key = try container.superDecoder(forKey: .args).firstKey(notIn: fields) {
         throw Invalid(
           description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
       }
@@ -380,12 +380,4 @@ extension IoctlRequest {
           "unknown ioctl request \"\(spelled)\" (known: \(known), or a number such as \"0xb701\")")
     }
   }
-}
-
-/// The first key of the object `decoder` holds, in sorted order, that is not one of `known`.
-private func firstKey(of decoder: any Decoder, notIn known: Set<String>) throws -> String? {
-  /// Any JSON value, left unread.
-  struct Unread: Decodable { init(from decoder: any Decoder) {} }
-  let object = try decoder.singleValueContainer().decode([String: Unread].self)
-  return object.keys.sorted().first { !known.contains($0) }
 }

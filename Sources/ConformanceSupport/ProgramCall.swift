@@ -110,11 +110,18 @@ private struct WrittenKey: CodingKey {
 }
 
 extension Decoder {
+  /// The first key of the object this decoder holds, in sorted order, that is not one of
+  /// `known`.
+  func firstKey(notIn known: some Sequence<String>) throws -> String? {
+    try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue).sorted().first {
+      !known.contains($0)
+    }
+  }
+
   /// Throws for a key outside `known`: a misspelt or unsupported key in a table is an error,
   /// never a setting silently left out.
   func rejectUnknownKeys(_ known: [String]) throws {
-    let written = try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue)
-    if let unknown = written.first(where: { !known.contains($0) }) {
+    if let unknown = try firstKey(notIn: known) {
       throw DecodingError.dataCorrupted(
         .init(
           codingPath: codingPath,
