@@ -17,19 +17,10 @@ public struct FeatureDefinition: Decodable, Sendable {
   /// Distro kernels known to build without the feature, where its absence is a SKIP.
   public var removedIn: [DistroRemoval]?
 
-  public init(
-    name: String, since: KernelVersion, what: String, probe: FeatureProbe,
-    removedIn: [DistroRemoval]? = nil
-  ) {
-    self.name = name
-    self.since = since
-    self.what = what
-    self.probe = probe
-    self.removedIn = removedIn
-  }
-
   private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
+}
 
+extension FeatureDefinition {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     name = try container.decode(String.self, forKey: .name)
