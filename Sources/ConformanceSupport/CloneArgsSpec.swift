@@ -108,11 +108,8 @@ final class BuiltCloneArgs {
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
     if spec.setTidAt == .straddlesGuardPage { straddling = try GuardedMemory(capacity: 4) }
-    var relative: Int64 = 0
-    for (index, tid) in (spec.setTid ?? []).enumerated() where tid.relativeToPidMax {
-      relative |= 1 << Int64(index)
-    }
-    pidMaxRelative = relative
+    pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
+      .reduce(0) { $0 | 1 << Int64($1.offset) }
     let setTidAddress = placeSetTid(spec)
     scratch.initializeMemory(as: UInt8.self, repeating: 0)
     let base = UInt64(UInt(bitPattern: scratch.baseAddress))

@@ -102,14 +102,12 @@ extension ProgramCall {
     }
     let ran = Set(run.reports(.call).filter { $0.value >= 0 }.map(\.step))
     for (step, stated) in (try? statedSets()) ?? [:] where ran.contains(step) {
-      let sets = ["effective", "permitted", "inheritable", "ambient"].map {
+      let sets = ["effective", "permitted", "inheritable", "ambient"].compactMap {
         reported($0, step: step).map { UInt64(bitPattern: $0) }
       }
-      guard let effective = sets[0], let permitted = sets[1], let inheritable = sets[2],
-        let ambient = sets[3]
-      else { return "the caller did not report the capability sets it held" }
+      guard sets.count == 4 else { return "the caller did not report the capability sets it held" }
       let held = CapabilitySets(
-        effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient)
+        effective: sets[0], permitted: sets[1], inheritable: sets[2], ambient: sets[3])
       guard held == stated else {
         return
           "the caller held \(held), not the stated \(self.step(ofRecord: step)?.args["caps"].map { "\($0)" } ?? "?") "
