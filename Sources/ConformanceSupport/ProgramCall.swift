@@ -643,12 +643,12 @@ extension ProgramCall {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }
     if let problem = try compiled?.treeProblem(in: run) { return .broken(problem) }
-    let first = Int32(KABI_PROGRAM_FIRST_STEP)
-    let calls = run.reports(.call).filter { $0.step >= first }
+    let calls = run.reports(.call).filter { Self.index(ofRecord: $0.step) >= 0 }
     var fields = Fields()
     var produced: Observation?
-    for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
-      let step = steps[Int(call.step - first)]
+    for call in calls {
+      guard let child = run.reports(.child).first(where: { $0.step == call.step }) else { continue }
+      let step = steps[Self.index(ofRecord: call.step)]
       let proof = run.proveChild(
         returned: call.value, by: call, step: call.step,
         thread: Operation.registered[step.op]?.makesThreads == true,
@@ -658,15 +658,11 @@ extension ProgramCall {
         return .broken(problem)
       }
       fields.values.merge(proof.fields.values) { _, proved in proved }
-      if step.args["childReadsPidMax"] == .flag(true),
-        let child = run.reports(.child).first(where: { $0.step == call.step })
-      {
-        produced = .produced(child.value)
-      }
+      if step.args["childReadsPidMax"] == .flag(true) { produced = .produced(child.value) }
     }
     let failed = calls.first { $0.value < 0 }
     if let failed, case .failure(let errno) = failed.result,
-      steps[Int(failed.step - first)].goOn != true || calls.count == steps.count
+      steps[Self.index(ofRecord: failed.step)].goOn != true || calls.count == steps.count
     {
       return .failed(errno)
     }
@@ -679,7 +675,7 @@ extension ProgramCall {
     // label when it has one: "NSpid[]" of the step labelled "outer" is "outer.NSpid".
     var lists: [String: [Int64]] = [:]
     for field in run.reports(.field) where !isProof(field) {
-      let name = field.name ?? "step \(field.step - first)"
+      let name = field.name ?? "step \(Self.index(ofRecord: field.step))"
       if name.hasSuffix("[]") {
         let label = step(ofRecord: field.step)?.label.map { $0 + "." }
         lists[(label ?? "") + name.dropLast(2), default: []].append(field.value)
@@ -689,7 +685,9 @@ extension ProgramCall {
     }
     for (name, list) in lists { fields[name] = .numbers(list) }
     for call in calls {
-      if let name = steps[Int(call.step - first)].field { fields[name] = .number(call.value) }
+      if let name = steps[Self.index(ofRecord: call.step)].field {
+        fields[name] = .number(call.value)
+      }
     }
     return .success(fields)
   }
