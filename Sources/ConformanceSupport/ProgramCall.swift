@@ -228,8 +228,7 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
       }
       if Value.self == CloneFlags.self, texts.count == list.count {
         let flags = texts.compactMap(CloneFlags.init(name:))
-        return flags.count == list.count
-          ? flags.reduce(into: CloneFlags()) { $0.formUnion($1) } as? Value : nil
+        return flags.count == list.count ? CloneFlags(flags) as? Value : nil
       }
     default:
       break
