@@ -272,13 +272,11 @@ public struct Operation: Sendable {
     var operations: [String: Operation] = [:]
     for index in 0..<kabi_op_count() {
       guard let entry = kabi_op_at(index)?.pointee else { continue }
-      var parameters: [Parameter] = []
-      withUnsafeBytes(of: entry.params) { raw in
-        for param in raw.bindMemory(to: kabi_param.self) where param.name != nil {
-          parameters.append(
-            Parameter(
-              name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
-              slot: Int(param.slot), absent: param.absent))
+      let parameters = withUnsafeBytes(of: entry.params) { raw in
+        raw.bindMemory(to: kabi_param.self).filter { $0.name != nil }.map { param in
+          Parameter(
+            name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
+            slot: Int(param.slot), absent: param.absent)
         }
       }
       let name = String(cString: entry.name)
