@@ -113,7 +113,18 @@ final class BuiltCloneArgs {
     let setTidAddress = placeSetTid(spec)
     scratch.initializeMemory(as: UInt8.self, repeating: 0)
     let base = UInt64(UInt(bitPattern: scratch.baseAddress))
+    let flags = spec.flags?.rawValue ?? 0
+    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    // The fields in the struct's order; nil leaves one zero.
     let words: [(offset: Int, value: UInt64?)] = [
+      (CloneArgsLayout.Offset.flags, flags),
+      (
+        CloneArgsLayout.Offset.exitSignal,
+        spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
+      ),
+      (CloneArgsLayout.Offset.setTid, setTidAddress == 0 ? nil : setTidAddress),
+      (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
+      (CloneArgsLayout.Offset.cgroup, spec.cgroup),
       (CloneArgsLayout.Offset.pidfd, spec.pidfd?.value(scratch: base)),
       (CloneArgsLayout.Offset.parentTid, spec.parentTid?.value(scratch: base)),
       (CloneArgsLayout.Offset.stack, spec.stack?.value(scratch: base)),
@@ -128,7 +139,7 @@ final class BuiltCloneArgs {
     case .inaccessible, .null: bytes = nil
     }
     if let bytes {
-      Self.fill(bytes, spec, size: size, setTid: setTidAddress, words: words)
+      Self.fill(bytes, spec, size: size, words: words)
       address = Int64(Int(bitPattern: bytes.baseAddress))
     } else {
       address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
@@ -166,25 +177,12 @@ final class BuiltCloneArgs {
 
   /// Writes the fields that fit into `bytes`.
   private static func fill(
-    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int, setTid: UInt64,
+    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int,
     words: [(offset: Int, value: UInt64?)]
   ) {
-    func put(_ value: UInt64, at offset: Int) {
-      guard offset + 8 <= bytes.count else { return }
-      bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+    for (offset, value) in words where offset + 8 <= bytes.count {
+      if let value { bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
     }
-    let flags = spec.flags?.rawValue ?? 0
-    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
-    put(flags, at: CloneArgsLayout.Offset.flags)
-    put(
-      spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD)),
-      at: CloneArgsLayout.Offset.exitSignal)
-    if setTid != 0 { put(setTid, at: CloneArgsLayout.Offset.setTid) }
-    if let count = spec.setTidSize ?? spec.setTid.map({ UInt64($0.count) }) {
-      put(count, at: CloneArgsLayout.Offset.setTidSize)
-    }
-    if let cgroup = spec.cgroup { put(cgroup, at: CloneArgsLayout.Offset.cgroup) }
-    for (offset, value) in words { if let value { put(value, at: offset) } }
     for offset in spec.nonZeroBytesAt ?? [] where offset.resolved < bytes.count {
       bytes[offset.resolved] = 0x01
     }
