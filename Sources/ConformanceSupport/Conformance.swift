@@ -38,12 +38,6 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
   public static func produced(_ value: Int64) -> Self { success(["value": .number(value)]) }
   public static func broken(_ how: String) -> Self { Self(.broken(how)) }
 
-  /// Why the observation is broken, or nil.
-  public var brokenReason: String? {
-    if case .broken(let how) = outcome { return how }
-    return nil
-  }
-
   /// `EINVAL`, `success (pid 500)`, or `broken: …`, as the result log spells it.
   public var description: String {
     switch outcome {

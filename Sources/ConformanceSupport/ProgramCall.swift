@@ -650,7 +650,7 @@ extension ProgramCall {
         returned: call.value, by: call, step: call.step,
         thread: Operation.registered[step.op]?.makesThreads == true,
         killedBy: Operation.registered[step.op]?.childMayBeKilledBy)
-      guard proof.brokenReason == nil else { return proof }
+      if case .broken = proof.outcome { return proof }
       if let problem = compiled?.childProblem(of: step, call: call, in: run, outside: outside) {
         return .broken(problem)
       }
