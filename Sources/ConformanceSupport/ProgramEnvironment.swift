@@ -325,15 +325,10 @@ extension CompiledProgram {
     }
     guard let requested = cloneArgs[call.step]?.requestedPids else { return nil }
     let pidMax = fields.first { $0.name == "pid_max" }?.value
-    var wanted: [Int32] = []
-    for tid in requested {
-      guard tid.relativeToPidMax else {
-        wanted.append(tid.number)
-        continue
-      }
-      guard let pidMax else { return "pid_max was not read before the call" }
-      wanted.append(Int32(pidMax) + tid.number)
+    if pidMax == nil, requested.contains(where: \.relativeToPidMax) {
+      return "pid_max was not read before the call"
     }
+    let wanted = requested.map { $0.relativeToPidMax ? Int32(pidMax ?? 0) + $0.number : $0.number }
     let got = Array(nspid.reversed().prefix(wanted.count))
     guard got != wanted else { return nil }
     return "set_tid asked for \(Observation.spell(wanted)), the child's NSpid gives "
