@@ -55,8 +55,7 @@ public enum OwnCgroup {
   /// nonroot setting). SKIP without cgroup2, or where the suite may write every one of them
   /// (then CLONE_INTO_CGROUP has no EACCES to give).
   static func openUnwritable() throws -> Int32 {
-    let own = try CaseCgroup.own()
-    let mount = try CaseCgroup.mount()
+    let (own, mount) = try CaseCgroup.own()
     var directory = own
     while access(directory + "/cgroup.procs", W_OK) == 0 {
       guard directory.count > mount.count, let slash = directory.lastIndex(of: "/") else {
@@ -228,8 +227,7 @@ public final class CaseCgroup {
   /// holding processes may enable no domain controller, and a threaded one such as pids would
   /// make it a thread root and its other children invalid domains). Its own cgroup otherwise.
   public static func base() throws -> String {
-    let own = try own()
-    let mount = try mount()
+    let (own, mount) = try own()
     guard geteuid() != 0, own.count > mount.count, let slash = own.lastIndex(of: "/") else {
       return own
     }
@@ -246,13 +244,14 @@ public final class CaseCgroup {
     return stat(path, &status) == 0 && status.st_uid == geteuid()
   }
 
-  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`); SKIP without one.
-  static func own() throws -> String {
+  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`), and where the
+  /// hierarchy is mounted; SKIP without one.
+  static func own() throws -> (path: String, mount: String) {
     let mount = try mount()
     guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
       throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
     }
-    return own == "/" ? mount : mount + own
+    return (own == "/" ? mount : mount + own, mount)
   }
 
   /// Where the cgroup2 hierarchy is mounted; SKIP without one.
