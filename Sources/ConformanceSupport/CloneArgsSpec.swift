@@ -61,7 +61,7 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   /// later): the child must show them.
   public var requestedPids: [TidValue]? {
     guard let setTid, !setTid.isEmpty, (setTidAt ?? .inline) == .inline, setTidSize == nil,
-      (size?.resolved ?? CloneArgsLayout.ver2.rawValue) >= CloneArgsLayout.ver1.rawValue
+      resolvedSize >= CloneArgsLayout.ver1.rawValue
     else { return nil }
     return setTid
   }
@@ -76,9 +76,12 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
     }
   }
 
+  /// The `size` argument on the running system.
+  var resolvedSize: Int { size?.resolved ?? CloneArgsLayout.ver2.rawValue }
+
   /// The size to pass, once the struct is one the suite can pass safely.
   func validSize() throws(ProgramError) -> Int {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    let size = resolvedSize
     guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
     // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
     if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
@@ -105,15 +108,23 @@ final class BuiltCloneArgs {
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
     if spec.setTidAt == .straddlesGuardPage { straddling = try GuardedMemory(capacity: 4) }
-    var relative: Int64 = 0
-    for (index, tid) in (spec.setTid ?? []).enumerated() where tid.relativeToPidMax {
-      relative |= 1 << Int64(index)
-    }
-    pidMaxRelative = relative
+    pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
+      .reduce(0) { $0 | 1 << Int64($1.offset) }
     let setTidAddress = placeSetTid(spec)
     scratch.initializeMemory(as: UInt8.self, repeating: 0)
     let base = UInt64(UInt(bitPattern: scratch.baseAddress))
+    let flags = spec.flags?.rawValue ?? 0
+    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    // The fields in the struct's order; nil leaves one zero.
     let words: [(offset: Int, value: UInt64?)] = [
+      (CloneArgsLayout.Offset.flags, flags),
+      (
+        CloneArgsLayout.Offset.exitSignal,
+        spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
+      ),
+      (CloneArgsLayout.Offset.setTid, setTidAddress == 0 ? nil : setTidAddress),
+      (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
+      (CloneArgsLayout.Offset.cgroup, spec.cgroup),
       (CloneArgsLayout.Offset.pidfd, spec.pidfd?.value(scratch: base)),
       (CloneArgsLayout.Offset.parentTid, spec.parentTid?.value(scratch: base)),
       (CloneArgsLayout.Offset.stack, spec.stack?.value(scratch: base)),
@@ -128,7 +139,7 @@ final class BuiltCloneArgs {
     case .inaccessible, .null: bytes = nil
     }
     if let bytes {
-      Self.fill(bytes, spec, size: size, setTid: setTidAddress, words: words)
+      Self.fill(bytes, spec, size: size, words: words)
       address = Int64(Int(bitPattern: bytes.baseAddress))
     } else {
       address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
@@ -166,25 +177,12 @@ final class BuiltCloneArgs {
 
   /// Writes the fields that fit into `bytes`.
   private static func fill(
-    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int, setTid: UInt64,
+    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int,
     words: [(offset: Int, value: UInt64?)]
   ) {
-    func put(_ value: UInt64, at offset: Int) {
-      guard offset + 8 <= bytes.count else { return }
-      bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+    for (offset, value) in words where offset + 8 <= bytes.count {
+      if let value { bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
     }
-    let flags = spec.flags?.rawValue ?? 0
-    let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
-    put(flags, at: CloneArgsLayout.Offset.flags)
-    put(
-      spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD)),
-      at: CloneArgsLayout.Offset.exitSignal)
-    if setTid != 0 { put(setTid, at: CloneArgsLayout.Offset.setTid) }
-    if let count = spec.setTidSize ?? spec.setTid.map({ UInt64($0.count) }) {
-      put(count, at: CloneArgsLayout.Offset.setTidSize)
-    }
-    if let cgroup = spec.cgroup { put(cgroup, at: CloneArgsLayout.Offset.cgroup) }
-    for (offset, value) in words { if let value { put(value, at: offset) } }
     for offset in spec.nonZeroBytesAt ?? [] where offset.resolved < bytes.count {
       bytes[offset.resolved] = 0x01
     }
@@ -202,21 +200,18 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
   public var bytes: Int
 
   public init(from decoder: any Decoder) throws {
-    let text: String
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
-    case .number(let number):
-      (pages, bytes) = (0, number)
-      return
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int.self) {
+    case .number(let number): (pages, bytes) = (0, number)
     case .word(let word):
-      text = word.replacingOccurrences(of: " ", with: "")
+      let text = word.replacingOccurrences(of: " ", with: "")
+      guard let parsed = Self.parse(text) else {
+        throw DecodingError.dataCorruptedError(
+          in: container,
+          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)")
+      }
+      (pages, bytes) = parsed
     }
-    guard let parsed = Self.parse(text) else {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath,
-          debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)"))
-    }
-    (pages, bytes) = parsed
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -274,12 +269,11 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
     {
       self = .scratch(offset: offset)
     } else {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: decoder.codingPath,
-          debugDescription:
-            "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
-        ))
+      throw DecodingError.dataCorruptedError(
+        in: container,
+        debugDescription:
+          "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
+      )
     }
   }
 

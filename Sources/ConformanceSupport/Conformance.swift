@@ -38,12 +38,6 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
   public static func produced(_ value: Int64) -> Self { success(["value": .number(value)]) }
   public static func broken(_ how: String) -> Self { Self(.broken(how)) }
 
-  /// Why the observation is broken, or nil.
-  public var brokenReason: String? {
-    if case .broken(let how) = outcome { return how }
-    return nil
-  }
-
   /// `EINVAL`, `success (pid 500)`, or `broken: …`, as the result log spells it.
   public var description: String {
     switch outcome {
@@ -101,13 +95,10 @@ public enum Conformance {
     _ row: ConformanceCase<Call>, needsSandbox: Bool = true,
     sourceLocation: SourceLocation = #_sourceLocation, observe: () throws -> Observation
   ) throws {
-    let clock = ContinuousClock()
-    let start = clock.now
+    let start = ContinuousClock.now
     let (verdict, setupFailure, expected, observation) = decide(
       row, needsSandbox: needsSandbox, observe: observe)
-    let elapsed = clock.now - start
-    let seconds =
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = (ContinuousClock.now - start) / .seconds(1)
     let logFailure = ResultLogWriter.append(
       CaseResult(
         id: row.id, area: row.area, title: row.title, status: verdict.status,
@@ -144,17 +135,16 @@ public enum Conformance {
       verdict = Verdict(status: .skip, reason: skip.reason, skipKind: skip.kind)
     } catch let failure as FeatureMissing {
       verdict = Verdict(status: .fail, reason: failure.reason)
-    } catch let broken as CaseBroken {
-      verdict = Verdict(status: .broken, reason: broken.description)
-      setupFailure = broken.failure
-    } catch let errno as Errno {
-      // The sandbox could not start (clone of its first level): the kernel was never asked.
-      let broken = CaseBroken(step: "start the sandbox", errno: errno, syscall: "clone")
-      verdict = Verdict(status: .broken, reason: broken.description)
-      setupFailure = broken.failure
     } catch {
-      // The test's own setup broke (mmap, pipe): not the kernel's verdict, and never a pass.
-      let broken = CaseBroken(step: "set up the case in the test process: \(error)")
+      let broken =
+        switch error {
+        case let broken as CaseBroken: broken
+        // The sandbox could not start (clone of its first level): the kernel was never asked.
+        case let errno as Errno:
+          CaseBroken(step: "start the sandbox", errno: errno, syscall: "clone")
+        // The test's own setup broke (mmap, pipe): not the kernel's verdict, and never a pass.
+        default: CaseBroken(step: "set up the case in the test process: \(error)")
+        }
       verdict = Verdict(status: .broken, reason: broken.description)
       setupFailure = broken.failure
     }

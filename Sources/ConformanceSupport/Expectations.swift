@@ -4,6 +4,7 @@ import CKernelABI
 @_exported import ConformanceResults
 import Foundation
 import KernelABI
+import Synchronization
 
 extension ExpectedResult {
   /// The call fails with `errno`.
@@ -57,13 +58,6 @@ public enum Fixtures {
       .appendingPathComponent("Fixtures", isDirectory: true)
   }()
 
-  /// Every fixture file name, sorted.
-  public static func fileNames() throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: directory.path)
-      .filter { $0.hasSuffix(".json") }
-      .sorted()
-  }
-
   /// Every case table: each file but `features.json`.
   public static func tableNames() throws -> [String] {
     try FixtureTables.names(in: directory)
@@ -96,7 +90,7 @@ public enum Fixtures {
 
   /// Tables already decoded and checked, whole: the catalog's count and each suite's cases
   /// read a table once per process.
-  private static let loaded = LockedValue<[String: any Sendable]>([:])
+  private static let loaded = Mutex<[String: any Sendable]>([:])
 }
 
 /// A call whose row can be well-formed JSON and still not be a call the suite can make safely.

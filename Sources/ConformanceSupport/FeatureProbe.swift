@@ -82,11 +82,7 @@ public struct FeatureProbe: Sendable {
         return Outcome(state: .blocked("cannot open \(path): \(Errno(rawValue: errno))"))
       }
       defer { close(fd) }
-      let result = kabi_ioctl(fd, request.value, 0)
-      if result >= 0, request.returnsFD { close(Int32(result)) }
-      return judge(
-        result, call: "ioctl(\(path), 0x\(String(request.value, radix: 16)))",
-        succeeded: "returned \(result)")
+      return ioctl(fd, request, on: path)
     case .clone3(let arguments):
       return judge(
         arguments.probe(), call: "clone3(\(arguments.probeSummary))",
@@ -94,13 +90,7 @@ public struct FeatureProbe: Sendable {
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
     case .pidfdIoctl(let request):
-      return onOwnPidfd { fd in
-        let result = kabi_ioctl(fd, request.value, 0)
-        if result >= 0, request.returnsFD { close(Int32(result)) }
-        return judge(
-          result, call: "ioctl(pidfd, 0x\(String(request.value, radix: 16)))",
-          succeeded: "returned \(result)")
-      }
+      return onOwnPidfd { ioctl($0, request, on: "pidfd") }
     case .pidfdHandle:
       return onOwnPidfd { fd in
         judge(
@@ -108,6 +98,15 @@ public struct FeatureProbe: Sendable {
           succeeded: "encoded a handle in no room")
       }
     }
+  }
+
+  /// `ioctl(fd, request, 0)` on the file `what` names, judged by its answer.
+  private func ioctl(_ fd: Int32, _ request: IoctlRequest, on what: String) -> Outcome {
+    let result = kabi_ioctl(fd, request.value, 0)
+    if result >= 0, request.returnsFD { close(Int32(result)) }
+    return judge(
+      result, call: "ioctl(\(what), 0x\(String(request.value, radix: 16)))",
+      succeeded: "returned \(result)")
   }
 
   /// Runs `body` on a pidfd of the test process (pidfd_open(getpid(), 0)); a kernel without
@@ -217,20 +216,19 @@ extension CloneArgsSpec {
   /// How evidence names a probe's call: the fields set besides the rejected exit_signal, and a
   /// size other than VER0's ("set_tid, size 80"); just the exit_signal when nothing else is set.
   var probeSummary: String {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
     var parts: [String] = (flags ?? []).isEmpty ? [] : ["\(flags ?? [])"]
     if !(setTid ?? []).isEmpty { parts.append("set_tid") }
     if let setTidSize, setTidSize != 0 { parts.append("set_tid_size \(setTidSize)") }
     if (cgroup ?? 0) != 0 { parts.append("cgroup") }
     if parts.isEmpty { parts.append("exit_signal 0x\(String(exitSignal ?? 0, radix: 16))") }
-    if size != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(size)") }
+    if resolvedSize != Int(KABI_CLONE_ARGS_SIZE_VER0) { parts.append("size \(resolvedSize)") }
     return parts.joined(separator: ", ")
   }
 
   /// Why a probe could not use these arguments, or nil: a probe must never create a process
   /// and stays within the struct this suite defines.
   var probeProblem: String? {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
+    let size = resolvedSize
     let sizes = Int(KABI_CLONE_ARGS_SIZE_VER0)...Int(KABI_CLONE_ARGS_SIZE_VER2)
     guard sizes.contains(size), size % 8 == 0 else {
       return "args: size \(size) is not 64 to 88 in steps of 8 (the struct this suite defines)"
@@ -257,8 +255,7 @@ extension CloneArgsSpec {
 
   /// Whether these arguments fail with EBADF in cgroup_can_fork() once their flags passed.
   var isFlagProbe: Bool {
-    let size = self.size?.resolved ?? CloneArgsLayout.ver2.rawValue
-    return size == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
+    resolvedSize == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
       && (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
   }
 
@@ -295,7 +292,7 @@ extension FeatureProbe: Decodable {
       let known = Self.kinds.keys.sorted().joined(separator: ", ")
       throw Invalid(description: "unknown probe kind \"\(kind)\" (known: \(known))")
     }
-    if let key = try firstKey(of: decoder, notIn: keys.union(Self.commonKeys)) {
+    if let key = try decoder.firstKey(notIn: keys.union(Self.commonKeys)) {
       throw Invalid(description: "a \(kind) probe has no \"\(key)\" (it takes \(keys.sorted()))")
     }
     func path() throws -> String {
@@ -314,7 +311,7 @@ extension FeatureProbe: Decodable {
     case "clone3":
       let arguments = try container.decode(CloneArgsSpec.self, forKey: .args)
       let fields = CloneArgsSpec.CodingKeys.allCases.map(\.rawValue)
-      if let key = try firstKey(of: container.superDecoder(forKey: .args), notIn: Set(fields)) {
+      if let key = try container.superDecoder(forKey: .args).firstKey(notIn: fields) {
         throw Invalid(
           description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
       }
@@ -383,12 +380,4 @@ extension IoctlRequest {
           "unknown ioctl request \"\(spelled)\" (known: \(known), or a number such as \"0xb701\")")
     }
   }
-}
-
-/// The first key of the object `decoder` holds, in sorted order, that is not one of `known`.
-private func firstKey(of decoder: any Decoder, notIn known: Set<String>) throws -> String? {
-  /// Any JSON value, left unread.
-  struct Unread: Decodable { init(from decoder: any Decoder) {} }
-  let object = try decoder.singleValueContainer().decode([String: Unread].self)
-  return object.keys.sorted().first { !known.contains($0) }
 }

@@ -2,6 +2,7 @@ import CKernelABI
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
 public struct FeatureDefinition: Decodable, Sendable {
@@ -16,19 +17,10 @@ public struct FeatureDefinition: Decodable, Sendable {
   /// Distro kernels known to build without the feature, where its absence is a SKIP.
   public var removedIn: [DistroRemoval]?
 
-  public init(
-    name: String, since: KernelVersion, what: String, probe: FeatureProbe,
-    removedIn: [DistroRemoval]? = nil
-  ) {
-    self.name = name
-    self.since = since
-    self.what = what
-    self.probe = probe
-    self.removedIn = removedIn
-  }
-
   private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
+}
 
+extension FeatureDefinition {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     name = try container.decode(String.self, forKey: .name)
@@ -37,11 +29,9 @@ public struct FeatureDefinition: Decodable, Sendable {
     removedIn = try container.decodeIfPresent([DistroRemoval].self, forKey: .removedIn)
     do {
       probe = try container.decode(FeatureProbe.self, forKey: .probe)
-    } catch let error as DecodingError {
-      throw FeatureProbe.Invalid(
-        description: "feature \"\(name)\": probe: \(FixtureError.describe(error))")
     } catch {
-      throw FeatureProbe.Invalid(description: "feature \"\(name)\": probe: \(error)")
+      let problem = (error as? DecodingError).map(FixtureError.describe) ?? "\(error)"
+      throw FeatureProbe.Invalid(description: "feature \"\(name)\": probe: \(problem)")
     }
   }
 }
@@ -66,13 +56,7 @@ public enum FeatureState: Sendable, Equatable {
 public enum Features {
   /// `Fixtures/features.json`; empty when it cannot be read, which the result log records as a
   /// fixture error (`FixtureCatalog`), so the run cannot look complete.
-  public static let definitions: [String: FeatureDefinition] = {
-    do {
-      return try loadDefinitions()
-    } catch {
-      return [:]  // FixtureCatalog.expectedCases records the error for the run.
-    }
-  }()
+  public static let definitions = (try? loadDefinitions()) ?? [:]
 
   /// Reads `Fixtures/features.json`, throwing what is wrong with it.
   public static func loadDefinitions() throws -> [String: FeatureDefinition] {
@@ -137,30 +121,14 @@ public enum Features {
 
   /// The probe's evidence for every feature that is not present.
   public static func evidence() -> [String: String] {
-    var evidence: [String: String] = [:]
-    for name in definitions.keys {
+    definitions.keys.reduce(into: [:]) { evidence, name in
       switch state(name) {
       case .present: break
       case .absent(let why): evidence[name] = "absent: \(why)"
       case .blocked(let why): evidence[name] = "blocked: \(why)"
       }
     }
-    return evidence
   }
 
-  private static let cache = LockedValue<[String: FeatureProbe.Outcome]>([:])
-}
-
-/// A value behind a lock, for caches shared by parallel tests.
-final class LockedValue<Value>: @unchecked Sendable {
-  private var value: Value
-  private let lock = NSLock()
-
-  init(_ value: Value) { self.value = value }
-
-  func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-    lock.lock()
-    defer { lock.unlock() }
-    return try body(&value)
-  }
+  private static let cache = Mutex<[String: FeatureProbe.Outcome]>([:])
 }

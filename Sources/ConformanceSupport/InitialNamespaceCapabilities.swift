@@ -21,11 +21,15 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
 
   /// The capabilities as one set.
   var bits: UInt64 {
-    names.reduce(0) { bits, name in
-      var value: cap_value_t = 0
-      guard cap_from_name(name, &value) == 0, (0..<64).contains(value) else { return bits }
-      return bits | 1 << UInt64(value)
+    names.compactMap(Self.number).filter { (0..<64).contains($0) }.reduce(0) {
+      $0 | 1 << UInt64($1)
     }
+  }
+
+  /// The number of the capability libcap names `name`; nil for a name it does not know.
+  static func number(_ name: String) -> cap_value_t? {
+    var value: cap_value_t = 0
+    return cap_from_name(name, &value) == 0 ? value : nil
   }
 
   /// Why the suite cannot act with them here, or nil.
@@ -35,9 +39,8 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
       return "needs \(list) in the initial user namespace: the suite runs in a user namespace "
         + "below it, whose root holds no capability there"
     }
-    let missing = names.filter { name in
-      var value: cap_value_t = 0
-      return cap_from_name(name, &value) != 0 || !Capabilities.effective(Int32(value))
+    let missing = names.filter {
+      Self.number($0).map { !Capabilities.effective(Int32($0)) } ?? true
     }
     guard missing.isEmpty else {
       return "needs \(missing.map { $0.uppercased() }.joined(separator: ", ")) in the initial "
@@ -48,17 +51,15 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
 
   /// Throws the SKIP when the requirement is not met here, and BROKEN when the test states no
   /// requirement or one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace)
-  /// and every capability the case holds.
-  static func requireInEffect(covering sets: CapabilitySets) throws {
+  /// and every capability the case holds (`held`, in any set).
+  static func requireInEffect(covering held: UInt64) throws {
     guard let requirement = inEffect else {
       throw CaseBroken(
         step: "run a case from the initial user namespace under its "
           + ".needsInitialUserNamespace trait, which this test does not state")
     }
     if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
-    let held = sets.effective | sets.permitted | sets.inheritable | sets.ambient
-    var sysAdmin: cap_value_t = 0
-    guard cap_from_name("cap_sys_admin", &sysAdmin) == 0,
+    guard let sysAdmin = number("cap_sys_admin"),
       requirement.bits & (1 << UInt64(sysAdmin)) != 0, held & ~requirement.bits == 0
     else {
       throw CaseBroken(
@@ -80,12 +81,8 @@ extension ProgramCall {
   /// whose first level is in the suite's own user namespace, covering every set it states.
   func requireInitialNamespace() throws {
     guard inSuiteUserNamespace == true else { return }
-    let held = try statedSets().values.reduce(
-      CapabilitySets(effective: 0, permitted: 0, inheritable: 0)
-    ) { union, sets in
-      CapabilitySets(
-        effective: union.effective | sets.effective, permitted: union.permitted | sets.permitted,
-        inheritable: union.inheritable | sets.inheritable, ambient: union.ambient | sets.ambient)
+    let held = try statedSets().values.reduce(0) {
+      $0 | $1.effective | $1.permitted | $1.inheritable | $1.ambient
     }
     try InitialNamespaceCapabilities.requireInEffect(covering: held)
   }

@@ -47,10 +47,8 @@ public final class OutsideCheck {
   }
 
   func finish() {
-    if holdDescriptor >= 0 { close(holdDescriptor) }
-    if releaseDescriptor >= 0 { close(releaseDescriptor) }
-    holdDescriptor = -1
-    releaseDescriptor = -1
+    for fd in [holdDescriptor, releaseDescriptor] where fd >= 0 { close(fd) }
+    (holdDescriptor, releaseDescriptor) = (-1, -1)
   }
 
   /// Called for each record while the sandbox runs.

@@ -1,23 +1,28 @@
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// The suite's own cgroup on the cgroup2 hierarchy, for CLONE_INTO_CGROUP cases that need no
 /// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
 /// line of `/proc/self/cgroup`. Nothing is created or written.
 public enum OwnCgroup {
+  /// Each mount of `mountinfo`: its mount point, its filesystem type, and its super options
+  /// (nil for a line without them).
+  static func mounts(mountinfo: String) -> [(path: String, type: Substring, options: [String]?)] {
+    mountinfo.split(separator: "\n").compactMap { line in
+      let halves = line.components(separatedBy: " - ")
+      let fields = halves[0].split(separator: " ")
+      let tail = halves.count == 2 ? halves[1].split(separator: " ") : []
+      guard let type = tail.first, fields.count >= 5 else { return nil }
+      let options = tail.count >= 3 ? tail[2].split(separator: ",").map(String.init) : nil
+      return (unescape(String(fields[4])), type, options)
+    }
+  }
+
   /// The mount point of the first cgroup2 filesystem in `mountinfo`, or nil.
   public static func mountPoint(mountinfo: String) -> String? {
-    for line in mountinfo.split(separator: "\n") {
-      let halves = line.components(separatedBy: " - ")
-      guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else {
-        continue
-      }
-      let fields = halves[0].split(separator: " ")
-      guard fields.count >= 5 else { continue }
-      return unescape(String(fields[4]))
-    }
-    return nil
+    mounts(mountinfo: mountinfo).first { $0.type == "cgroup2" }?.path
   }
 
   /// The path of the `0::` line of `/proc/self/cgroup` (the cgroup2 hierarchy), or nil.
@@ -50,8 +55,7 @@ public enum OwnCgroup {
   /// nonroot setting). SKIP without cgroup2, or where the suite may write every one of them
   /// (then CLONE_INTO_CGROUP has no EACCES to give).
   static func openUnwritable() throws -> Int32 {
-    let own = try CaseCgroup.own()
-    let mount = try CaseCgroup.mount()
+    let (own, mount) = try CaseCgroup.own()
     var directory = own
     while access(directory + "/cgroup.procs", W_OK) == 0 {
       guard directory.count > mount.count, let slash = directory.lastIndex(of: "/") else {
@@ -66,24 +70,22 @@ public enum OwnCgroup {
     guard denied == .EACCES else {
       throw CaseBroken(step: "access \(directory)/cgroup.procs for writing", errno: denied)
     }
-    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CaseBroken(step: "open the cgroup \(directory)", errno: Errno(rawValue: errno))
-    }
-    return fd
+    return try openDirectory(directory, "the cgroup \(directory)")
   }
 
   /// The mount points of cgroup v1 hierarchies in `mountinfo` (filesystem type `cgroup`), each
   /// with its super options (`rw,pids`, `rw,none,name=systemd`).
   public static func v1Hierarchies(mountinfo: String) -> [(path: String, options: [String])] {
-    mountinfo.split(separator: "\n").compactMap { line in
-      let halves = line.components(separatedBy: " - ")
-      guard halves.count == 2 else { return nil }
-      let tail = halves[1].split(separator: " ")
-      let fields = halves[0].split(separator: " ")
-      guard tail.first == "cgroup", tail.count >= 3, fields.count >= 5 else { return nil }
-      return (unescape(String(fields[4])), tail[2].split(separator: ",").map(String.init))
+    mounts(mountinfo: mountinfo).compactMap { mount in
+      mount.type == "cgroup" ? mount.options.map { (mount.path, $0) } : nil
     }
+  }
+
+  /// `path` opened read-only as a directory; BROKEN, opening `what`, when it cannot be.
+  static func openDirectory(_ path: String, _ what: String) throws(CaseBroken) -> Int32 {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw CaseBroken(step: "open \(what)", errno: Errno(rawValue: errno)) }
+    return fd
   }
 
   /// The root of the first cgroup v1 hierarchy mounted, opened read-only: a cgroup directory
@@ -93,12 +95,7 @@ public enum OwnCgroup {
     guard let first = v1Hierarchies(mountinfo: mountinfo).first else {
       throw CaseSkip(.environment, "no cgroup v1 hierarchy is mounted (/proc/self/mountinfo)")
     }
-    let fd = open(first.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw CaseBroken(
-        step: "open the cgroup v1 hierarchy \(first.path)", errno: Errno(rawValue: errno))
-    }
-    return fd
+    return try openDirectory(first.path, "the cgroup v1 hierarchy \(first.path)")
   }
 }
 
@@ -118,8 +115,8 @@ public final class CaseCgroup {
   /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
   public let descriptor: Int32
 
-  private static let made = LockedValue(0)
-  private static let swept = LockedValue(false)
+  private static let made = Mutex(0)
+  private static let swept = Mutex(false)
 
   /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
   /// `cgroup.subtree_control` puts it under the no-internal-process rule.
@@ -139,10 +136,7 @@ public final class CaseCgroup {
     let base = try Self.base()
     // The base is locked while a case cgroup is made and locked and while stale ones are
     // swept, so no sweep sees one between its mkdir and its flock.
-    let baseDescriptor = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard baseDescriptor >= 0 else {
-      throw CaseBroken(step: "open the suite's cgroup \(base)", errno: Errno(rawValue: errno))
-    }
+    let baseDescriptor = try OwnCgroup.openDirectory(base, "the suite's cgroup \(base)")
     defer { Glibc.close(baseDescriptor) }
     guard flock(baseDescriptor, LOCK_EX) == 0 else {
       throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
@@ -233,8 +227,7 @@ public final class CaseCgroup {
   /// holding processes may enable no domain controller, and a threaded one such as pids would
   /// make it a thread root and its other children invalid domains). Its own cgroup otherwise.
   public static func base() throws -> String {
-    let own = try own()
-    let mount = try mount()
+    let (own, mount) = try own()
     guard geteuid() != 0, own.count > mount.count, let slash = own.lastIndex(of: "/") else {
       return own
     }
@@ -251,13 +244,14 @@ public final class CaseCgroup {
     return stat(path, &status) == 0 && status.st_uid == geteuid()
   }
 
-  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`); SKIP without one.
-  static func own() throws -> String {
+  /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`), and where the
+  /// hierarchy is mounted; SKIP without one.
+  static func own() throws -> (path: String, mount: String) {
     let mount = try mount()
     guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
       throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
     }
-    return own == "/" ? mount : mount + own
+    return (own == "/" ? mount : mount + own, mount)
   }
 
   /// Where the cgroup2 hierarchy is mounted; SKIP without one.

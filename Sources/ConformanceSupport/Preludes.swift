@@ -69,15 +69,11 @@ extension ProgramCall {
       let ambient = parameters.first { $0.kind == KABI_ARG_CAP_NAMES }.flatMap {
         step.args[$0.name]
       }
-      do {
-        stated[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = try CapabilitySets(
+      stated[Self.record(ofStep: index)] = try ProgramError.naming("\(step.op) \(caps.name)") {
+        try CapabilitySets(
           text: text.decode(String.self, what: "\(step.op) \(caps.name)"),
           ambient: ambient.map { try Self.capabilityNames($0) } ?? []
         ).knownToKernel
-      } catch let error as ProgramError {
-        throw error
-      } catch {
-        throw ProgramError("\(step.op) \(caps.name): \(error)")
       }
     }
     return stated
@@ -91,13 +87,8 @@ extension ProgramCall {
 
   /// The mask of libcap names (bit n: capability n), for a CAP_NAMES argument.
   static func capabilityMask(_ value: Argument) throws(ProgramError) -> Int64 {
-    do {
-      let sets = try CapabilitySets(text: "=", ambient: capabilityNames(value))
-      return Int64(bitPattern: sets.ambient)
-    } catch let error as ProgramError {
-      throw error
-    } catch {
-      throw ProgramError("\(error)")
+    try ProgramError.naming(nil) {
+      Int64(bitPattern: try CapabilitySets(text: "=", ambient: capabilityNames(value)).ambient)
     }
   }
 
@@ -111,18 +102,15 @@ extension ProgramCall {
     }
     let ran = Set(run.reports(.call).filter { $0.value >= 0 }.map(\.step))
     for (step, stated) in (try? statedSets()) ?? [:] where ran.contains(step) {
-      let sets = ["effective", "permitted", "inheritable", "ambient"].map {
+      let sets = ["effective", "permitted", "inheritable", "ambient"].compactMap {
         reported($0, step: step).map { UInt64(bitPattern: $0) }
       }
-      guard let effective = sets[0], let permitted = sets[1], let inheritable = sets[2],
-        let ambient = sets[3]
-      else { return "the caller did not report the capability sets it held" }
+      guard sets.count == 4 else { return "the caller did not report the capability sets it held" }
       let held = CapabilitySets(
-        effective: effective, permitted: permitted, inheritable: inheritable, ambient: ambient)
+        effective: sets[0], permitted: sets[1], inheritable: sets[2], ambient: sets[3])
       guard held == stated else {
-        let index = Int(step) - Int(KABI_PROGRAM_FIRST_STEP)
         return
-          "the caller held \(held), not the stated \(steps[index].args["caps"].map { "\($0)" } ?? "?") "
+          "the caller held \(held), not the stated \(self.step(ofRecord: step)?.args["caps"].map { "\($0)" } ?? "?") "
           + "(\(stated))"
       }
     }

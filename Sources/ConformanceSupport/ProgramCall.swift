@@ -1,6 +1,7 @@
 import CKernelABI
 import Foundation
 import KernelABI
+import Synchronization
 
 /// A row's call as a small program: labelled steps, each an operation by name with named
 /// arguments, which the one compiler here turns into `struct kabi_program` for the sandbox's
@@ -39,11 +40,6 @@ public struct ProgramCall: Decodable, Hashable, Sendable {
       self.setup = setup
       self.goOn = goOn
       self.field = field
-    }
-
-    /// A step whose one argument is a path.
-    public init(_ op: String, path: String, setup: Bool? = nil) {
-      self.init(op, args: ["path": .text(path)], setup: setup)
     }
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
@@ -114,11 +110,18 @@ private struct WrittenKey: CodingKey {
 }
 
 extension Decoder {
+  /// The first key of the object this decoder holds, in sorted order, that is not one of
+  /// `known`.
+  func firstKey(notIn known: some Sequence<String>) throws -> String? {
+    try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue).sorted().first {
+      !known.contains($0)
+    }
+  }
+
   /// Throws for a key outside `known`: a misspelt or unsupported key in a table is an error,
   /// never a setting silently left out.
   func rejectUnknownKeys(_ known: [String]) throws {
-    let written = try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue)
-    if let unknown = written.first(where: { !known.contains($0) }) {
+    if let unknown = try firstKey(notIn: known) {
       throw DecodingError.dataCorrupted(
         .init(
           codingPath: codingPath,
@@ -204,7 +207,7 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     var type: ObjectIdentifier
     var argument: Argument
   }
-  private static let decoded = LockedValue<[DecodedKey: any Sendable]>([:])
+  private static let decoded = Mutex<[DecodedKey: any Sendable]>([:])
 
   /// The argument as `type` where it already has that shape; nil leaves it to JSON (and its
   /// error message).
@@ -225,8 +228,7 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
       }
       if Value.self == CloneFlags.self, texts.count == list.count {
         let flags = texts.compactMap(CloneFlags.init(name:))
-        return flags.count == list.count
-          ? flags.reduce(into: CloneFlags()) { $0.formUnion($1) } as? Value : nil
+        return flags.count == list.count ? CloneFlags(flags) as? Value : nil
       }
     default:
       break
@@ -239,6 +241,16 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
 public struct ProgramError: Error, CustomStringConvertible {
   public var description: String
   init(_ description: String) { self.description = description }
+
+  /// What `body` returns; an error it throws becomes one that starts with `what` (a
+  /// `ProgramError` stays as it is).
+  static func naming<Value>(_ what: String?, _ body: () throws -> Value) throws(ProgramError)
+    -> Value
+  {
+    do { return try body() } catch let error as ProgramError { throw error } catch {
+      throw ProgramError(what.map { "\($0): \(error)" } ?? "\(error)")
+    }
+  }
 }
 
 /// An operation the sandbox's interpreter knows, as its C file registered it.
@@ -260,13 +272,11 @@ public struct Operation: Sendable {
     var operations: [String: Operation] = [:]
     for index in 0..<kabi_op_count() {
       guard let entry = kabi_op_at(index)?.pointee else { continue }
-      var parameters: [Parameter] = []
-      withUnsafeBytes(of: entry.params) { raw in
-        for param in raw.bindMemory(to: kabi_param.self) where param.name != nil {
-          parameters.append(
-            Parameter(
-              name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
-              slot: Int(param.slot), absent: param.absent))
+      let parameters = withUnsafeBytes(of: entry.params) { raw in
+        raw.bindMemory(to: kabi_param.self).filter { $0.name != nil }.map { param in
+          Parameter(
+            name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
+            slot: Int(param.slot), absent: param.absent)
         }
       }
       let name = String(cString: entry.name)
@@ -275,17 +285,6 @@ public struct Operation: Sendable {
     }
     return operations
   }()
-
-  /// How many slots a parameter of this kind fills.
-  static func width(of kind: kabi_arg_kind) -> Int {
-    switch kind {
-    case KABI_ARG_PATH: 0
-    case KABI_ARG_CAPS: 3
-    case KABI_ARG_CLONE_ARGS: 3
-    case KABI_ARG_PIDS: 2
-    default: 1
-    }
-  }
 }
 
 extension ProgramCall: CheckedCall {
@@ -327,18 +326,18 @@ public final class CompiledProgram {
       throw ProgramError("a program has 1 to \(KABI_PROGRAM_STEPS) steps")
     }
     var labels: [String: Int] = [:]
-    program.count = UInt32(steps.count)
+    var compiledSteps: [kabi_step] = []
     for (index, step) in steps.enumerated() {
       var compiled = kabi_step()
       try compile(step, of: call, index: index, labels: labels, into: &compiled)
-      withUnsafeMutableBytes(of: &program.steps) { raw in
-        raw.bindMemory(to: kabi_step.self)[index] = compiled
-      }
+      compiledSteps.append(compiled)
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
         labels[label] = index
       }
     }
+    program.count = UInt32(steps.count)
+    storeArray(compiledSteps, into: &program.steps)
   }
 
   private func compile(
@@ -353,11 +352,10 @@ public final class CompiledProgram {
     Self.put(step.op, into: &compiled.op)
     compiled.setup = step.setup == true ? 1 : 0
     compiled.go_on = step.goOn == true ? 1 : 0
-    let before = Array(call.steps.prefix(index))
     var slots = [Int64](repeating: 0, count: Int(KABI_STEP_ARGS))
     var references = [(step: Int8, name: String)](
       repeating: (Int8(KABI_REF_NONE), ""), count: Int(KABI_STEP_ARGS))
-    for parameter in operation.parameters where Operation.width(of: parameter.kind) > 0 {
+    for parameter in operation.parameters where parameter.kind != KABI_ARG_PATH {
       slots[parameter.slot] = parameter.absent
     }
     for name in step.args.keys.sorted() {
@@ -395,17 +393,14 @@ public final class CompiledProgram {
         slots[parameter.slot] = try Self.signal(value, what: what)
       case KABI_ARG_CAPS:
         let text = try value.decode(String.self, what: what)
-        let sets: CapabilitySets
-        do { sets = try CapabilitySets(text: text).knownToKernel } catch {
-          throw ProgramError("\(what): \(error)")
-        }
+        let sets = try ProgramError.naming(what) { try CapabilitySets(text: text).knownToKernel }
         for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable].enumerated() {
           slots[parameter.slot + offset] = Int64(bitPattern: mask)
         }
       case KABI_ARG_CAP_NAMES:
         slots[parameter.slot] = try ProgramCall.capabilityMask(value)
       case KABI_ARG_CLONE_ARGS:
-        let (args, size) = try resolvingLevel(in: value, after: before, what: what)
+        let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
         if case .object(let fields) = args,
           let unknown = fields.keys.sorted().first(where: {
@@ -415,7 +410,7 @@ public final class CompiledProgram {
           throw ProgramError("\(what): clone_args has no field \"\(unknown)\"")
         }
         let spec = try args.decode(CloneArgsSpec.self, what: what)
-        cloneArgs[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = spec
+        cloneArgs[ProgramCall.record(ofStep: index)] = spec
         guard !validating else {
           _ = try spec.validSize()
           continue
@@ -427,15 +422,12 @@ public final class CompiledProgram {
         slots[parameter.slot + 2] = built.pidMaxRelative
       case KABI_ARG_TREE:
         let name = try value.decode(String.self, what: what)
-        let plan: TreePlan
         // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
         // pid_max before it clones (a refusal then is BROKEN: the tree does not fit here).
         let pidMax = validating ? 4_194_304 : TreePlan.pidMax
-        do { plan = try TreePlan(named: name, pidMax: pidMax) } catch {
-          throw ProgramError("\(what): \(error)")
-        }
+        let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
-        trees[Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index)] = TreeStep(plan: plan, memory: memory)
+        trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
         if let memory {
           self.memory.append(memory)
           slots[parameter.slot] = memory.address
@@ -450,22 +442,11 @@ public final class CompiledProgram {
         throw ProgramError("\(what): parameter kind \(parameter.kind.rawValue) is unknown")
       }
     }
-    withUnsafeMutableBytes(of: &compiled.args) { raw in
-      for (slot, number) in slots.enumerated() {
-        raw.storeBytes(of: number, toByteOffset: slot * 8, as: Int64.self)
-      }
-    }
-    withUnsafeMutableBytes(of: &compiled.ref_step) { raw in
-      for (slot, reference) in references.enumerated() {
-        raw.storeBytes(of: reference.step, toByteOffset: slot, as: Int8.self)
-      }
-    }
-    withUnsafeMutableBytes(of: &compiled.ref_name) { raw in
-      for (slot, reference) in references.enumerated() {
-        for (offset, byte) in reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1).enumerated() {
-          raw[slot * Int(KABI_NAME_MAX) + offset] = byte
-        }
-      }
+    storeArray(slots, into: &compiled.args)
+    storeArray(references.map(\.step), into: &compiled.ref_step)
+    for (slot, reference) in references.enumerated() {
+      let name = reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1)
+      storeArray(name, into: &compiled.ref_name, at: slot * Int(KABI_NAME_MAX))
     }
   }
 
@@ -503,8 +484,19 @@ public final class CompiledProgram {
   }
 
   private static func put<Bytes>(_ text: String, into field: inout Bytes) {
-    withUnsafeMutableBytes(of: &field) { bytes in
-      for (index, byte) in text.utf8.prefix(bytes.count - 1).enumerated() { bytes[index] = byte }
+    storeArray(text.utf8.prefix(MemoryLayout<Bytes>.size - 1), into: &field)
+  }
+}
+
+/// Stores `elements` one after another into `field`, a C array (a tuple in Swift), from byte
+/// `offset` on.
+func storeArray<Element, Field>(
+  _ elements: some Sequence<Element>, into field: inout Field, at offset: Int = 0
+) {
+  withUnsafeMutableBytes(of: &field) { raw in
+    for (index, element) in elements.enumerated() {
+      raw.storeBytes(
+        of: element, toByteOffset: offset + index * MemoryLayout<Element>.stride, as: Element.self)
     }
   }
 }
@@ -516,7 +508,7 @@ final class PidArray {
   init(_ pids: [Int32]) {
     storage = .allocate(capacity: max(1, pids.count))
     storage.initialize(repeating: 0)
-    for (index, pid) in pids.enumerated() { storage[index] = pid }
+    _ = storage.update(fromContentsOf: pids)
   }
 
   deinit { storage.deallocate() }
@@ -525,6 +517,20 @@ final class PidArray {
 }
 
 extension ProgramCall {
+  /// The record step of the step at `index`: the sandbox numbers a program's steps from
+  /// `KABI_PROGRAM_FIRST_STEP`, its own setup steps below it.
+  static func record(ofStep index: Int) -> Int32 { Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index) }
+
+  /// The index of the step a record of record step `step` comes from; negative for the
+  /// sandbox's own setup steps.
+  static func index(ofRecord step: Int32) -> Int { Int(step) - Int(KABI_PROGRAM_FIRST_STEP) }
+
+  /// The step a record of record step `step` comes from; nil for one of the sandbox's own.
+  func step(ofRecord step: Int32) -> Step? {
+    let index = Self.index(ofRecord: step)
+    return steps.indices.contains(index) ? steps[index] : nil
+  }
+
   /// Runs the program at the innermost level of a fresh sandbox and reads back what happened.
   ///
   /// The observation is the first step that failed, as its errno, or success with every field
@@ -602,20 +608,18 @@ extension ProgramCall {
   /// is named in words, with the syscall it made when the operation registered one, and with
   /// the earlier step that failed and went on (a retry that fails says what it left behind).
   public func requireSetUp(_ run: SandboxRun) throws(CaseBroken) {
-    let first = Int32(KABI_PROGRAM_FIRST_STEP)
-    if let report = run.reports(.setupFailed).first, report.step >= first,
+    if let report = run.reports(.setupFailed).first, Self.index(ofRecord: report.step) >= 0,
       case .failure(let errno) = report.result
     {
-      let index = Int(report.step - first)
-      let step = index < steps.count ? steps[index] : nil
-      let words = step.map { "step \(index + 1), \($0.words)" } ?? "step \(index + 1)"
+      let number = Self.index(ofRecord: report.step) + 1
+      let step = self.step(ofRecord: report.step)
+      let words = step.map { "step \(number), \($0.words)" } ?? "step \(number)"
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
       let wentOn = run.reports(.call).first { call in
-        call.step >= first && call.step < report.step && call.value < 0
-          && steps[Int(call.step - first)].goOn == true
+        call.step < report.step && call.value < 0 && self.step(ofRecord: call.step)?.goOn == true
       }
       let after = wentOn.map { call in
-        "; step \(call.step - first + 1) failed before it with "
+        "; step \(Self.index(ofRecord: call.step) + 1) failed before it with "
           + "\(Errno(rawValue: Int32(-call.value)).name) and went on: that failure left what it "
           + "took reserved"
       }
@@ -636,30 +640,26 @@ extension ProgramCall {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }
     if let problem = try compiled?.treeProblem(in: run) { return .broken(problem) }
-    let first = Int32(KABI_PROGRAM_FIRST_STEP)
-    let calls = run.reports(.call).filter { $0.step >= first }
+    let calls = run.reports(.call).filter { Self.index(ofRecord: $0.step) >= 0 }
     var fields = Fields()
     var produced: Observation?
-    for call in calls where run.reports(.child).contains(where: { $0.step == call.step }) {
-      let step = steps[Int(call.step - first)]
+    for call in calls {
+      guard let child = run.reports(.child).first(where: { $0.step == call.step }) else { continue }
+      let step = steps[Self.index(ofRecord: call.step)]
       let proof = run.proveChild(
         returned: call.value, by: call, step: call.step,
         thread: Operation.registered[step.op]?.makesThreads == true,
         killedBy: Operation.registered[step.op]?.childMayBeKilledBy)
-      guard proof.brokenReason == nil else { return proof }
+      if case .broken = proof.outcome { return proof }
       if let problem = compiled?.childProblem(of: step, call: call, in: run, outside: outside) {
         return .broken(problem)
       }
       fields.values.merge(proof.fields.values) { _, proved in proved }
-      if step.args["childReadsPidMax"] == .flag(true),
-        let child = run.reports(.child).first(where: { $0.step == call.step })
-      {
-        produced = .produced(child.value)
-      }
+      if step.args["childReadsPidMax"] == .flag(true) { produced = .produced(child.value) }
     }
     let failed = calls.first { $0.value < 0 }
     if let failed, case .failure(let errno) = failed.result,
-      steps[Int(failed.step - first)].goOn != true || calls.count == steps.count
+      steps[Self.index(ofRecord: failed.step)].goOn != true || calls.count == steps.count
     {
       return .failed(errno)
     }
@@ -671,12 +671,10 @@ extension ProgramCall {
     // A name that ends in "[]" is a list, one record per element, named after its step's
     // label when it has one: "NSpid[]" of the step labelled "outer" is "outer.NSpid".
     var lists: [String: [Int64]] = [:]
-    for field in run.reports(.field) where !CompiledProgram.isProof(field, of: steps) {
-      let name = field.name ?? "step \(field.step - first)"
+    for field in run.reports(.field) where !isProof(field) {
+      let name = field.name ?? "step \(Self.index(ofRecord: field.step))"
       if name.hasSuffix("[]") {
-        let label =
-          steps.indices.contains(Int(field.step - first))
-          ? steps[Int(field.step - first)].label.map { $0 + "." } : nil
+        let label = step(ofRecord: field.step)?.label.map { $0 + "." }
         lists[(label ?? "") + name.dropLast(2), default: []].append(field.value)
       } else {
         fields[name] = .number(field.value)
@@ -684,7 +682,9 @@ extension ProgramCall {
     }
     for (name, list) in lists { fields[name] = .numbers(list) }
     for call in calls {
-      if let name = steps[Int(call.step - first)].field { fields[name] = .number(call.value) }
+      if let name = steps[Self.index(ofRecord: call.step)].field {
+        fields[name] = .number(call.value)
+      }
     }
     return .success(fields)
   }

@@ -12,14 +12,13 @@ public enum SandboxDepth: Codable, Hashable, Sendable, ExpressibleByIntegerLiter
   public init(integerLiteral value: Int) { self = .levels(value) }
 
   public init(from decoder: any Decoder) throws {
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int.self) {
-    case .number(let number):
-      self = .levels(number)
-    case .word("deepest"):
-      self = .deepest
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int.self) {
+    case .number(let number): self = .levels(number)
+    case .word("deepest"): self = .deepest
     case .word:
-      throw DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "levels: a number or \"deepest\""))
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "levels: a number or \"deepest\"")
     }
   }
 
@@ -50,20 +49,18 @@ public struct TidValue: Codable, Hashable, Sendable, CustomStringConvertible {
   }
 
   public init(from decoder: any Decoder) throws {
-    let text: String
-    switch try decoder.singleValueContainer().decodeNumberOrWord(Int32.self) {
-    case .number(let number):
-      self.init(number)
-      return
+    let container = try decoder.singleValueContainer()
+    switch try container.decodeNumberOrWord(Int32.self) {
+    case .number(let number): self.init(number)
     case .word(let word):
-      text = word.replacingOccurrences(of: " ", with: "")
+      let text = word.replacingOccurrences(of: " ", with: "")
+      guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
+      else {
+        throw DecodingError.dataCorruptedError(
+          in: container, debugDescription: "not pid_max±n: \"\(text)\"")
+      }
+      self.init(Int32(offset), relativeToPidMax: true)
     }
-    guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
-    else {
-      throw DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "not pid_max±n: \"\(text)\""))
-    }
-    self.init(Int32(offset), relativeToPidMax: true)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -137,19 +134,15 @@ final class ProgramEnvironment {
         guard values[word] == nil else { continue }
         switch word {
         case "$outsideHold":
-          let check = try OutsideCheck(step: Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index))
+          let check = try OutsideCheck(step: ProgramCall.record(ofStep: index))
           outside = check
           values[word] = Int64(check.holdDescriptor)
         case "$hostPidMaxInode":
           values[word] = try hold("/proc/sys/kernel/pid_max")
         case "$suitePidNamespaceInode":
           values[word] = try hold("/proc/self/ns/pid")
-        case "$ownCgroupUnwritable":
-          let fd = try OwnCgroup.openUnwritable()
-          passed.append(fd)
-          values[word] = Int64(fd)
-        case "$cgroupV1":
-          let fd = try OwnCgroup.openV1()
+        case "$ownCgroupUnwritable", "$cgroupV1":
+          let fd = try word == "$cgroupV1" ? OwnCgroup.openV1() : OwnCgroup.openUnwritable()
           passed.append(fd)
           values[word] = Int64(fd)
         case "$cgroup", "$cgroupControlled", "$cgroupPids":
@@ -222,6 +215,12 @@ final class ProgramEnvironment {
 }
 
 extension ProgramCall {
+  /// FIELD records a clone3 step makes for the engine's own proofs, not the observation.
+  func isProof(_ field: SandboxReport) -> Bool {
+    step(ofRecord: field.step)?.op == "clone3"
+      && ["creatorView", "callersParent", "pid_max"].contains(field.name ?? "")
+  }
+
   /// The PID namespaces the program nests below the sandbox before step `index`.
   func pidNamespaces(before index: Int) -> Int {
     steps.prefix(index).filter { $0.op == "pid-namespaces" }.reduce(0) { total, step in
@@ -273,9 +272,9 @@ extension CompiledProgram {
   /// A clone_args object with `"set_tid_size": "level+N"` resolved: N more than the
   /// PID-namespace level of the process the step makes (the suite's level, the sandbox's, the
   /// `pid-namespaces` before the step, and one for CLONE_NEWPID). Returns the size it resolved.
-  func resolvingLevel(
-    in value: Argument, after steps: [ProgramCall.Step], what: String
-  ) throws(ProgramError) -> (Argument, Int?) {
+  func resolvingLevel(in value: Argument, before index: Int, of call: ProgramCall, what: String)
+    throws(ProgramError) -> (Argument, Int?)
+  {
     guard case .object(var fields) = value, case .text(let word)? = fields["set_tid_size"] else {
       return (value, nil)
     }
@@ -286,7 +285,7 @@ extension CompiledProgram {
         CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
     let level =
       (context.map { $0.suiteLevel + $0.levels } ?? 0)
-      + ProgramCall(steps: steps).pidNamespaces(before: steps.count) + (newPid ? 1 : 0)
+      + call.pidNamespaces(before: index) + (newPid ? 1 : 0)
     let size = max(0, level + offset)
     fields["set_tid_size"] = .number(Int64(size))
     return (.object(fields), size)
@@ -299,13 +298,6 @@ extension CompiledProgram {
         .environment,
         "set_tid_size would be \(size) here, which the MAX_PID_NS_LEVEL check rejects first")
     }
-  }
-
-  /// FIELD records a clone3 step makes for the engine's own proofs, not the observation.
-  static func isProof(_ field: SandboxReport, of steps: [ProgramCall.Step]) -> Bool {
-    let index = Int(field.step) - Int(KABI_PROGRAM_FIRST_STEP)
-    guard index >= 0, index < steps.count, steps[index].op == "clone3" else { return false }
-    return ["creatorView", "callersParent", "pid_max"].contains(field.name ?? "")
   }
 
   /// Why the process step `call` made did not run as the step asked, or nil: its creator must
@@ -333,15 +325,10 @@ extension CompiledProgram {
     }
     guard let requested = cloneArgs[call.step]?.requestedPids else { return nil }
     let pidMax = fields.first { $0.name == "pid_max" }?.value
-    var wanted: [Int32] = []
-    for tid in requested {
-      guard tid.relativeToPidMax else {
-        wanted.append(tid.number)
-        continue
-      }
-      guard let pidMax else { return "pid_max was not read before the call" }
-      wanted.append(Int32(pidMax) + tid.number)
+    if pidMax == nil, requested.contains(where: \.relativeToPidMax) {
+      return "pid_max was not read before the call"
     }
+    let wanted = requested.map { $0.relativeToPidMax ? Int32(pidMax ?? 0) + $0.number : $0.number }
     let got = Array(nspid.reversed().prefix(wanted.count))
     guard got != wanted else { return nil }
     return "set_tid asked for \(Observation.spell(wanted)), the child's NSpid gives "

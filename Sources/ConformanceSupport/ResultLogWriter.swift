@@ -2,6 +2,7 @@ import ConformanceResults
 import Foundation
 import Glibc
 import KernelABI
+import Synchronization
 
 /// Appends records to the result log that every report is rendered from.
 ///
@@ -16,11 +17,8 @@ public enum ResultLogWriter {
     if let path = requestedPath { return path }
     let directory = Fixtures.directory.deletingLastPathComponent()
       .appendingPathComponent(".build/pidns-results", isDirectory: true)
-    do {
-      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    } catch {
-      // Not fatal here: the first append cannot open the log and says so, once.
-    }
+    // Not fatal here: the first append cannot open the log and says so, once.
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("last-run.jsonl").path
     unlink(path)
     return path
@@ -57,7 +55,7 @@ public enum ResultLogWriter {
     var unwritableDefault = false
   }
 
-  private static let state = LockedValue(State())
+  private static let state = Mutex(State())
 
   /// One O_APPEND write per line, so lines from parallel processes never interleave.
   private static func write(_ record: some Encodable) -> String? {

@@ -33,20 +33,18 @@ public enum TestEnvironment {
   /// the cases whose call under test is refused.
   public static let refusedSyscalls: [String: Errno] = {
     var refused: [String: Errno] = [:]
+    func note(_ syscall: String, _ result: Int) {
+      if result == -Int(EPERM) || result == -Int(ENOSYS) {
+        refused[syscall] = Errno(rawValue: Int32(-result))
+      }
+    }
     let pidfd = kabi_pidfd_open(getpid(), 0)
-    if pidfd < 0, pidfd == -Int(EPERM) || pidfd == -Int(ENOSYS) {
-      refused["pidfd_open"] = Errno(rawValue: Int32(-pidfd))
-    }
-    let signalled = kabi_pidfd_send_signal(pidfd >= 0 ? Int32(pidfd) : -1, 0, nil, 0)
-    if signalled == -Int(EPERM) || signalled == -Int(ENOSYS) {
-      refused["pidfd_send_signal"] = Errno(rawValue: Int32(-signalled))
-    }
+    note("pidfd_open", pidfd)
+    note("pidfd_send_signal", kabi_pidfd_send_signal(pidfd >= 0 ? Int32(pidfd) : -1, 0, nil, 0))
     // A descriptor number nobody has: EBADF where the call exists (5.6+), ENOSYS or EPERM where
     // a filter refuses it (scripts/hostile-environments' pidfd settings).
     let copied = kabi_pidfd_getfd(pidfd >= 0 ? Int32(pidfd) : -1, -1, 0)
-    if copied == -Int(EPERM) || copied == -Int(ENOSYS) {
-      refused["pidfd_getfd"] = Errno(rawValue: Int32(-copied))
-    }
+    note("pidfd_getfd", copied)
     if copied >= 0 { close(Int32(copied)) }
     if pidfd >= 0 { close(Int32(pidfd)) }
     if case .blocked = Features.state("clone3"), let answer = Features.answer("clone3") {
@@ -102,13 +100,8 @@ public enum TestEnvironment {
   /// case runs in namespaces of its own, and a case that needs more skips and says so.
   public static var setting: String {
     let uid = geteuid()
-    let initial: Bool?
-    switch readText("/proc/self/uid_map") {
-    case .success(let map):
-      initial =
-        map.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
-    case .failure:
-      initial = nil
+    let initial = (try? readText("/proc/self/uid_map").get()).map {
+      $0.split(whereSeparator: \.isWhitespace) == ["0", "0", "4294967295"]
     }
     let place: String
     switch (uid, initial) {
@@ -264,19 +257,15 @@ public enum TestEnvironment {
   /// Names the likely cause when the sandbox's clone(CLONE_NEWUSER|CLONE_NEWPID) fails.
   private static func explainSandboxFailure(_ error: Errno) -> String {
     let call = "clone(CLONE_NEWUSER|CLONE_NEWPID) failed with \(error.name)"
-    var causes: [String] = []
-    if sysctl("user/max_user_namespaces") == "0" {
-      causes.append("user namespaces disabled (user.max_user_namespaces = 0)")
-    }
-    if sysctl("user/max_pid_namespaces") == "0" {
-      causes.append("PID namespaces disabled (user.max_pid_namespaces = 0)")
-    }
-    if sysctl("kernel/unprivileged_userns_clone") == "0" {
-      causes.append("kernel.unprivileged_userns_clone = 0")
-    }
-    if sysctl("kernel/apparmor_restrict_unprivileged_userns") == "1" {
-      causes.append("AppArmor restricts unprivileged user namespaces")
-    }
+    var causes: [String] = [
+      ("user/max_user_namespaces", "0", "user namespaces disabled (user.max_user_namespaces = 0)"),
+      ("user/max_pid_namespaces", "0", "PID namespaces disabled (user.max_pid_namespaces = 0)"),
+      ("kernel/unprivileged_userns_clone", "0", "kernel.unprivileged_userns_clone = 0"),
+      (
+        "kernel/apparmor_restrict_unprivileged_userns", "1",
+        "AppArmor restricts unprivileged user namespaces"
+      ),
+    ].compactMap { name, value, cause in sysctl(name) == value ? cause : nil }
     if let seccompMode, seccompMode != 0, error == .ENOSYS || error == .EPERM {
       causes.append("seccomp mode \(seccompMode) filters clone3")
     }

@@ -438,35 +438,21 @@ public final class TreePlanMemory: @unchecked Sendable {
     plan = memory.bindMemory(to: kabi_tree_plan.self, capacity: 1)
     plan.pointee.count = UInt32(tree.entries.count)
     plan.pointee.stacks = UInt64(UInt(bitPattern: stacks))
-    withUnsafeMutableBytes(of: &plan.pointee.entries) { raw in
-      let entries = raw.bindMemory(to: kabi_tree_entry.self)
-      for (index, entry) in tree.entries.enumerated() {
-        var c = kabi_tree_entry()
-        c.parent = entry.creator.map(Int32.init) ?? Int32(KABI_TREE_RESTORER)
-        c.thread = entry.isThread ? 1 : 0
-        c.new_pid_ns = entry.newPidNamespace ? 1 : 0
-        c.set_tid_size = Int32(entry.pids.count)
-        withUnsafeMutableBytes(of: &c.set_tid) { tids in
-          for (level, pid) in entry.pids.reversed().enumerated() {
-            tids.storeBytes(of: pid, toByteOffset: level * 4, as: Int32.self)
-          }
-        }
-        c.setsid = entry.setsid ? 1 : 0
-        c.setpgid = entry.setpgid == nil ? 0 : 1
-        c.pgid = entry.setpgid ?? 0
-        withUnsafeMutableBytes(of: &c.writer) { writers in
-          for (level, writer) in tree.writers(of: index).reversed().enumerated() {
-            writers.storeBytes(of: writer, toByteOffset: level * 4, as: Int32.self)
-          }
-        }
-        entries[index] = c
-      }
+    let entries = tree.entries.enumerated().map { index, entry in
+      var c = kabi_tree_entry()
+      c.parent = entry.creator.map(Int32.init) ?? Int32(KABI_TREE_RESTORER)
+      c.thread = entry.isThread ? 1 : 0
+      c.new_pid_ns = entry.newPidNamespace ? 1 : 0
+      c.set_tid_size = Int32(entry.pids.count)
+      storeArray(entry.pids.reversed(), into: &c.set_tid)
+      c.setsid = entry.setsid ? 1 : 0
+      c.setpgid = entry.setpgid == nil ? 0 : 1
+      c.pgid = entry.setpgid ?? 0
+      storeArray(tree.writers(of: index).reversed(), into: &c.writer)
+      return c
     }
-    withUnsafeMutableBytes(of: &plan.pointee.noise_pid) { raw in
-      for (k, pid) in tree.noisePids(pidMax: TreePlan.pidMax).enumerated() {
-        raw.storeBytes(of: pid, toByteOffset: k * 4, as: Int32.self)
-      }
-    }
+    storeArray(entries, into: &plan.pointee.entries)
+    storeArray(tree.noisePids(pidMax: TreePlan.pidMax), into: &plan.pointee.noise_pid)
   }
 
   deinit {
