@@ -17,8 +17,11 @@ public enum ResultLogWriter {
     if let path = requestedPath { return path }
     let directory = Fixtures.directory.deletingLastPathComponent()
       .appendingPathComponent(".build/pidns-results", isDirectory: true)
-    // Not fatal here: the first append cannot open the log and says so, once.
-    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+      // Not fatal here: the first append cannot open the log and says so, once.
+    }
     let path = directory.appendingPathComponent("last-run.jsonl").path
     unlink(path)
     return path
