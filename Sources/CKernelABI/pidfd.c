@@ -72,6 +72,44 @@ static long fdinfo_pid(struct kabi_call *call, long fd, int64_t *pid)
 	return 0;
 }
 
+/* Whether descriptors a and b are one file, by st_dev and st_ino: 1, 0, or -errno. */
+static long same_file(long a, long b)
+{
+	struct stat x, y;
+	long r = kabi_sys(SYS_fstat, a, &x);
+
+	if (r == 0)
+		r = kabi_sys(SYS_fstat, b, &y);
+	return r < 0 ? r : x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/*
+ * What a step reports of a pidfd it made (fd): kept "pid" (fdinfo_pid()), fields sameFile
+ * (against the descriptor other, when it is one), nonblock, threadFlag (PIDFD_THREAD) and
+ * cloexec. Returns fd, or -errno when fdinfo or fstat could not be read.
+ */
+static long describe_new_pidfd(struct kabi_call *call, long fd, int64_t other)
+{
+	int64_t pid;
+	long r = fdinfo_pid(call, fd, &pid);
+
+	if (r < 0)
+		return r;
+	kabi_keep(call, "pid", pid);
+	if (other >= 0) {
+		r = same_file(fd, other);
+		if (r < 0)
+			return kabi_setup_failed(call, "fstat the reopened pidfd", r);
+		kabi_report_field(call->ctx, call->step, "sameFile", r);
+	}
+	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
+	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
+	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
+	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
+	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
+	return fd;
+}
+
 /*
  * open-pidfd: pidfd_open(pid, flags), flags being PIDFD_NONBLOCK (nonblock), PIDFD_THREAD
  * (thread) and any other bits. A pidfd comes back with what proves it: kept "pid", its
@@ -83,26 +121,15 @@ KABI_OP(op_open_pidfd, "open-pidfd", "pidfd_open", { "pid", KABI_ARG_NUMBER, 0 }
 	{ "nonblock", KABI_ARG_NUMBER, 1 }, { "thread", KABI_ARG_NUMBER, 2 },
 	{ "bits", KABI_ARG_NUMBER, 3 })
 {
-	int64_t flags = call->args[3], pid;
-	long fd, r;
+	int64_t flags = call->args[3];
+	long fd;
 
 	if (call->args[1])
 		flags |= KABI_PIDFD_NONBLOCK;
 	if (call->args[2])
 		flags |= KABI_PIDFD_THREAD;
 	fd = kabi_sys(KABI_SYS_PIDFD_OPEN, call->args[0], (unsigned int)flags);
-	if (fd < 0)
-		return fd;
-	r = fdinfo_pid(call, fd, &pid);
-	if (r < 0)
-		return r;
-	kabi_keep(call, "pid", pid);
-	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
-	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
-	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
-	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
-	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
-	return fd;
+	return fd < 0 ? fd : describe_new_pidfd(call, fd, -1);
 }
 
 /* fdinfo-pid: a pidfd's fdinfo (fdinfo_pid()): kept "pid"; field fdinfoPid. */
@@ -474,17 +501,6 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 	return 0;
 }
 
-/* Whether descriptors a and b are one file, by st_dev and st_ino: 1, 0, or -errno. */
-static long same_file(long a, long b)
-{
-	struct stat x, y;
-	long r = kabi_sys(SYS_fstat, a, &x);
-
-	if (r == 0)
-		r = kabi_sys(SYS_fstat, b, &y);
-	return r < 0 ? r : x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
 /*
  * pidfd-namespace: ioctl(fd, _IO(0xFF, request), arg), request 1 to 10 being
  * PIDFD_GET_CGROUP_NAMESPACE to PIDFD_GET_UTS_NAMESPACE (6.11). The namespace descriptor it
@@ -684,8 +700,7 @@ KABI_OP(op_open_handle, "open-handle", "open_by_handle_at", { "mount", KABI_ARG_
 	{ "thread", KABI_ARG_NUMBER, 5 }, { "create", KABI_ARG_NUMBER, 7 },
 	{ "fromChildPidns", KABI_ARG_NUMBER, 6 })
 {
-	int64_t pid;
-	long fd, r, child;
+	long fd, child;
 
 	if (call->args[1] < 0 || call->args[1] > 8)
 		return kabi_setup_failed(call, "bytes (0 to 8: one word kept)", -EINVAL);
@@ -698,22 +713,5 @@ KABI_OP(op_open_handle, "open-handle", "open_by_handle_at", { "mount", KABI_ARG_
 		return child_pidns_answer(call, child);
 	}
 	fd = open_handle(call);
-	if (fd < 0)
-		return fd;
-	r = fdinfo_pid(call, fd, &pid);
-	if (r < 0)
-		return r;
-	kabi_keep(call, "pid", pid);
-	if (call->args[0] >= 0) {
-		r = same_file(fd, call->args[0]);
-		if (r < 0)
-			return kabi_setup_failed(call, "fstat the reopened pidfd", r);
-		kabi_report_field(call->ctx, call->step, "sameFile", r);
-	}
-	r = kabi_sys(SYS_fcntl, fd, F_GETFL);
-	kabi_report_field(call->ctx, call->step, "nonblock", r >= 0 && (r & O_NONBLOCK));
-	kabi_report_field(call->ctx, call->step, "threadFlag", r >= 0 && (r & KABI_PIDFD_THREAD));
-	r = kabi_sys(SYS_fcntl, fd, F_GETFD);
-	kabi_report_field(call->ctx, call->step, "cloexec", r >= 0 && (r & FD_CLOEXEC));
-	return fd;
+	return fd < 0 ? fd : describe_new_pidfd(call, fd, call->args[0]);
 }
