@@ -10,6 +10,7 @@
 
 #include "clone3_effects.h"
 #include "kabi_clone3.h"
+#include "kabi_processes.h"
 #include "kabi_files.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
@@ -143,15 +144,6 @@ KABI_OP(op_autoreap, "autoreap", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
 	return r;
 }
 
-/* Reads until end of file (or an error other than EINTR). */
-static void wait_for_eof(int fd)
-{
-	char byte;
-
-	while (kabi_sys(SYS_read, fd, &byte, 1) == -EINTR)
-		;
-}
-
 /*
  * autoreap-orphan: the caller makes itself a child subreaper and blocks every signal. A helper
  * child of its makes clone3(CLONE_AUTOREAP|flags, exit_signal 0), sends back the new process's
@@ -190,7 +182,7 @@ KABI_OP(op_autoreap_orphan, "autoreap-orphan", "clone3", { "flags", KABI_ARG_FLA
 		r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));
 		if (r == 0) {
 			kabi_sys(SYS_close, made[1]);
-			wait_for_eof(hold[0]);
+			kabi_wait_for_eof(hold[0]);
 			kabi_report_self(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid));
 			kabi_sys(SYS_exit_group, 0);
 		}

@@ -7,6 +7,7 @@
 
 #include "clone3_effects.h"
 #include "kabi_clone3.h"
+#include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 
@@ -14,15 +15,6 @@
  * clone3's effects on who the child's parent is and when the parent runs: CLONE_PARENT and
  * CLONE_VFORK. Sandbox code: raw syscalls only, no malloc, no stdio.
  */
-
-/* Reads until end of file (or an error other than EINTR). */
-static void wait_for_eof(int fd)
-{
-	char byte;
-
-	while (kabi_sys(SYS_read, fd, &byte, 1) == -EINTR)
-		;
-}
 
 /*
  * clone-parent: a helper child of the caller makes clone3(CLONE_PARENT|flags, exit_signal 0);
@@ -61,11 +53,11 @@ KABI_OP(op_clone_parent, "clone-parent", "clone3", { "flags", KABI_ARG_FLAGS, 0 
 			kabi_sys(SYS_close, made[1]);
 			kabi_report_self(ctx, KABI_REPORT_CHILD, call->step, kabi_sys(SYS_getppid));
 			kabi_report_field(ctx, call->step, "parent", kabi_sys(SYS_getppid));
-			wait_for_eof(hold_child[0]);
+			kabi_wait_for_eof(hold_child[0]);
 			kabi_sys(SYS_exit_group, 0);
 		}
 		kabi_sys(SYS_write, made[1], &r, sizeof(r));
-		wait_for_eof(hold_helper[0]);
+		kabi_wait_for_eof(hold_helper[0]);
 		kabi_sys(SYS_exit_group, 0);
 	}
 	kabi_sys(SYS_close, made[1]);

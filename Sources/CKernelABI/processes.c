@@ -101,6 +101,14 @@ long kabi_capset(const struct kabi_cap_sets *sets)
 	return kabi_sys(SYS_capset, &head, data);
 }
 
+void kabi_wait_for_eof(int fd)
+{
+	char byte;
+
+	while (kabi_sys(SYS_read, fd, &byte, 1) == -EINTR)
+		;
+}
+
 void kabi_wait_for_parent_death(void)
 {
 	for (;;)

@@ -56,6 +56,9 @@ struct kabi_cap_sets {
 long kabi_capget(struct kabi_cap_sets *sets);
 long kabi_capset(const struct kabi_cap_sets *sets);
 
+/* Reads fd until end of file (or an error other than EINTR): until every write end is closed. */
+void kabi_wait_for_eof(int fd);
+
 /* A process that only waits to be killed with its parent: an init, or a namespace's holder. */
 __attribute__((noreturn)) void kabi_wait_for_parent_death(void);
 
