@@ -74,16 +74,20 @@ private enum KCIDBValidator {
   static func run(_ program: String, _ arguments: [String]) throws -> (
     status: Int32, output: String
   ) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let outcome = try BoundedCommand.run(program, arguments)
+    guard let status = outcome.status else {
+      throw ValidatorTimeout(program: program, output: outcome.output)
+    }
+    return (status, outcome.output)
+  }
+}
+
+/// The validator ran past BoundedCommand's deadline and was killed.
+private struct ValidatorTimeout: Error, CustomStringConvertible {
+  var program: String
+  var output: String
+  var description: String {
+    "\(program) ran past its deadline and was killed; it printed: \(output)"
   }
 }
 

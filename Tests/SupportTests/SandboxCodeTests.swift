@@ -1,3 +1,4 @@
+import ConformanceResults
 import Foundation
 import Testing
 
@@ -50,16 +51,13 @@ import Testing
         FileManager.default.isExecutableFile(atPath: $0)
       },
       "no nm (binutils) to read the sandbox objects with")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: nm)
-    process.arguments = undefined ? ["-u", object.path] : ["--defined-only", object.path]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "\(nm) failed on \(object.lastPathComponent)")
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+    let outcome = try BoundedCommand.run(
+      nm, undefined ? ["-u", object.path] : ["--defined-only", object.path])
+    try #require(
+      outcome.status == 0,
+      "\(nm) failed on \(object.lastPathComponent) (status \(outcome.status.map { "\($0)" } ?? "killed at the deadline")): \(outcome.output)"
+    )
+    return outcome.output.split(separator: "\n").compactMap {
       $0.split(separator: " ").last.map(String.init)
     }
   }

@@ -1,0 +1,24 @@
+import ConformanceResults
+import Testing
+
+/// A program the tests run ends by its deadline, whatever it does.
+@Suite struct BoundedCommandTests {
+  @Test func `a program's status and output come back`() throws {
+    let outcome = try BoundedCommand.run("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"])
+    #expect(outcome.status == 3)
+    #expect(outcome.output == "out\nerr\n")
+  }
+
+  @Test func `a program past its deadline is killed and reaped`() throws {
+    let outcome = try BoundedCommand.run(
+      "/bin/sh", ["-c", "echo started; exec sleep 30"], seconds: 1)
+    #expect(outcome.status == nil)
+    #expect(outcome.output == "started\n")
+  }
+
+  @Test func `a program that cannot start is an error naming it`() {
+    #expect(throws: FileError(path: "/nonexistent/program", code: 2)) {
+      _ = try BoundedCommand.run("/nonexistent/program", [])
+    }
+  }
+}
