@@ -9,9 +9,11 @@ import Testing
     #expect(outcome.output == "out\nerr\n")
   }
 
+  // The program waits for the test process (tail --pid), so a run killed midway
+  // (scripts/hostile-environments) leaves nothing behind for more than a second.
   @Test func `a program past its deadline is killed and reaped`() throws {
     let outcome = try BoundedCommand.run(
-      "/bin/sh", ["-c", "echo started; exec sleep 30"], seconds: 1)
+      "/bin/sh", ["-c", "echo started; exec tail -f /dev/null --pid=$PPID"], seconds: 1)
     #expect(outcome.status == nil)
     #expect(outcome.output == "started\n")
   }
