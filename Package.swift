@@ -49,6 +49,13 @@ let package = Package(
       path: "Sources/ConformanceSupport"
     ),
 
+    // For tests only: runs a program (a validator, nm) with a deadline, then kills and reaps it.
+    .target(
+      name: "TestCommands",
+      dependencies: ["ConformanceResults"],
+      path: "Sources/TestCommands"
+    ),
+
     // Runs a program (the test bundle) with some syscalls refused by seccomp.
     .executableTarget(name: "pidns-seccomp-exec", path: "Sources/pidns-seccomp-exec"),
 
@@ -59,13 +66,13 @@ let package = Package(
     ),
     .testTarget(
       name: "SupportTests",
-      dependencies: ["ConformanceSupport", "KernelABI", "CKernelABI"],
+      dependencies: ["ConformanceSupport", "KernelABI", "CKernelABI", "TestCommands"],
       path: "Tests/SupportTests"
     ),
     .testTarget(
       name: "ConformanceResultsTests",
       dependencies: [
-        "ConformanceResults", "ReportCommandLine",
+        "ConformanceResults", "ReportCommandLine", "TestCommands",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Tests/ConformanceResultsTests"

@@ -1,4 +1,5 @@
 import ConformanceResults
+import TestCommands
 import Testing
 
 /// A program the tests run ends by its deadline, whatever it does.

@@ -1,5 +1,6 @@
 import ConformanceResults
 import Foundation
+import TestCommands
 import Testing
 
 /// KCIDB's own validator, `kcidb_io.schema.LATEST.validate_exactly` from the `kcidb-io` package

@@ -1,5 +1,6 @@
 import ConformanceResults
 import Foundation
+import TestCommands
 import Testing
 
 /// Sandbox processes share the test process's memory on x86-64, its TLS included, so the code

@@ -1,3 +1,4 @@
+import ConformanceResults
 import Glibc
 
 /// A program run to its end or to a deadline, with what it printed: `posix_spawn`, its output
