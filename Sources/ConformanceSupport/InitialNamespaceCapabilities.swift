@@ -42,23 +42,6 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
     }
     return nil
   }
-
-  /// Throws the SKIP when the requirement is not met here, and BROKEN when the test states no
-  /// requirement or one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace)
-  /// and every capability the case holds (`held`, in any set).
-  static func requireInEffect(covering held: UInt64) throws {
-    guard let requirement = inEffect else {
-      throw CaseBroken(
-        step: "run a case from the initial user namespace under its "
-          + ".needsInitialUserNamespace trait, which this test does not state")
-    }
-    if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
-    guard requirement.bits & (1 << UInt64(CAP_SYS_ADMIN)) != 0, held & ~requirement.bits == 0 else {
-      throw CaseBroken(
-        step: "state CAP_SYS_ADMIN and every capability the case holds in its "
-          + ".needsInitialUserNamespace trait (it states \(requirement.names))")
-    }
-  }
 }
 
 extension Trait where Self == InitialNamespaceCapabilities {
@@ -69,13 +52,25 @@ extension Trait where Self == InitialNamespaceCapabilities {
 }
 
 extension ProgramCall {
-  /// Throws the SKIP or BROKEN of `InitialNamespaceCapabilities.requireInEffect` for a call
-  /// whose first level is in the suite's own user namespace, covering every set it states.
+  /// For a call whose first level is in the suite's own user namespace: throws the SKIP when
+  /// the test's requirement is not met here, and BROKEN when the test states no requirement or
+  /// one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace) and every
+  /// capability the case holds (in any set it states).
   func requireInitialNamespace() throws {
     guard inSuiteUserNamespace == true else { return }
     let held = try statedSets().values.reduce(0) {
       $0 | $1.effective | $1.permitted | $1.inheritable | $1.ambient
     }
-    try InitialNamespaceCapabilities.requireInEffect(covering: held)
+    guard let requirement = InitialNamespaceCapabilities.inEffect else {
+      throw CaseBroken(
+        step: "run a case from the initial user namespace under its "
+          + ".needsInitialUserNamespace trait, which this test does not state")
+    }
+    if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
+    guard requirement.bits & (1 << UInt64(CAP_SYS_ADMIN)) != 0, held & ~requirement.bits == 0 else {
+      throw CaseBroken(
+        step: "state CAP_SYS_ADMIN and every capability the case holds in its "
+          + ".needsInitialUserNamespace trait (it states \(requirement.names))")
+    }
   }
 }
