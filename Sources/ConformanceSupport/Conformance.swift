@@ -256,14 +256,13 @@ struct Verdict {
   var loggedReason: String? { isMismatch ? nil : reason }
 
   func report(title: String, sourceLocation: SourceLocation) throws {
+    let issue = Comment(rawValue: "\(title): \(reason ?? "")")
     switch status {
-    case .pass:
-      break
-    case .fail, .broken:
-      Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+    case .pass: break
+    case .fail, .broken: Issue.record(issue, sourceLocation: sourceLocation)
     case .known:
       withKnownIssue(Comment(rawValue: knownBug?.report ?? "")) {
-        Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+        Issue.record(issue, sourceLocation: sourceLocation)
       }
     case .skip:
       try Test.cancel(Comment(rawValue: reason ?? "skipped"), sourceLocation: sourceLocation)
