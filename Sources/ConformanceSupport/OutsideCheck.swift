@@ -1,5 +1,4 @@
 import CKernelABI
-import Foundation
 import Glibc
 import KernelABI
 
@@ -33,18 +32,13 @@ public final class OutsideCheck {
         "/proc is not the suite's own PID namespace's procfs, so /proc/<pid> from outside "
           + "cannot be read (mount a procfs for the suite's namespace, e.g. unshare --mount-proc)")
     }
-    var fds: [Int32] = [-1, -1]
-    guard pipe(&fds) == 0 else {
-      throw CaseBroken(step: "pipe for holding the child", errno: Errno(rawValue: errno))
-    }
-    holdDescriptor = fds[0]
-    releaseDescriptor = fds[1]
     // Other tests clone concurrently: close-on-exec keeps no exec'd program from holding them.
-    for fd in fds where fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 {
-      let error = Errno(rawValue: errno)
-      finish()
-      throw CaseBroken(step: "fcntl(FD_CLOEXEC) on the hold pipe", errno: error)
+    var fds: [Int32] = [-1, -1]
+    let made = kabi_pipe_cloexec(&fds)
+    guard made == 0 else {
+      throw CaseBroken(step: "pipe2 for holding the child", errno: Errno(rawValue: Int32(-made)))
     }
+    (holdDescriptor, releaseDescriptor) = (fds[0], fds[1])
   }
 
   func finish() {
