@@ -59,6 +59,11 @@ long kabi_filesystem_type(const char *path)
 	return statfs(path, &info) < 0 ? -errno : (long)info.f_type;
 }
 
+long kabi_pipe_cloexec(int fds[2])
+{
+	return raw(pipe2(fds, O_CLOEXEC));
+}
+
 long kabi_nproc_limit(void)
 {
 	struct rlimit limit;

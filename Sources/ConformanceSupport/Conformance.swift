@@ -63,6 +63,12 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
     return result != .success || expectation.fields.areMatched(by: fields)
   }
 
+  /// Like `description`, with the errno's number and message.
+  var detailed: String {
+    if case .failure(let errno) = outcome { return errno.description }
+    return description
+  }
+
   static func spell(_ pids: [Int32]) -> String { pids.map(String.init).joined(separator: " ") }
 }
 
@@ -72,6 +78,14 @@ extension Expectation {
     guard result == .success, !fields.isEmpty else { return result.name }
     return "success (\(fields.spelled))"
   }
+
+  /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
+  var detailed: String { result == .success ? spelled : result.detailed }
+}
+
+extension ConformanceCase: CustomTestStringConvertible {
+  /// The case's id and sentence, so a failing argument names its row.
+  public var testDescription: String { "\(id): \(title)" }
 }
 
 /// A case that cannot run here; thrown by an observation to turn the case into a SKIP.
@@ -96,16 +110,14 @@ public enum Conformance {
     sourceLocation: SourceLocation = #_sourceLocation, observe: () throws -> Observation
   ) throws {
     let start = ContinuousClock.now
-    let (verdict, setupFailure, expected, observation) = decide(
-      row, needsSandbox: needsSandbox, observe: observe)
-    let seconds = (ContinuousClock.now - start) / .seconds(1)
+    let (verdict, expected, observation) = decide(row, needsSandbox: needsSandbox, observe: observe)
     let logFailure = ResultLogWriter.append(
       CaseResult(
         id: row.id, area: row.area, title: row.title, status: verdict.status,
         expected: expected?.spelled, observed: observation?.description,
         reason: verdict.loggedReason, why: expected?.why, skipKind: verdict.skipKind,
-        feature: row.feature, knownBug: verdict.knownBug,
-        setupFailure: setupFailure, kernel: RunningKernel.release, durationSeconds: seconds,
+        feature: row.feature, knownBug: verdict.knownBug, setupFailure: verdict.setupFailure,
+        kernel: RunningKernel.release, durationSeconds: (ContinuousClock.now - start) / .seconds(1),
         knownElsewhere: verdict.status == .fail ? row.knownBugLines.nilIfEmpty : nil))
     if let logFailure {
       Issue.record(Comment(rawValue: logFailure), sourceLocation: sourceLocation)
@@ -117,9 +129,8 @@ public enum Conformance {
   /// and what it rests on.
   static func decide<Call>(
     _ row: ConformanceCase<Call>, needsSandbox: Bool = true, observe: () throws -> Observation
-  ) -> (Verdict, SetupFailure?, Expectation?, Observation?) {
-    var verdict = Verdict(status: .pass)
-    var setupFailure: SetupFailure?
+  ) -> (Verdict, Expectation?, Observation?) {
+    let verdict: Verdict
     var expected: Expectation?
     var observation: Observation?
     do {
@@ -145,10 +156,9 @@ public enum Conformance {
         // The test's own setup broke (mmap, pipe): not the kernel's verdict, and never a pass.
         default: CaseBroken(step: "set up the case in the test process: \(error)")
         }
-      verdict = Verdict(status: .broken, reason: broken.description)
-      setupFailure = broken.failure
+      verdict = Verdict(status: .broken, reason: broken.description, setupFailure: broken.failure)
     }
-    return (verdict, setupFailure, expected, observation)
+    return (verdict, expected, observation)
   }
 
   /// Runs `observe` while watching every sandbox run it makes. A run that cannot be judged
@@ -237,6 +247,7 @@ struct Verdict {
   var reason: String?
   var skipKind: SkipKind?
   var knownBug: KnownBug?
+  var setupFailure: SetupFailure?
   /// Whether the reason only states expected against observed, which the record holds anyway.
   var isMismatch = false
 
@@ -245,30 +256,16 @@ struct Verdict {
   var loggedReason: String? { isMismatch ? nil : reason }
 
   func report(title: String, sourceLocation: SourceLocation) throws {
+    let issue = Comment(rawValue: "\(title): \(reason ?? "")")
     switch status {
-    case .pass:
-      break
-    case .fail, .broken:
-      Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+    case .pass: break
+    case .fail, .broken: Issue.record(issue, sourceLocation: sourceLocation)
     case .known:
       withKnownIssue(Comment(rawValue: knownBug?.report ?? "")) {
-        Issue.record(Comment(rawValue: "\(title): \(reason ?? "")"), sourceLocation: sourceLocation)
+        Issue.record(issue, sourceLocation: sourceLocation)
       }
     case .skip:
       try Test.cancel(Comment(rawValue: reason ?? "skipped"), sourceLocation: sourceLocation)
     }
-  }
-}
-
-extension Expectation {
-  /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
-  var detailed: String { result == .success ? spelled : result.detailed }
-}
-
-extension Observation {
-  /// Like `description`, with the errno's number and message.
-  var detailed: String {
-    if case .failure(let errno) = outcome { return errno.description }
-    return description
   }
 }

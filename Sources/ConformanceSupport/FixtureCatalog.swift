@@ -4,12 +4,6 @@ import Foundation
 /// `features.json`), found by listing the directory. The result log records how many cases each
 /// area has, so a table that fails to load or a run that stops midway cannot look complete.
 public enum FixtureCatalog {
-  /// Reads the table `file` as its suite does: rows of programs, one case each.
-  public static func load(_ file: String) throws -> (area: String, cases: Int) {
-    let table = try Fixtures.load(file, as: ProgramCall.self)
-    return (table.area, table.cases.count)
-  }
-
   /// Cases per area, and the tables that could not be loaded (`file: problem`).
   public static let expectedCases: (counts: [String: Int], errors: [String]) = {
     var counts: [String: Int] = [:]
@@ -27,8 +21,9 @@ public enum FixtureCatalog {
     }
     for file in files {
       do {
-        let (area, cases) = try load(file)
-        counts[area, default: 0] += cases
+        // Read as its suite reads it: rows of programs, one case each.
+        let table = try Fixtures.load(file, as: ProgramCall.self)
+        counts[table.area, default: 0] += table.cases.count
       } catch let error as FixtureError {
         errors.append(error.description)
       } catch {

@@ -20,11 +20,7 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
   }
 
   /// The capabilities as one set.
-  var bits: UInt64 {
-    names.compactMap(Self.number).filter { (0..<64).contains($0) }.reduce(0) {
-      $0 | 1 << UInt64($1)
-    }
-  }
+  var bits: UInt64 { names.compactMap(Self.number).reduce(0) { $0 | 1 << UInt64($1) } }
 
   /// The number of the capability libcap names `name`; nil for a name it does not know.
   static func number(_ name: String) -> cap_value_t? {
@@ -39,33 +35,12 @@ public struct InitialNamespaceCapabilities: TestTrait, TestScoping, Sendable {
       return "needs \(list) in the initial user namespace: the suite runs in a user namespace "
         + "below it, whose root holds no capability there"
     }
-    let missing = names.filter {
-      Self.number($0).map { !Capabilities.effective(Int32($0)) } ?? true
-    }
+    let missing = names.filter { Self.number($0).map { !Capabilities.effective($0) } ?? true }
     guard missing.isEmpty else {
       return "needs \(missing.map { $0.uppercased() }.joined(separator: ", ")) in the initial "
         + "user namespace; the suite's effective set is \(Capabilities.text)"
     }
     return nil
-  }
-
-  /// Throws the SKIP when the requirement is not met here, and BROKEN when the test states no
-  /// requirement or one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace)
-  /// and every capability the case holds (`held`, in any set).
-  static func requireInEffect(covering held: UInt64) throws {
-    guard let requirement = inEffect else {
-      throw CaseBroken(
-        step: "run a case from the initial user namespace under its "
-          + ".needsInitialUserNamespace trait, which this test does not state")
-    }
-    if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
-    guard let sysAdmin = number("cap_sys_admin"),
-      requirement.bits & (1 << UInt64(sysAdmin)) != 0, held & ~requirement.bits == 0
-    else {
-      throw CaseBroken(
-        step: "state CAP_SYS_ADMIN and every capability the case holds in its "
-          + ".needsInitialUserNamespace trait (it states \(requirement.names))")
-    }
   }
 }
 
@@ -77,13 +52,25 @@ extension Trait where Self == InitialNamespaceCapabilities {
 }
 
 extension ProgramCall {
-  /// Throws the SKIP or BROKEN of `InitialNamespaceCapabilities.requireInEffect` for a call
-  /// whose first level is in the suite's own user namespace, covering every set it states.
+  /// For a call whose first level is in the suite's own user namespace: throws the SKIP when
+  /// the test's requirement is not met here, and BROKEN when the test states no requirement or
+  /// one that does not cover CAP_SYS_ADMIN (the sandbox's first PID namespace) and every
+  /// capability the case holds (in any set it states).
   func requireInitialNamespace() throws {
     guard inSuiteUserNamespace == true else { return }
     let held = try statedSets().values.reduce(0) {
       $0 | $1.effective | $1.permitted | $1.inheritable | $1.ambient
     }
-    try InitialNamespaceCapabilities.requireInEffect(covering: held)
+    guard let requirement = InitialNamespaceCapabilities.inEffect else {
+      throw CaseBroken(
+        step: "run a case from the initial user namespace under its "
+          + ".needsInitialUserNamespace trait, which this test does not state")
+    }
+    if let unmet = requirement.unmet { throw CaseSkip(.privilege, unmet) }
+    guard requirement.bits & (1 << UInt64(CAP_SYS_ADMIN)) != 0, held & ~requirement.bits == 0 else {
+      throw CaseBroken(
+        step: "state CAP_SYS_ADMIN and every capability the case holds in its "
+          + ".needsInitialUserNamespace trait (it states \(requirement.names))")
+    }
   }
 }

@@ -1,5 +1,4 @@
 import CKernelABI
-import Foundation
 import Glibc
 import KernelABI
 
@@ -15,7 +14,8 @@ public final class OutsideCheck {
   private var releaseDescriptor: Int32 = -1
   private var levelInits: [Int32: SandboxReport] = [:]
   private var outsideNSpid: [Int32]?
-  private var problems: [String] = []
+  /// Why the child could not be looked at from outside.
+  private var problem: String?
   /// Sandbox level → the child's PID as that level's PID namespace reports it.
   private var views: [Int32: Int32] = [:]
   private(set) var checked = false
@@ -32,18 +32,13 @@ public final class OutsideCheck {
         "/proc is not the suite's own PID namespace's procfs, so /proc/<pid> from outside "
           + "cannot be read (mount a procfs for the suite's namespace, e.g. unshare --mount-proc)")
     }
-    var fds: [Int32] = [-1, -1]
-    guard pipe(&fds) == 0 else {
-      throw CaseBroken(step: "pipe for holding the child", errno: Errno(rawValue: errno))
-    }
-    holdDescriptor = fds[0]
-    releaseDescriptor = fds[1]
     // Other tests clone concurrently: close-on-exec keeps no exec'd program from holding them.
-    for fd in fds where fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 {
-      let error = Errno(rawValue: errno)
-      finish()
-      throw CaseBroken(step: "fcntl(FD_CLOEXEC) on the hold pipe", errno: error)
+    var fds: [Int32] = [-1, -1]
+    let made = kabi_pipe_cloexec(&fds)
+    guard made == 0 else {
+      throw CaseBroken(step: "pipe2 for holding the child", errno: Errno(rawValue: Int32(-made)))
     }
+    (holdDescriptor, releaseDescriptor) = (fds[0], fds[1])
   }
 
   func finish() {
@@ -54,43 +49,39 @@ public final class OutsideCheck {
   /// Called for each record while the sandbox runs.
   func inspect(_ report: SandboxReport) {
     if report.tag == .levelReady { levelInits[report.level] = report }
-    guard report.tag == .child, report.step == step, !checked else {
-      return
-    }
+    guard report.tag == .child, report.step == step, !checked else { return }
     checked = true
-    defer {
-      var byte: UInt8 = 1
-      _ = write(releaseDescriptor, &byte, 1)
-    }
-    guard let hostPid = report.nspid?.first else {
-      problems.append("the child sent no NSpid")
-      return
-    }
+    problem = look(at: report)
+    var byte: UInt8 = 1
+    _ = write(releaseDescriptor, &byte, 1)
+  }
+
+  /// Reads the held child's NSpid from outside and its PID in each level's PID namespace; why
+  /// it could not, or nil.
+  private func look(at child: SandboxReport) -> String? {
+    guard let hostPid = child.nspid?.first else { return "the child sent no NSpid" }
     outsideNSpid = ProcessStatus.nspid("\(hostPid)")
-    for (level, initReport) in levelInits {
+    for (level, initReport) in levelInits.sorted(by: { $0.key < $1.key }) {
       guard let initPid = initReport.nspid?.first else { continue }
       let nsfd = open("/proc/\(initPid)/ns/pid", O_RDONLY | O_CLOEXEC)
       guard nsfd >= 0 else {
-        problems.append(
-          "cannot open the PID namespace of sandbox level \(level): \(Errno(rawValue: errno))")
-        continue
+        return "cannot open the PID namespace of sandbox level \(level): \(Errno(rawValue: errno))"
       }
       defer { close(nsfd) }
       let translated = kabi_ioctl(nsfd, UInt(KABI_NS_GET_PID_IN_PIDNS), UInt(hostPid))
-      if translated >= 0 {
-        views[level] = Int32(translated)
-      } else if translated != -Int(Errno.ENOTTY.rawValue) {
-        problems.append(
-          "NS_GET_PID_IN_PIDNS for sandbox level \(level) failed: \(Errno(rawValue: Int32(-translated)))"
-        )
+      guard translated >= 0 || translated == -Int(Errno.ENOTTY.rawValue) else {
+        let error = Errno(rawValue: Int32(-translated))
+        return "NS_GET_PID_IN_PIDNS for sandbox level \(level) failed: \(error)"
       }
+      if translated >= 0 { views[level] = Int32(translated) }
     }
+    return nil
   }
 
   /// Why the outside view disagrees with the child's own report, or nil.
   func verdict(for child: SandboxReport) -> String? {
     guard checked else { return "the child was never inspected from outside" }
-    if let problem = problems.first { return problem }
+    if let problem { return problem }
     guard let own = child.nspid else { return "the child sent no NSpid" }
     guard let outsideNSpid, outsideNSpid == own else {
       return

@@ -6,10 +6,26 @@ extension SandboxRun {
   /// reported SETUP_FAILED, or the run hit its timeout.
   public func requireSetUp() throws(CaseBroken) {
     if let report = reports(.setupFailed).first, case .failure(let errno) = report.result {
+      let (words, syscall) =
+        report.name.map { (words: "step \($0)", syscall: Optional($0)) }
+        ?? Self.sandboxStep(report.step)
       throw CaseBroken(
-        sandboxStep: report.step, level: report.level, errno: errno, name: report.name)
+        step: "sandbox level \(report.level): \(words)", errno: errno, syscall: syscall)
     }
-    if timedOut { throw CaseBroken(timedOut: self) }
+    if timedOut { throw CaseBroken(damaged: timeoutDamage) }
+  }
+
+  /// The sandbox's own setup steps, in words, with the syscall each makes (a program's steps are
+  /// named by `ProgramCall.requireSetUp`).
+  static func sandboxStep(_ step: Int32) -> (words: String, syscall: String?) {
+    switch UInt32(bitPattern: step) {
+    case KABI_STEP_SETGROUPS.rawValue: ("write /proc/self/setgroups", "write")
+    case KABI_STEP_UID_MAP.rawValue: ("write /proc/self/uid_map", "write")
+    case KABI_STEP_GID_MAP.rawValue: ("write /proc/self/gid_map", "write")
+    case KABI_STEP_CLONE_LEVEL.rawValue: ("clone the next sandbox level", "clone")
+    case KABI_STEP_WAIT_LEVEL.rawValue: ("wait for the next sandbox level", "waitid")
+    default: ("step \(step)", nil)
+    }
   }
 
   /// How the outermost process ended, in words.

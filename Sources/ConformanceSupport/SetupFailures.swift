@@ -10,51 +10,22 @@ public struct CaseBroken: Error, CustomStringConvertible {
 
   public init(step: String, errno: Errno? = nil, syscall: String? = nil) {
     failure = SetupFailure(
-      step: step, errno: errno?.name, cause: LikelyCause.of(errno, syscall: syscall))
+      step: step, errno: errno?.name, cause: errno.flatMap { Self.likelyCause($0, syscall) })
   }
 
-  /// A sandbox step that reported SETUP_FAILED, named in words.
-  public init(sandboxStep step: Int32, level: Int32, errno: Errno, name: String? = nil) {
-    let named = name.map { (words: "step \($0)", syscall: Optional($0)) } ?? SetupStep.named(step)
-    self.init(step: "sandbox level \(level): \(named.words)", errno: errno, syscall: named.syscall)
-  }
-
-  /// A sandbox run that cannot be judged: records lost, an NSpid unread, a process not killed
-  /// or not reaped.
+  /// A sandbox run that cannot be judged: records lost, an NSpid unread, a process not killed,
+  /// not reaped, or run past its timeout.
   public init(damaged damage: SandboxDamage) {
     failure = SetupFailure(step: damage.step, errno: damage.errno?.name, cause: damage.cause)
-  }
-
-  /// A sandbox that ran past its timeout and was killed.
-  public init(timedOut run: SandboxRun) {
-    self.init(damaged: run.timeoutDamage)
   }
 
   public var description: String {
     "setup failed: \(failure.step)" + (failure.errno.map { ": \($0)" } ?? "")
       + (failure.cause.map { " (\($0))" } ?? "")
   }
-}
 
-/// The sandbox's own setup steps, in words, with the syscall each makes (a program's steps are
-/// named by `ProgramCall.requireSetUp`).
-enum SetupStep {
-  static func named(_ step: Int32) -> (words: String, syscall: String?) {
-    switch UInt32(bitPattern: step) {
-    case KABI_STEP_SETGROUPS.rawValue: ("write /proc/self/setgroups", "write")
-    case KABI_STEP_UID_MAP.rawValue: ("write /proc/self/uid_map", "write")
-    case KABI_STEP_GID_MAP.rawValue: ("write /proc/self/gid_map", "write")
-    case KABI_STEP_CLONE_LEVEL.rawValue: ("clone the next sandbox level", "clone")
-    case KABI_STEP_WAIT_LEVEL.rawValue: ("wait for the next sandbox level", "waitid")
-    default: ("step \(step)", nil)
-    }
-  }
-}
-
-/// The likely reason a setup step failed, from the errno and what the environment shows.
-public enum LikelyCause {
-  public static func of(_ errno: Errno?, syscall: String?) -> String? {
-    guard let errno else { return nil }
+  /// The likely reason a setup step failed, from the errno and what the environment shows.
+  static func likelyCause(_ errno: Errno, _ syscall: String?) -> String? {
     if let syscall, let refused = TestEnvironment.refusedSyscalls[syscall], refused == errno {
       return "\(syscall) is refused here (\(errno.name)): \(TestEnvironment.seccompDescription)"
     }

@@ -11,9 +11,9 @@ import Testing
     let names = try Fixtures.tableNames()
     #expect(!names.isEmpty)
     for name in names {
-      let data = try Data(contentsOf: Fixtures.directory.appendingPathComponent(name))
+      let table = try Fixtures.load(name, as: ProgramCall.self, selection: nil)
       let problems = FixtureValidation.problems(
-        file: name, data: data, features: Set(Features.definitions.keys), seenIds: &seen)
+        in: table, file: name, features: Set(Features.definitions.keys), seenIds: &seen)
       #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
     }
   }
@@ -26,23 +26,18 @@ import Testing
     let tables = try Fixtures.tableNames()
     #expect(Set(files) == Set(tables).union(FixtureTables.otherFiles), "not a table: \(files)")
     for table in tables {
-      #expect(throws: Never.self, "\(table)") { _ = try FixtureCatalog.load(table) }
+      #expect(throws: Never.self, "\(table)") { _ = try Fixtures.load(table, as: ProgramCall.self) }
     }
     #expect(FixtureCatalog.expectedCases.errors.isEmpty)
   }
 
   @Test func `a call the suite cannot make safely is refused when its table loads`() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("pidns-fixture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
     let row =
       #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "clone3", "args": {"args": "#
       + #"{"size": 64, "flags": ["CLONE_VM"]}}}]}, "#
       + #""expect": [{"result": "success"}]}"#
-    try Data(MalformedFixture.table(row).utf8).write(to: directory.appendingPathComponent("t.json"))
     #expect {
-      _ = try Fixtures.load("t.json", as: ProgramCall.self, from: directory)
+      _ = try MalformedFixture.load(MalformedFixture.table(row), as: ProgramCall.self)
     } throws: { error in
       "\(error)".contains("a.x: CLONE_VM needs a stack")
     }
@@ -73,9 +68,16 @@ import Testing
 
   @Test(arguments: MalformedFixture.all)
   func `a malformed fixture is reported with its file and row`(_ fixture: MalformedFixture) {
-    var seen: Set<String> = []
-    let problems = FixtureValidation.problems(
-      file: "broken.json", data: Data(fixture.json.utf8), features: ["clone3"], seenIds: &seen)
+    var problems: [String]
+    do {
+      // What does not fit the model is refused as the table loads.
+      let table = try MalformedFixture.load(fixture.json, as: IgnoredCall.self)
+      var seen: Set<String> = []
+      problems = FixtureValidation.problems(
+        in: table, file: "broken.json", features: ["clone3"], seenIds: &seen)
+    } catch {
+      problems = ["\(error)"]
+    }
     #expect(problems.contains { $0.hasPrefix("broken.json") && $0.contains(fixture.complaint) })
   }
 }
@@ -86,6 +88,22 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
   var complaint: String
 
   var testDescription: String { name }
+
+  /// Loads `json` as the suite loads a table (`broken.json`), from a scratch directory.
+  static func load<Call>(_ json: String, as call: Call.Type) throws -> FixtureFile<Call> {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("pidns-fixture-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer {
+      do {
+        try FileManager.default.removeItem(at: directory)
+      } catch {
+        Issue.record("cannot remove \(directory.path): \(error)")
+      }
+    }
+    try Data(json.utf8).write(to: directory.appendingPathComponent("broken.json"))
+    return try Fixtures.load("broken.json", as: call, from: directory, selection: nil)
+  }
 
   static func table(_ cases: String) -> String {
     #"{"area": "a", "summary": "s", "tags": ["t"], "feature": "clone3", "cases": [\#(cases)]}"#
@@ -99,7 +117,7 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
     .init(
       name: "unknown errno name",
       json: table(#"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EWHAT"}]}"#),
-      complaint: #"case 1 (a.x) expect[0]: unknown result "EWHAT""#),
+      complaint: #"a.x: expect[0]: unknown result "EWHAT""#),
     .init(
       name: "overlapping kernel ranges",
       json: table(

@@ -19,7 +19,7 @@ import Testing
     // LEVEL_READY and 200 FIELD records: 201, for a buffer of 128.
     var count: UInt32 = 200
     var dropped = 0
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = try Sandbox.run(body: kabi_body_report_many, argument: &count)
       dropped = run.droppedReports
       guard run.reports(.field).contains(where: { $0.step == 199 }) else {
@@ -29,26 +29,26 @@ import Testing
     }
     #expect(dropped == 73)
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "collect the body's records")
+    #expect(verdict.setupFailure?.step == "collect the body's records")
     #expect(
-      failure?.cause
+      verdict.setupFailure?.cause
         == "the body sent 201 records, the buffer holds 128: 73 dropped (raise maxReports)")
   }
 
   @Test func `a body that fills the buffer exactly is judged`() throws {
     var count: UInt32 = 127
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = try Sandbox.run(body: kabi_body_report_many, argument: &count)
       return run.reports.count == 128 ? .success([:]) : .broken("\(run.reports.count) records")
     }
     #expect(verdict.status == .pass)
-    #expect(failure == nil)
+    #expect(verdict.setupFailure == nil)
   }
 
   @Test func `a torn record makes the case BROKEN, not a call that never returned`() throws {
     var nothing: Int32 = 0
     var torn = 0
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = try Sandbox.run(body: kabi_body_report_torn, argument: &nothing)
       torn = run.tornBytes
       guard run.reports(.call).first != nil else { return .broken("the call never reported") }
@@ -57,9 +57,9 @@ import Testing
     let recordSize = MemoryLayout<kabi_report>.size
     #expect(torn == recordSize / 2)
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "collect the body's records")
+    #expect(verdict.setupFailure?.step == "collect the body's records")
     #expect(
-      failure?.cause
+      verdict.setupFailure?.cause
         == "the last record is torn: \(recordSize / 2) of \(recordSize) bytes arrived (a writer "
         + "died mid-record or wrote part of one)")
   }
@@ -69,7 +69,7 @@ import Testing
   {
     var nothing: Int32 = 0
     var call: SandboxReport?
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = try Sandbox.run(body: kabi_body_report_without_fds, argument: &nothing)
       call = run.reports(.call).first
       // Without a check the missing NSpid is merely an unknown field, and the case passes.
@@ -78,8 +78,8 @@ import Testing
     #expect(call?.value == 0, "prlimit(RLIMIT_NOFILE, 0) failed: the premise did not hold")
     #expect(call?.nspidError == Errno(rawValue: EMFILE))
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "read the reporter's NSpid at sandbox level 1, pid 1")
-    #expect(failure?.errno == "EMFILE")
+    #expect(verdict.setupFailure?.step == "read the reporter's NSpid at sandbox level 1, pid 1")
+    #expect(verdict.setupFailure?.errno == "EMFILE")
     #expect(
       verdict.reason
         == "setup failed: read the reporter's NSpid at sandbox level 1, pid 1: EMFILE "
@@ -89,24 +89,24 @@ import Testing
 
   @Test func `a run that hit its timeout is BROKEN even where the area never asks`() throws {
     var nothing: Int32 = 0
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       _ = try Sandbox.run(
         SandboxSpec(timeoutMilliseconds: 300), body: kabi_body_hang, argument: &nothing)
       return .success([:])
     }
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "wait for the sandbox")
+    #expect(verdict.setupFailure?.step == "wait for the sandbox")
   }
 
   @Test func `a damaged run overrules a SKIP the area drew from it`() throws {
     var nothing: Int32 = 0
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = try Sandbox.run(body: kabi_body_report_torn, argument: &nothing)
       if run.reports(.call).isEmpty { throw CaseSkip(.feature, "the call is not there") }
       return .success([:])
     }
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "collect the body's records")
+    #expect(verdict.setupFailure?.step == "collect the body's records")
   }
 
   // A sandbox that survives SIGKILL past the grace period needs a task stuck in the kernel
@@ -118,10 +118,10 @@ import Testing
     var outcome = kabi_sandbox_outcome()
     outcome.timed_out = 1
     outcome.unreaped = 1
-    let (verdict, failure) = try decide(simulating: outcome)
+    let verdict = try decide(simulating: outcome)
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "reap the sandbox after the timeout's SIGKILL")
-    #expect(failure?.cause?.contains("5500 ms after it was killed") == true)
+    #expect(verdict.setupFailure?.step == "reap the sandbox after the timeout's SIGKILL")
+    #expect(verdict.setupFailure?.cause?.contains("5500 ms after it was killed") == true)
   }
 
   @Test func `a sandbox that neither pidfd_send_signal nor kill(2) killed makes the case BROKEN`()
@@ -131,12 +131,12 @@ import Testing
     outcome.timed_out = 1
     outcome.kill_errno = EPERM
     outcome.kill_fallback_errno = EPERM
-    let (verdict, failure) = try decide(simulating: outcome)
+    let verdict = try decide(simulating: outcome)
     #expect(verdict.status == .broken)
-    #expect(failure?.step == "kill the sandbox at its timeout with kill(2)")
-    #expect(failure?.errno == "EPERM")
+    #expect(verdict.setupFailure?.step == "kill the sandbox at its timeout with kill(2)")
+    #expect(verdict.setupFailure?.errno == "EPERM")
     #expect(
-      failure?.cause
+      verdict.setupFailure?.cause
         == "kill(2) answered EPERM (1): Operation not permitted after pidfd_send_signal answered "
         + "EPERM (1): Operation not permitted: the sandbox was left running")
   }
@@ -150,17 +150,15 @@ import Testing
 
   /// Decides a case whose one sandbox run ended as `outcome` says, told to the case's watch
   /// as `Sandbox.run` tells it, and whose area reads a success from it.
-  private func decide(simulating outcome: kabi_sandbox_outcome) throws -> (
-    Verdict, SetupFailure?
-  ) {
+  private func decide(simulating outcome: kabi_sandbox_outcome) throws -> Verdict {
     var outcome = outcome
     outcome.wait_code = Int32(CLD_KILLED)
     outcome.wait_status = SIGKILL
-    let (verdict, failure, _, _) = Conformance.decide(try row()) {
+    let (verdict, _, _) = Conformance.decide(try row()) {
       let run = SandboxRun(outcome: outcome, records: [], timeoutMilliseconds: 1000)
       SandboxRunWatch.current?.watch(run)
       return .success([:])
     }
-    return (verdict, failure)
+    return verdict
   }
 }

@@ -23,6 +23,8 @@ long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
  * is written back), EOPNOTSUPP when it has no export operations.
  */
 long kabi_name_to_handle_probe(int fd);
+/* pipe2(fds, O_CLOEXEC): 0, or -errno (the Glibc module hides pipe2). */
+long kabi_pipe_cloexec(int fds[2]);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
 /* prctl(PR_GET_NO_NEW_PRIVS) of the calling thread: 1, 0, or -errno. */
