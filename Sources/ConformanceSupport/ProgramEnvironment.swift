@@ -224,13 +224,10 @@ extension ProgramCall {
   }
 
   /// Whether a clone_args of the program asks for a new PID namespace.
-  func makesPidNamespace() throws(ProgramError) -> Bool {
-    for step in steps {
-      for argument in step.args.values where try argument.asksNewPid(what: "flags") {
-        return true
-      }
+  func makesPidNamespace() throws -> Bool {
+    try steps.contains { step in
+      try step.args.values.contains { try $0.asksNewPid(what: "flags") }
     }
-    return false
   }
 
   /// Sandbox levels for this program where the suite runs; throws a SKIP when the nesting it
