@@ -143,8 +143,7 @@ public final class CaseCgroup {
       count += 1
       return count
     }
-    let name = "\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
-    path = base + "/" + name
+    path = "\(base)/\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
     if mkdir(path, 0o755) != 0 {
       let error = Errno(rawValue: errno)
       guard error != .EACCES, error != .EPERM, error != .EROFS else {
