@@ -7,15 +7,14 @@ import Synchronization
 /// cgroup of their own: found through `/proc/self/mountinfo` (the cgroup2 mount) and the `0::`
 /// line of `/proc/self/cgroup`. Nothing is created or written.
 public enum OwnCgroup {
-  /// Each mount of `mountinfo`: its mount point, its filesystem type, and its super options
-  /// (nil for a line without them).
-  static func mounts(mountinfo: String) -> [(path: String, type: Substring, options: [String]?)] {
+  /// Each mount of `mountinfo`: its mount point, its filesystem type, and its super options.
+  static func mounts(mountinfo: String) -> [(path: String, type: Substring, options: [String])] {
     mountinfo.split(separator: "\n").compactMap { line in
       let halves = line.components(separatedBy: " - ")
       let fields = halves[0].split(separator: " ")
       let tail = halves.count == 2 ? halves[1].split(separator: " ") : []
       guard let type = tail.first, fields.count >= 5 else { return nil }
-      let options = tail.count >= 3 ? tail[2].split(separator: ",").map(String.init) : nil
+      let options = tail.count >= 3 ? tail[2].split(separator: ",").map(String.init) : []
       return (unescape(String(fields[4])), type, options)
     }
   }
@@ -76,9 +75,7 @@ public enum OwnCgroup {
   /// The mount points of cgroup v1 hierarchies in `mountinfo` (filesystem type `cgroup`), each
   /// with its super options (`rw,pids`, `rw,none,name=systemd`).
   public static func v1Hierarchies(mountinfo: String) -> [(path: String, options: [String])] {
-    mounts(mountinfo: mountinfo).compactMap { mount in
-      mount.type == "cgroup" ? mount.options.map { (mount.path, $0) } : nil
-    }
+    mounts(mountinfo: mountinfo).filter { $0.type == "cgroup" }.map { ($0.path, $0.options) }
   }
 
   /// `path` opened read-only as a directory; BROKEN, opening `what`, when it cannot be.
@@ -146,8 +143,7 @@ public final class CaseCgroup {
       count += 1
       return count
     }
-    let name = "\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
-    path = base + "/" + name
+    path = "\(base)/\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
     if mkdir(path, 0o755) != 0 {
       let error = Errno(rawValue: errno)
       guard error != .EACCES, error != .EPERM, error != .EROFS else {

@@ -5,7 +5,7 @@ import KernelABI
 
 /// How many nested user + PID namespaces the sandbox makes: a number, or `"deepest"` (as many as
 /// fit below `MAX_PID_NS_LEVEL` from the suite's own level).
-public enum SandboxDepth: Codable, Hashable, Sendable, ExpressibleByIntegerLiteral {
+public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLiteral {
   case levels(Int)
   case deepest
 
@@ -19,14 +19,6 @@ public enum SandboxDepth: Codable, Hashable, Sendable, ExpressibleByIntegerLiter
     case .word:
       throw DecodingError.dataCorruptedError(
         in: container, debugDescription: "levels: a number or \"deepest\"")
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    switch self {
-    case .levels(let count): try container.encode(count)
-    case .deepest: try container.encode("deepest")
     }
   }
 
@@ -85,7 +77,7 @@ public struct ProgramContext: Sendable {
   public var suiteLevel: Int
   /// Sandbox levels made for the program.
   public var levels: Int
-  /// The values of the `$` words (`ProgramEnvironment.words`).
+  /// The values of the `$` words (`ProgramEnvironment.opens`).
   public var values: [String: Int64]
 
   public init(suiteLevel: Int, levels: Int, values: [String: Int64]) {
@@ -96,69 +88,60 @@ public struct ProgramContext: Sendable {
 }
 
 /// What the test process holds for a program's run, named in a table by `$` words in number
-/// arguments:
-///
-/// - `"$hostPidMaxInode"`: the inode of the host's `/proc/sys/kernel/pid_max`, held open for the
-///   run so it keeps its inode (`own-file`, `write-fd` refuse to write that file);
-/// - `"$suitePidNamespaceInode"`: the inode of the suite's own PID namespace;
-/// - `"$outsideHold"`: a descriptor clone3's child blocks on (`hold`) until the test process has
-///   checked its PIDs from outside (`OutsideCheck`);
-/// - `"$ownCgroupUnwritable"`: a descriptor of the nearest of the suite's own cgroup2 directory
-///   and its ancestors whose `cgroup.procs` the suite may not write (SKIP where it may write
-///   them all, or without cgroup2);
-/// - `"$cgroup"`: a descriptor of a cgroup2 directory made for the case below the suite's own,
-///   removed with everything below it after the run (`CaseCgroup`);
-/// - `"$cgroupControlled"`: the same, with a domain controller enabled for its children (SKIP
-///   where none may be);
-/// - `"$cgroupPids"`: the same, with the pids controller enabled for its children, whose
-///   `pids.max` the sandbox may then set (SKIP where pids is not enabled for the suite's
-///   cgroup's children, e.g. bound to a cgroup v1 hierarchy);
-/// - `"$cgroupV1"`: a descriptor of the root of a cgroup v1 hierarchy (SKIP where none is
-///   mounted).
+/// arguments.
 final class ProgramEnvironment {
-  static let words: Set<String> = [
-    "$hostPidMaxInode", "$suitePidNamespaceInode", "$outsideHold", "$ownCgroupUnwritable",
-    "$cgroup", "$cgroupControlled", "$cgroupPids", "$cgroupV1",
+  /// Each `$` word, with what the test process opens for it (given the index of the step that
+  /// names it) and why.
+  private static let opens: [String: @Sendable (ProgramEnvironment, Int) throws -> Int64] = [
+    // The inode of the host's /proc/sys/kernel/pid_max, held open for the run so it keeps its
+    // inode (`own-file`, `write-fd` refuse to write that file).
+    "$hostPidMaxInode": { environment, _ in try environment.hold("/proc/sys/kernel/pid_max") },
+    // The inode of the suite's own PID namespace.
+    "$suitePidNamespaceInode": { environment, _ in try environment.hold("/proc/self/ns/pid") },
+    // A descriptor clone3's child blocks on (`hold`) until the test process has checked its
+    // PIDs from outside (`OutsideCheck`).
+    "$outsideHold": { environment, index in
+      let check = try OutsideCheck(step: ProgramCall.record(ofStep: index))
+      environment.outside = check
+      environment.keepDescriptors.append(check.holdDescriptor)
+      return Int64(check.holdDescriptor)
+    },
+    // A descriptor of the nearest of the suite's own cgroup2 directory and its ancestors whose
+    // cgroup.procs the suite may not write (SKIP where it may write them all, or without
+    // cgroup2).
+    "$ownCgroupUnwritable": { environment, _ in environment.pass(try OwnCgroup.openUnwritable()) },
+    // A descriptor of the root of a cgroup v1 hierarchy (SKIP where none is mounted).
+    "$cgroupV1": { environment, _ in environment.pass(try OwnCgroup.openV1()) },
+    // A descriptor of a cgroup2 directory made for the case below the suite's own, removed with
+    // everything below it after the run (`CaseCgroup`).
+    "$cgroup": { environment, _ in try environment.makeCgroup(enable: nil) },
+    // The same, with a domain controller enabled for its children (SKIP where none may be).
+    "$cgroupControlled": { environment, _ in try environment.makeCgroup(enable: .domain) },
+    // The same, with the pids controller enabled for its children, whose pids.max the sandbox
+    // may then set (SKIP where pids is not enabled for the suite's cgroup's children, e.g.
+    // bound to a cgroup v1 hierarchy).
+    "$cgroupPids": { environment, _ in try environment.makeCgroup(enable: .pids) },
   ]
 
   private(set) var values: [String: Int64] = [:]
   private(set) var outside: OutsideCheck?
-  private var held: [Int32] = []
-  /// Descriptors the sandbox gets, besides the outside check's.
-  private var passed: [Int32] = []
+  /// Descriptors the sandbox must keep open.
+  private(set) var keepDescriptors: [Int32] = []
+  /// Descriptors `close()` closes.
+  private var owned: [Int32] = []
   private var cgroup: CaseCgroup?
 
+  /// Opens what the words of `call` name; on a failure, closes what it opened before.
   init(for call: ProgramCall) throws {
-    for (index, step) in call.steps.enumerated() {
-      for case .text(let word) in step.args.values where word.hasPrefix("$") {
-        guard values[word] == nil else { continue }
-        switch word {
-        case "$outsideHold":
-          let check = try OutsideCheck(step: ProgramCall.record(ofStep: index))
-          outside = check
-          values[word] = Int64(check.holdDescriptor)
-        case "$hostPidMaxInode":
-          values[word] = try hold("/proc/sys/kernel/pid_max")
-        case "$suitePidNamespaceInode":
-          values[word] = try hold("/proc/self/ns/pid")
-        case "$ownCgroupUnwritable", "$cgroupV1":
-          let fd = try word == "$cgroupV1" ? OwnCgroup.openV1() : OwnCgroup.openUnwritable()
-          passed.append(fd)
-          values[word] = Int64(fd)
-        case "$cgroup", "$cgroupControlled", "$cgroupPids":
-          guard cgroup == nil else {
-            throw CaseBroken(step: "make one cgroup for the case: the program names two")
-          }
-          let enable: [String: CaseCgroup.Enable] = [
-            "$cgroupControlled": .domain, "$cgroupPids": .pids,
-          ]
-          let made = try CaseCgroup(enable: enable[word])
-          cgroup = made
-          values[word] = Int64(made.descriptor)
-        default:
-          break
+    do {
+      for (index, step) in call.steps.enumerated() {
+        for case .text(let word) in step.args.values where values[word] == nil {
+          if let open = Self.opens[word] { values[word] = try open(self, index) }
         }
       }
+    } catch {
+      close()
+      throw error
     }
   }
 
@@ -170,16 +153,28 @@ final class ProgramEnvironment {
     guard fd >= 0, fstat(fd, &status) == 0 else {
       let error = Errno(rawValue: errno)
       if fd >= 0 { Glibc.close(fd) }
-      close()
       throw CaseBroken(step: "hold \(path), which the sandbox must never write", errno: error)
     }
-    held.append(fd)
+    owned.append(fd)
     return Int64(bitPattern: UInt64(status.st_ino))
   }
 
-  /// Descriptors the sandbox must keep open.
-  var keepDescriptors: [Int32] {
-    (outside.map { [$0.holdDescriptor] } ?? []) + passed + (cgroup.map { [$0.descriptor] } ?? [])
+  /// `fd` as a number argument: the sandbox gets it, and `close()` closes it.
+  private func pass(_ fd: Int32) -> Int64 {
+    keepDescriptors.append(fd)
+    owned.append(fd)
+    return Int64(fd)
+  }
+
+  /// The case's cgroup (`CaseCgroup`) as a number argument; BROKEN for a second one.
+  private func makeCgroup(enable: CaseCgroup.Enable?) throws -> Int64 {
+    guard cgroup == nil else {
+      throw CaseBroken(step: "make one cgroup for the case: the program names two")
+    }
+    let made = try CaseCgroup(enable: enable)
+    cgroup = made
+    keepDescriptors.append(made.descriptor)
+    return Int64(made.descriptor)
   }
 
   func inspect(_ report: SandboxReport) { outside?.inspect(report) }
@@ -198,17 +193,16 @@ final class ProgramEnvironment {
     _ = cgroup?.remove()
     cgroup = nil
     outside?.finish()
-    for fd in held + passed { Glibc.close(fd) }
-    held = []
-    passed = []
+    for fd in owned { Glibc.close(fd) }
+    owned = []
   }
 
   /// The value of `word`; 0 without a context (a table being checked, not run).
   static func value(of word: String, in context: ProgramContext?, what: String)
     throws(ProgramError) -> Int64
   {
-    guard words.contains(word) else {
-      throw ProgramError("\(what): no value \(word) (known: \(words.sorted()))")
+    guard opens[word] != nil else {
+      throw ProgramError("\(what): no value \(word) (known: \(opens.keys.sorted()))")
     }
     return context?.values[word] ?? 0
   }
@@ -230,13 +224,9 @@ extension ProgramCall {
   }
 
   /// Whether a clone_args of the program asks for a new PID namespace.
-  var makesPidNamespace: Bool {
-    steps.contains { step in
-      step.args.values.contains { argument in
-        guard case .object(let fields) = argument, let flags = fields["flags"] else { return false }
-        return (try? flags.decode(CloneFlags.self, what: "flags"))?.contains(
-          CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
-      }
+  func makesPidNamespace() throws -> Bool {
+    try steps.contains { step in
+      try step.args.values.contains { try $0.asksNewPid(what: "flags") }
     }
   }
 
@@ -256,7 +246,7 @@ extension ProgramCall {
       return room
     case .levels(let count):
       let needed =
-        count + pidNamespaces(before: steps.count) + (makesPidNamespace ? 1 : 0) + treeLevels
+        count + pidNamespaces(before: steps.count) + (try makesPidNamespace() ? 1 : 0) + treeLevels
       guard needed <= room else {
         throw CaseSkip(
           .environment,
@@ -265,6 +255,15 @@ extension ProgramCall {
       }
       return count
     }
+  }
+}
+
+extension Argument {
+  /// Whether this is a clone_args object whose flags ask for CLONE_NEWPID.
+  func asksNewPid(what: String) throws(ProgramError) -> Bool {
+    guard case .object(let fields) = self, let flags = fields["flags"] else { return false }
+    return try flags.decode(CloneFlags.self, what: what).contains(
+      CloneFlags(rawValue: KABI_CLONE_NEWPID))
   }
 }
 
@@ -280,12 +279,9 @@ extension CompiledProgram {
     }
     guard word.hasPrefix("level"), let offset = TidValue.offset(word.dropFirst("level".count))
     else { throw ProgramError("\(what): set_tid_size \"\(word)\" is not level±n") }
-    let newPid =
-      (try fields["flags"]?.decode(CloneFlags.self, what: what))?.contains(
-        CloneFlags(rawValue: KABI_CLONE_NEWPID)) == true
     let level =
       (context.map { $0.suiteLevel + $0.levels } ?? 0)
-      + call.pidNamespaces(before: index) + (newPid ? 1 : 0)
+      + call.pidNamespaces(before: index) + (try value.asksNewPid(what: what) ? 1 : 0)
     let size = max(0, level + offset)
     fields["set_tid_size"] = .number(Int64(size))
     return (.object(fields), size)

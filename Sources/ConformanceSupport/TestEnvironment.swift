@@ -8,7 +8,10 @@ import Testing
 /// What the run can and cannot do here, probed once per test process.
 public enum TestEnvironment {
   /// `Seccomp:` of `/proc/self/status` (0 none, 1 strict, 2 filter); nil if unreadable.
-  public static let seccompMode: Int? = statusField("Seccomp").flatMap { Int($0) }
+  public static let seccompMode: Int? = {
+    var mode: Int32 = 0
+    return kabi_read_numbers("/proc/self/status", "Seccomp:", &mode, 1) == 1 ? Int(mode) : nil
+  }()
 
   /// Why the sandbox cannot start here, or nil when it can.
   ///
@@ -63,19 +66,6 @@ public enum TestEnvironment {
     }
   }
 
-  /// Where a cgroup v2 hierarchy is mounted (`CLONE_INTO_CGROUP` needs one): `/sys/fs/cgroup`,
-  /// or `/sys/fs/cgroup/unified` on a hybrid setup; nil when there is none.
-  public static let cgroupV2Mount: String? = {
-    guard case .success(let mounts) = readText("/proc/self/mounts") else { return nil }
-    for line in mounts.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count > 2, fields[2] == "cgroup2" else { continue }
-      let path = String(fields[1])
-      if kabi_filesystem_type(path) == KABI_CGROUP2_SUPER_MAGIC { return path }
-    }
-    return nil
-  }()
-
   /// Conditions that limit the run, one sentence each.
   public static var limitations: [String] {
     var list: [String] = []
@@ -87,10 +77,13 @@ public enum TestEnvironment {
       list.append("\(name) answers \(errno.name) (\(seccompDescription))")
     }
     if let seccompMode, seccompMode != 0 { list.append("seccomp mode \(seccompMode) is active") }
-    if case .failure(let error) = readText("/proc/self/mounts") {
-      list.append("cannot read /proc/self/mounts (\(error)), so no cgroup v2 hierarchy is known")
-    } else if cgroupV2Mount == nil {
+    // CLONE_INTO_CGROUP needs a cgroup v2 hierarchy.
+    switch readText("/proc/self/mountinfo") {
+    case .failure(let error):
+      list.append("cannot read \(error.text), so no cgroup v2 hierarchy is known")
+    case .success(let mountinfo) where OwnCgroup.mountPoint(mountinfo: mountinfo) == nil:
       list.append("no cgroup v2 hierarchy is mounted")
+    case .success: break
     }
     return list
   }
@@ -291,14 +284,6 @@ public enum TestEnvironment {
     return text.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  /// A field of `/proc/self/status`; nil when absent (callers report an unknown value).
-  private static func statusField(_ key: String) -> String? {
-    guard case .success(let status) = readText("/proc/self/status") else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix(key + ":") {
-      return line.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces)
-    }
-    return nil
-  }
 }
 
 /// Cancels (skips) a test of the suite itself where no sandbox can start, naming why: those
