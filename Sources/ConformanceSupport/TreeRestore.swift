@@ -22,11 +22,6 @@ public struct TreeFixture: Decodable, Sendable {
 
     private enum CodingKeys: String, CodingKey, CaseIterable { case name, tids }
 
-    public init(name: String, tids: [Int32]) {
-      self.name = name
-      self.tids = tids
-    }
-
     public init(from decoder: any Decoder) throws {
       try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
       let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -52,19 +47,6 @@ public struct TreeFixture: Decodable, Sendable {
       case name, parent, pids, newPidNamespace, session, group, threads
     }
 
-    public init(
-      _ name: String, parent: String? = nil, pids: [Int32], newPidNamespace: Bool = false,
-      session: String? = nil, group: String? = nil, threads: [Thread] = []
-    ) {
-      self.name = name
-      self.parent = parent
-      self.pids = pids
-      self.newPidNamespace = newPidNamespace
-      self.session = session
-      self.group = group
-      self.threads = threads
-    }
-
     public init(from decoder: any Decoder) throws {
       try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
       let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -85,12 +67,6 @@ public struct TreeFixture: Decodable, Sendable {
   public var processes: [Process]
 
   private enum CodingKeys: String, CodingKey, CaseIterable { case title, source, processes }
-
-  public init(title: String, source: String? = nil, processes: [Process]) {
-    self.title = title
-    self.source = source
-    self.processes = processes
-  }
 
   public init(from decoder: any Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
@@ -168,9 +144,6 @@ public struct TreePlan: Sendable {
       $0 + Int($1.isThread ? KABI_TREE_THREAD_RECORDS : KABI_TREE_PROCESS_RECORDS)
     }
   }
-
-  /// The tree's PID-namespace levels.
-  public var depth: Int { entries.map(\.pids.count).max() ?? 0 }
 
   /// `kernel.pid_max` where the suite runs, which new namespaces inherit; PID_MAX_LIMIT (2^22)
   /// if unreadable.
