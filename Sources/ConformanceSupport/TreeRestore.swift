@@ -122,16 +122,19 @@ public struct TreePlan: Sendable {
     public var pids: [Int32]
     /// Per level, the entry that is the init of this entry's namespace there.
     public var namespaces: [Int]
-    /// The fixture position of its process.
-    var process: Int
     var setsid = false
     /// setpgid(0, pgid) after setsid; 0 makes its own group.
     var setpgid: Int32?
     /// The status lines this entry must show, each per level of the tree, outermost first.
-    public var expected: [(line: String, values: [Int32])]
+    public var expected: [(line: String, values: [Int32])] = []
 
     /// `process 'bash'` or `thread 'bash/worker'`.
     public var what: String { (isThread ? "thread" : "process") + " '\(name)'" }
+
+    /// Its PID at `level`, if it is in `namespace` (that namespace's init entry) there.
+    func pid(at level: Int, in namespace: Int) -> Int32? {
+      namespaces.indices.contains(level) && namespaces[level] == namespace ? pids[level] : nil
+    }
   }
 
   public var tree: String
@@ -171,16 +174,6 @@ public struct TreePlan: Sendable {
         index[name] = position
       }
     }
-    func named(_ name: String?, by process: TreeFixture.Process, as role: String)
-      throws(TreeRefusal)
-      -> Int?
-    {
-      guard let name else { return nil }
-      guard let found = index[name], processes[found].name == name else {
-        throw refuse("process '\(process.name)': its \(role) '\(name)' is no process of the tree")
-      }
-      return found
-    }
     let roots = processes.filter { $0.parent == nil }
     guard roots.count == 1, let root = roots.first else {
       throw refuse(
@@ -193,130 +186,139 @@ public struct TreePlan: Sendable {
         "process '\(root.name)': the root is PID 1 of the tree's outermost namespace, so its "
           + "PIDs are [1], not \(root.pids)")
     }
-    // Place every process after its parent and its group's leader, in the fixture's order.
+    // Each process's parent, session leader and group leader, by fixture position.
+    var links: [(parent: Int?, session: Int?, group: Int?)] = []
+    for process in processes {
+      func named(_ name: String?, as role: String) throws(TreeRefusal) -> Int? {
+        guard let name else { return nil }
+        guard let found = index[name], processes[found].name == name else {
+          throw refuse("process '\(process.name)': its \(role) '\(name)' is no process of the tree")
+        }
+        return found
+      }
+      links.append(
+        try (
+          named(process.parent, as: "parent"), named(process.session, as: "session leader"),
+          named(process.group, as: "group leader")
+        ))
+    }
+    // Place every process after its parent and its group's leader: each time the first of the
+    // fixture's order that can be made.
     var placed: [Int: Int] = [:]  // fixture position -> entry of the process
+    var sessions: [Int: Int] = [:]  // fixture position -> session leader's; none: the restorer's
+    var groups: [Int: Int] = [:]
     var entries: [Entry] = []
-    var sessions: [Int: Int?] = [:]  // fixture position -> session leader's position
-    var groups: [Int: Int?] = [:]
     var pending = Array(processes.indices)
     while !pending.isEmpty {
-      var progressed = false
-      for position in pending {
-        let process = processes[position]
-        let parent = try named(process.parent, by: process, as: "parent")
-        let sessionLeader = try named(process.session, by: process, as: "session leader")
-        let groupLeader = try named(process.group, by: process, as: "group leader")
-        if let parent, placed[parent] == nil { continue }
-        if let groupLeader, groupLeader != position, placed[groupLeader] == nil { continue }
-        let creator = parent.flatMap { placed[$0] }
-        let newNamespace = process.newPidNamespace || parent == nil
-        var namespaces = creator.map { entries[$0].namespaces } ?? []
-        if newNamespace { namespaces.append(entries.count) }
-        var entry = Entry(
-          name: process.name, isThread: false, creator: creator, newPidNamespace: newNamespace,
-          pids: process.pids, namespaces: namespaces, process: position, expected: [])
-        guard process.pids.count == namespaces.count else {
-          let parentWords =
-            creator.map { "its parent is at \(entries[$0].pids.count) levels" }
-            ?? "the root"
-          throw refuse(
-            "process '\(process.name)' has \(process.pids.count) PIDs but is in "
-              + "\(namespaces.count) namespace levels (\(parentWords)"
-              + (newNamespace
-                ? ", plus the namespace it is PID 1 of)" : ", and it makes no namespace)"))
-        }
-        guard namespaces.count <= Int(KABI_TREE_LEVELS) else {
-          throw refuse(
-            "process '\(process.name)' is \(namespaces.count) levels deep: at most \(KABI_TREE_LEVELS)"
-          )
-        }
-        if newNamespace, let innermost = process.pids.last, innermost != 1 {
-          throw refuse(
-            "process '\(process.name)' would be the first process of its namespace at level "
-              + "\(namespaces.count - 1) with PID \(innermost): a namespace's first process is its "
-              + "init, PID 1, and no PID is given before the init exists")
-        }
-        // Session: its own (setsid) or its parent's.
-        let parentSession: Int? = parent.flatMap { sessions[$0] ?? nil }
-        let session: Int?
-        if sessionLeader == position {
-          entry.setsid = true
-          session = position
-        } else if sessionLeader == nil || sessionLeader == parentSession {
-          session = parentSession
-        } else {
-          throw refuse(
-            "process '\(process.name)': its session '\(process.session ?? "")' is neither its "
-              + "own (setsid) nor its parent's"
-              + (parentSession.map { " ('\(processes[$0].name)')" } ?? " (the restorer's)"))
-        }
-        // Group: its own, its parent's, or an earlier group of its session it joins.
-        let parentGroup: Int? = parent.flatMap { groups[$0] ?? nil }
-        let group: Int?
-        if entry.setsid {
-          guard groupLeader == nil || groupLeader == position else {
-            throw refuse(
-              "process '\(process.name)' leads a session, so it leads its own group, not "
-                + "'\(process.group ?? "")'")
-          }
-          group = position
-        } else if groupLeader == position {
-          entry.setpgid = 0
-          group = position
-        } else if groupLeader == nil || groupLeader == parentGroup {
-          group = parentGroup
-        } else if let leader = groupLeader, let leaderIndex = placed[leader] {
-          let leaderEntry = entries[leaderIndex]
-          guard groups[leader] == leader else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' does not "
-                + "lead its own group")
-          }
-          guard sessions[leader] == session else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' is in "
-                + "another session (setpgid joins groups of its own session only)")
-          }
-          let level = namespaces.count - 1
-          guard leaderEntry.namespaces.count > level,
-            leaderEntry.namespaces[level] == namespaces[level]
-          else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' is not in "
-                + "its PID namespace, so setpgid cannot name it")
-          }
-          entry.setpgid = leaderEntry.pids[level]
-          group = leader
-        } else {
-          group = parentGroup
-        }
-        sessions[position] = session
-        groups[position] = group
-        placed[position] = entries.count
-        entries.append(entry)
-        // Its threads come right after it: it makes them before the next process is made.
-        for thread in process.threads {
-          let name = "\(process.name)/\(thread.name)"
-          guard thread.tids.count == process.pids.count else {
-            throw refuse(
-              "thread '\(name)' has \(thread.tids.count) TIDs; its process is at "
-                + "\(process.pids.count) levels")
-          }
-          let threadEntry = Entry(
-            name: name, isThread: true, creator: placed[position], newPidNamespace: false,
-            pids: thread.tids, namespaces: namespaces, process: position, expected: [])
-          entries.append(threadEntry)
-        }
-        progressed = true
-        pending.removeAll { $0 == position }
-        break
+      let ready = pending.firstIndex { position in
+        (links[position].parent.map { placed[$0] != nil } ?? true)
+          && (links[position].group.map { $0 == position || placed[$0] != nil } ?? true)
       }
-      if !progressed, let first = pending.first {
-        let process = processes[first]
+      guard let ready else {
+        let process = processes[pending[0]]
         throw refuse(
           "process '\(process.name)' can never be made: its parent "
             + "'\(process.parent ?? "")' or group leader '\(process.group ?? "")' waits for it "
             + "(a cycle)")
+      }
+      let position = pending.remove(at: ready)
+      let process = processes[position]
+      let (parent, sessionLeader, groupLeader) = links[position]
+      let creator = parent.flatMap { placed[$0] }
+      let newNamespace = process.newPidNamespace || parent == nil
+      let namespaces =
+        (creator.map { entries[$0].namespaces } ?? []) + (newNamespace ? [entries.count] : [])
+      guard process.pids.count == namespaces.count else {
+        let parentWords =
+          creator.map { "its parent is at \(entries[$0].pids.count) levels" } ?? "the root"
+        throw refuse(
+          "process '\(process.name)' has \(process.pids.count) PIDs but is in "
+            + "\(namespaces.count) namespace levels (\(parentWords)"
+            + (newNamespace
+              ? ", plus the namespace it is PID 1 of)" : ", and it makes no namespace)"))
+      }
+      guard namespaces.count <= Int(KABI_TREE_LEVELS) else {
+        throw refuse(
+          "process '\(process.name)' is \(namespaces.count) levels deep: at most \(KABI_TREE_LEVELS)"
+        )
+      }
+      if newNamespace, let innermost = process.pids.last, innermost != 1 {
+        throw refuse(
+          "process '\(process.name)' would be the first process of its namespace at level "
+            + "\(namespaces.count - 1) with PID \(innermost): a namespace's first process is its "
+            + "init, PID 1, and no PID is given before the init exists")
+      }
+      var entry = Entry(
+        name: process.name, isThread: false, creator: creator, newPidNamespace: newNamespace,
+        pids: process.pids, namespaces: namespaces)
+      // Session: its own (setsid) or its parent's.
+      let parentSession = parent.flatMap { sessions[$0] }
+      if sessionLeader == position {
+        entry.setsid = true
+      } else if sessionLeader != nil && sessionLeader != parentSession {
+        throw refuse(
+          "process '\(process.name)': its session '\(process.session ?? "")' is neither its "
+            + "own (setsid) nor its parent's"
+            + (parentSession.map { " ('\(processes[$0].name)')" } ?? " (the restorer's)"))
+      }
+      let session = entry.setsid ? position : parentSession
+      // Group: its own, its parent's, or an earlier group of its session it joins.
+      var group = parent.flatMap { groups[$0] }
+      if entry.setsid {
+        guard groupLeader == nil || groupLeader == position else {
+          throw refuse(
+            "process '\(process.name)' leads a session, so it leads its own group, not "
+              + "'\(process.group ?? "")'")
+        }
+        group = position
+      } else if groupLeader == position {
+        entry.setpgid = 0
+        group = position
+      } else if let leader = groupLeader, leader != group, let leaderIndex = placed[leader] {
+        guard groups[leader] == leader else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' does not "
+              + "lead its own group")
+        }
+        guard sessions[leader] == session else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' is in "
+              + "another session (setpgid joins groups of its own session only)")
+        }
+        let level = namespaces.count - 1
+        guard let pgid = entries[leaderIndex].pid(at: level, in: namespaces[level]) else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' is not in "
+              + "its PID namespace, so setpgid cannot name it")
+        }
+        entry.setpgid = pgid
+        group = leader
+      }
+      let number = entries.count
+      (sessions[position], groups[position], placed[position]) = (session, group, number)
+      entries.append(entry)
+      // What it must show: a leader's PID where the leader is in the namespace, else 0.
+      func seen(_ leader: Int?) -> [Int32] {
+        let shown = leader.flatMap { placed[$0] }.map { entries[$0] }
+        return namespaces.indices.map { shown?.pid(at: $0, in: namespaces[$0]) ?? 0 }
+      }
+      entries[number].expected = [
+        ("NSpid", process.pids), ("NStgid", process.pids), ("NSpgid", seen(group)),
+        ("NSsid", seen(session)),
+      ]
+      // Its threads come right after it: it makes them before the next process is made.
+      for thread in process.threads {
+        let name = "\(process.name)/\(thread.name)"
+        guard thread.tids.count == process.pids.count else {
+          throw refuse(
+            "thread '\(name)' has \(thread.tids.count) TIDs; its process is at "
+              + "\(process.pids.count) levels")
+        }
+        entries.append(
+          Entry(
+            name: name, isThread: true, creator: number, newPidNamespace: false,
+            pids: thread.tids, namespaces: namespaces,
+            expected: [("NSpid", thread.tids), ("NStgid", process.pids)]))
       }
     }
     guard entries.count <= Int(KABI_TREE_ENTRIES) else {
@@ -341,30 +343,6 @@ public struct TreePlan: Sendable {
         }
         owners[key] = number
       }
-    }
-    // What each must show: a leader's PID where the leader is in the namespace, else 0.
-    let entryOf = placed
-    for number in entries.indices {
-      let entry = entries[number]
-      let position = entry.process
-      guard let processEntry = entryOf[position] else { continue }
-      func seen(_ leader: Int?) -> [Int32] {
-        entry.namespaces.indices.map { level in
-          guard let leader, let leaderEntry = entryOf[leader].map({ entries[$0] }),
-            leaderEntry.namespaces.count > level,
-            leaderEntry.namespaces[level] == entry.namespaces[level]
-          else { return 0 }
-          return leaderEntry.pids[level]
-        }
-      }
-      var expected = [
-        (line: "NSpid", values: entry.pids), (line: "NStgid", values: entries[processEntry].pids),
-      ]
-      if !entry.isThread {
-        expected.append((line: "NSpgid", values: seen(groups[position] ?? nil)))
-        expected.append((line: "NSsid", values: seen(sessions[position] ?? nil)))
-      }
-      entries[number].expected = expected
     }
     self.entries = entries
   }
