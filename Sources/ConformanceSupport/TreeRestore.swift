@@ -526,56 +526,40 @@ extension TreePlan {
       lines[Int(record.value), default: [:]][name] = record
     }
     let restorer = run.reports(.call).first { $0.step == step }?.nspid?.first
-    var problems: [String] = []
-    for (index, entry) in entries.enumerated() {
-      guard problems.count < 4 else { break }
+    func entryProblem(_ index: Int) -> String? {
+      let entry = entries[index]
       let got = lines[index] ?? [:]
       guard let nspidRecord = got["NSpid"], let nspid = nspidRecord.nspid, let own = nspid.last
-      else {
-        problems.append("\(entry.what) did not report its NSpid")
-        continue
-      }
+      else { return "\(entry.what) did not report its NSpid" }
       guard own == nspidRecord.pid else {
-        problems.append(
-          "\(entry.what) reports \(entry.isThread ? "gettid()" : "getpid()") "
-            + "\(nspidRecord.pid) but its NSpid \(Observation.spell(nspid)) ends with \(own)")
-        continue
+        return "\(entry.what) reports \(entry.isThread ? "gettid()" : "getpid()") "
+          + "\(nspidRecord.pid) but its NSpid \(Observation.spell(nspid)) ends with \(own)"
       }
-      var mismatch: String?
-      for (line, values) in entry.expected where mismatch == nil {
+      for (line, values) in entry.expected {
         guard let numbers = got[line]?.nspid, numbers.count >= values.count else {
-          mismatch = "\(entry.what) did not report its \(line) for \(values.count) levels"
-          continue
+          return "\(entry.what) did not report its \(line) for \(values.count) levels"
         }
         let seen = Array(numbers.suffix(values.count))
         guard let level = seen.indices.first(where: { seen[$0] != values[$0] }) else { continue }
         let namespace = entries[entry.namespaces[level]].name
-        mismatch =
-          "\(entry.what) at level \(level) (the namespace of '\(namespace)'): \(line) is "
+        return "\(entry.what) at level \(level) (the namespace of '\(namespace)'): \(line) is "
           + "\(seen[level]), the fixture says \(values[level]) (\(line) from the tree's outermost "
           + "level: \(Observation.spell(seen)), fixture: \(Observation.spell(values)))"
-      }
-      if let mismatch {
-        problems.append(mismatch)
-        continue
       }
       let offset = entry.newPidNamespace ? 1 : 0
       let returned = memory.result(index)
       if nspid.count > offset, returned != Int64(nspid[nspid.count - 1 - offset]) {
-        problems.append(
-          "clone3 returned \(returned) to the creator of \(entry.what), whose NSpid "
-            + "\(Observation.spell(nspid)) gives \(nspid[nspid.count - 1 - offset]) at its "
-            + "creator's level")
-        continue
+        return "clone3 returned \(returned) to the creator of \(entry.what), whose NSpid "
+          + "\(Observation.spell(nspid)) gives \(nspid[nspid.count - 1 - offset]) at its "
+          + "creator's level"
       }
-      guard !entry.isThread else { continue }
       let parentPid = entry.creator.map { lines[$0]?["NSpid"]?.nspid?.first } ?? restorer
-      if let ppid = got["PPid"]?.nspid?.first, let parentPid, ppid != parentPid {
-        let parent = entry.creator.map { entries[$0].what } ?? "the restorer"
-        problems.append(
-          "\(entry.what) has PPid \(ppid), but its parent, \(parent), is PID \(parentPid)")
-      }
+      guard !entry.isThread, let ppid = got["PPid"]?.nspid?.first, let parentPid, ppid != parentPid
+      else { return nil }
+      let parent = entry.creator.map { entries[$0].what } ?? "the restorer"
+      return "\(entry.what) has PPid \(ppid), but its parent, \(parent), is PID \(parentPid)"
     }
+    let problems = entries.indices.lazy.compactMap(entryProblem).prefix(4)
     guard !problems.isEmpty else { return nil }
     return "tree \(tree): " + problems.joined(separator: "; ")
   }
