@@ -472,26 +472,6 @@ extension TreePlan {
     return pids
   }
 
-  /// The entries that did not end at their PID (TID) at every level of the tree, by their
-  /// NSpid records: what the older route's misplacements are counted from. An entry that did
-  /// not report counts too.
-  public func misplaced(in run: SandboxRun, step: Int32) -> [String] {
-    var nspids: [Int: [Int32]] = [:]
-    for record in run.reports(.status)
-    where record.step == step && record.name == "NSpid" && record.value >= 0
-      && record.value < Int64(entries.count)
-    {
-      nspids[Int(record.value)] = record.nspid
-    }
-    return entries.indices.compactMap { index in
-      let entry = entries[index]
-      guard let nspid = nspids[index], nspid.count >= entry.pids.count,
-        Array(nspid.suffix(entry.pids.count)) == entry.pids
-      else { return entry.name }
-      return nil
-    }
-  }
-
   /// Whether the tree restored exactly: the first few differences, each naming the process
   /// (or thread), the status line and the level; nil when every entry showed what the fixture
   /// says. Every entry must report its own getpid() (gettid()) as the last NSpid entry, its
