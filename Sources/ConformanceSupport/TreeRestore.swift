@@ -1,6 +1,5 @@
 import CKernelABI
 import Foundation
-import Glibc
 import KernelABI
 
 /// A process tree as `Fixtures/trees/NAME.json` describes it: every process with its PID at
@@ -353,42 +352,15 @@ public struct TreePlan: Sendable {
 /// sandbox that may still run on them was not reaped (`keepMapped`).
 public final class TreePlanMemory: @unchecked Sendable {
   private let plan: UnsafeMutablePointer<kabi_tree_plan>
-  private let size = MemoryLayout<kabi_tree_plan>.size
-  private let stacks: UnsafeMutableRawPointer
-  private let stacksSize: Int
   private var mapped = true
 
   public init(_ tree: TreePlan) throws(ProgramError) {
-    let slot = Int(KABI_TREE_STACK)
-    let guardBytes = Int(KABI_TREE_GUARD)
-    // The entries' slots, then the noise processes' and their children's (kabi_tree.h).
-    let slots = tree.entries.count + 2 * Int(KABI_TREE_NOISE_MAX)
-    stacksSize = slots * slot
-    guard
-      let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-      memory != MAP_FAILED
-    else { throw ProgramError("mmap of the tree's plan: \(Errno(rawValue: errno))") }
-    guard
-      let stacks = mmap(
-        nil, stacksSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0),
-      stacks != MAP_FAILED
-    else {
-      munmap(memory, size)
-      throw ProgramError("mmap of the tree's stacks: \(Errno(rawValue: errno))")
+    var mapping: UnsafeMutablePointer<kabi_tree_plan>?
+    let result = kabi_tree_map(UInt32(tree.entries.count), &mapping)
+    guard result == 0, let mapping else {
+      throw ProgramError("mmap of the tree's plan and stacks: \(Errno(rawValue: Int32(-result)))")
     }
-    for index in 0..<slots
-    where mprotect(stacks + index * slot + guardBytes, slot - guardBytes, PROT_READ | PROT_WRITE)
-      != 0
-    {
-      let error = Errno(rawValue: errno)
-      munmap(memory, size)
-      munmap(stacks, stacksSize)
-      throw ProgramError("mprotect of the tree's stack \(index): \(error)")
-    }
-    self.stacks = stacks
-    plan = memory.bindMemory(to: kabi_tree_plan.self, capacity: 1)
-    plan.pointee.count = UInt32(tree.entries.count)
-    plan.pointee.stacks = UInt64(UInt(bitPattern: stacks))
+    plan = mapping
     let entries = tree.entries.enumerated().map { index, entry in
       var c = kabi_tree_entry()
       c.parent = entry.creator.map(Int32.init) ?? Int32(KABI_TREE_RESTORER)
@@ -406,11 +378,7 @@ public final class TreePlanMemory: @unchecked Sendable {
     storeArray(tree.noisePids(pidMax: TreePlan.pidMax), into: &plan.pointee.noise_pid)
   }
 
-  deinit {
-    guard mapped else { return }
-    munmap(plan, size)
-    munmap(stacks, stacksSize)
-  }
+  deinit { if mapped { kabi_tree_unmap(plan) } }
 
   /// Leaves the memory mapped: a sandbox that was killed but not reaped may still run on it.
   public func keepMapped() { mapped = false }
