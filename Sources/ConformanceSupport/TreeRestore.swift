@@ -81,29 +81,21 @@ public struct TreeFixture: Decodable, Sendable {
   {
     guard !name.isEmpty,
       name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
-    else { throw TreeRefusal(tree: name, "a tree is named by letters, digits, '-' and '_'") }
+    else { throw refusal(name, "a tree is named by letters, digits, '-' and '_'") }
     let file = directory.appendingPathComponent("trees/\(name).json")
     let data = try Data(contentsOf: file)
     do {
       return try JSONTree.decoder(for: data).decode(TreeFixture.self, from: data)
     } catch let error as DecodingError {
-      throw TreeRefusal(tree: name, FixtureError.describe(error))
+      throw refusal(name, FixtureError.describe(error))
     }
   }
-}
 
-/// Why a tree fixture cannot be restored, naming the offending entry; found before anything
-/// is cloned.
-public struct TreeRefusal: Error, CustomStringConvertible, Equatable {
-  public var tree: String
-  public var message: String
-
-  public init(tree: String, _ message: String) {
-    self.tree = tree
-    self.message = message
+  /// Why tree `name` cannot be restored, naming the offending entry; found before anything is
+  /// cloned.
+  static func refusal(_ name: String, _ message: String) -> FixtureError {
+    FixtureError(file: "trees/\(name).json", message: message)
   }
-
-  public var description: String { "tree \(tree): \(message)" }
 }
 
 /// The order in which a tree is made, and what each process and thread must then show: every
@@ -161,9 +153,9 @@ public struct TreePlan: Sendable {
 
   /// Plans `fixture`, refusing a tree the restorer cannot make exactly: every refusal names
   /// the entry.
-  public init(_ fixture: TreeFixture, tree: String, pidMax: Int64) throws(TreeRefusal) {
+  public init(_ fixture: TreeFixture, tree: String, pidMax: Int64) throws(FixtureError) {
     self.tree = tree
-    func refuse(_ message: String) -> TreeRefusal { TreeRefusal(tree: tree, message) }
+    func refuse(_ message: String) -> FixtureError { TreeFixture.refusal(tree, message) }
     let processes = fixture.processes
     var index: [String: Int] = [:]
     for (position, process) in processes.enumerated() {
@@ -188,7 +180,7 @@ public struct TreePlan: Sendable {
     // Each process's parent, session leader and group leader, by fixture position.
     var links: [(parent: Int?, session: Int?, group: Int?)] = []
     for process in processes {
-      func named(_ name: String?, as role: String) throws(TreeRefusal) -> Int? {
+      func named(_ name: String?, as role: String) throws(FixtureError) -> Int? {
         guard let name else { return nil }
         guard let found = index[name], processes[found].name == name else {
           throw refuse("process '\(process.name)': its \(role) '\(name)' is no process of the tree")

@@ -29,7 +29,7 @@ import Testing
     do {
       _ = try plan(processes, pidMax: pidMax)
       return nil
-    } catch let error as TreeRefusal {
+    } catch let error as FixtureError {
       return error.message
     } catch {
       return "not a refusal: \(error)"
@@ -160,10 +160,10 @@ import Testing
       """#
     try Data(json.utf8).write(to: directory.appendingPathComponent("trees/twice.json"))
     let fixture = try TreeFixture.load("twice", from: directory)
-    #expect(throws: TreeRefusal.self) {
+    #expect(throws: FixtureError.self) {
       try TreePlan(fixture, tree: "twice", pidMax: 32768)
     }
-    #expect(throws: TreeRefusal.self) { try TreeFixture.load("../twice", from: directory) }
+    #expect(throws: FixtureError.self) { try TreeFixture.load("../twice", from: directory) }
   }
 
   @Test(.needsSandbox)
