@@ -423,13 +423,10 @@ extension TreePlan {
   /// first: where the noise processes of scripts/bench live.
   public func noisePids(pidMax: Int64) -> [Int32] {
     let used = Set(entries.compactMap(\.pids.first))
-    var pids: [Int32] = []
-    var pid = Int32(clamping: pidMax - 1)
-    while pids.count < Int(KABI_TREE_NOISE_MAX) && pid > 1 {
-      if !used.contains(pid) { pids.append(pid) }
-      pid -= 1
+    let free = stride(from: Int32(clamping: pidMax - 1), to: 1, by: -1).lazy.filter {
+      !used.contains($0)
     }
-    return pids
+    return Array(free.prefix(Int(KABI_TREE_NOISE_MAX)))
   }
 
   /// Whether the tree restored exactly: the first few differences, each naming the process
