@@ -350,7 +350,8 @@ public final class TreePlanMemory: @unchecked Sendable {
     var mapping: UnsafeMutablePointer<kabi_tree_plan>?
     let result = kabi_tree_map(UInt32(tree.entries.count), &mapping)
     guard result == 0, let mapping else {
-      throw ProgramError("mmap of the tree's plan and stacks: \(Errno(rawValue: Int32(-result)))")
+      throw ProgramError(
+        "mapping the tree's plan and stacks (mmap, mprotect): \(Errno(rawValue: Int32(-result)))")
     }
     plan = mapping
     let entries = tree.entries.enumerated().map { index, entry in
