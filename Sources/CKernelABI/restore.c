@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -150,6 +151,47 @@ static int thread_main(void *arg)
 static char *slot_of(const struct kabi_tree_plan *plan, uint32_t n)
 {
 	return (char *)(uintptr_t)plan->stacks + (unsigned long)n * KABI_TREE_STACK;
+}
+
+/* The stacks' bytes: the entries' slots, then the noise processes' and their children's. */
+static size_t stacks_size(uint32_t count)
+{
+	return (size_t)(count + 2 * KABI_TREE_NOISE_MAX) * KABI_TREE_STACK;
+}
+
+/* In the test process, before the sandbox starts (kabi_tree.h). */
+long kabi_tree_map(uint32_t count, struct kabi_tree_plan **out)
+{
+	struct kabi_tree_plan *plan;
+	long mapped, stacks, err = 0;
+
+	mapped = kabi_sys(SYS_mmap, 0, sizeof(*plan), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mapped < 0 && mapped > -4096)
+		return mapped;
+	stacks = kabi_sys(SYS_mmap, 0, stacks_size(count), PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (stacks < 0 && stacks > -4096) {
+		kabi_sys(SYS_munmap, mapped, sizeof(*plan));
+		return stacks;
+	}
+	plan = (struct kabi_tree_plan *)mapped;
+	plan->count = count;
+	plan->stacks = (uint64_t)stacks;
+	for (uint32_t n = 0; n < count + 2 * KABI_TREE_NOISE_MAX && !err; n++)
+		err = kabi_sys(SYS_mprotect, slot_of(plan, n) + KABI_TREE_GUARD,
+			       KABI_TREE_STACK - KABI_TREE_GUARD, PROT_READ | PROT_WRITE);
+	if (err)
+		kabi_tree_unmap(plan);
+	else
+		*out = plan;
+	return err;
+}
+
+void kabi_tree_unmap(struct kabi_tree_plan *plan)
+{
+	kabi_sys(SYS_munmap, plan->stacks, stacks_size(plan->count));
+	kabi_sys(SYS_munmap, plan, sizeof(*plan));
 }
 
 /* A CLONE_VM process on stack slot n, at PID *pid of its namespace if pid; its PID or -errno. */

@@ -1,6 +1,5 @@
 import CKernelABI
 import Foundation
-import Glibc
 import KernelABI
 
 /// A process tree as `Fixtures/trees/NAME.json` describes it: every process with its PID at
@@ -21,11 +20,6 @@ public struct TreeFixture: Decodable, Sendable {
     public var tids: [Int32]
 
     private enum CodingKeys: String, CodingKey, CaseIterable { case name, tids }
-
-    public init(name: String, tids: [Int32]) {
-      self.name = name
-      self.tids = tids
-    }
 
     public init(from decoder: any Decoder) throws {
       try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
@@ -52,19 +46,6 @@ public struct TreeFixture: Decodable, Sendable {
       case name, parent, pids, newPidNamespace, session, group, threads
     }
 
-    public init(
-      _ name: String, parent: String? = nil, pids: [Int32], newPidNamespace: Bool = false,
-      session: String? = nil, group: String? = nil, threads: [Thread] = []
-    ) {
-      self.name = name
-      self.parent = parent
-      self.pids = pids
-      self.newPidNamespace = newPidNamespace
-      self.session = session
-      self.group = group
-      self.threads = threads
-    }
-
     public init(from decoder: any Decoder) throws {
       try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
       let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -86,12 +67,6 @@ public struct TreeFixture: Decodable, Sendable {
 
   private enum CodingKeys: String, CodingKey, CaseIterable { case title, source, processes }
 
-  public init(title: String, source: String? = nil, processes: [Process]) {
-    self.title = title
-    self.source = source
-    self.processes = processes
-  }
-
   public init(from decoder: any Decoder) throws {
     try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
     let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -106,29 +81,21 @@ public struct TreeFixture: Decodable, Sendable {
   {
     guard !name.isEmpty,
       name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
-    else { throw TreeRefusal(tree: name, "a tree is named by letters, digits, '-' and '_'") }
+    else { throw refusal(name, "a tree is named by letters, digits, '-' and '_'") }
     let file = directory.appendingPathComponent("trees/\(name).json")
     let data = try Data(contentsOf: file)
     do {
       return try JSONTree.decoder(for: data).decode(TreeFixture.self, from: data)
     } catch let error as DecodingError {
-      throw TreeRefusal(tree: name, FixtureError.describe(error))
+      throw refusal(name, FixtureError.describe(error))
     }
   }
-}
 
-/// Why a tree fixture cannot be restored, naming the offending entry; found before anything
-/// is cloned.
-public struct TreeRefusal: Error, CustomStringConvertible, Equatable {
-  public var tree: String
-  public var message: String
-
-  public init(tree: String, _ message: String) {
-    self.tree = tree
-    self.message = message
+  /// Why tree `name` cannot be restored, naming the offending entry; found before anything is
+  /// cloned.
+  static func refusal(_ name: String, _ message: String) -> FixtureError {
+    FixtureError(file: "trees/\(name).json", message: message)
   }
-
-  public var description: String { "tree \(tree): \(message)" }
 }
 
 /// The order in which a tree is made, and what each process and thread must then show: every
@@ -146,16 +113,19 @@ public struct TreePlan: Sendable {
     public var pids: [Int32]
     /// Per level, the entry that is the init of this entry's namespace there.
     public var namespaces: [Int]
-    /// The fixture position of its process.
-    var process: Int
     var setsid = false
     /// setpgid(0, pgid) after setsid; 0 makes its own group.
     var setpgid: Int32?
     /// The status lines this entry must show, each per level of the tree, outermost first.
-    public var expected: [(line: String, values: [Int32])]
+    public var expected: [(line: String, values: [Int32])] = []
 
     /// `process 'bash'` or `thread 'bash/worker'`.
     public var what: String { (isThread ? "thread" : "process") + " '\(name)'" }
+
+    /// Its PID at `level`, if it is in `namespace` (that namespace's init entry) there.
+    func pid(at level: Int, in namespace: Int) -> Int32? {
+      namespaces.indices.contains(level) && namespaces[level] == namespace ? pids[level] : nil
+    }
   }
 
   public var tree: String
@@ -168,9 +138,6 @@ public struct TreePlan: Sendable {
       $0 + Int($1.isThread ? KABI_TREE_THREAD_RECORDS : KABI_TREE_PROCESS_RECORDS)
     }
   }
-
-  /// The tree's PID-namespace levels.
-  public var depth: Int { entries.map(\.pids.count).max() ?? 0 }
 
   /// `kernel.pid_max` where the suite runs, which new namespaces inherit; PID_MAX_LIMIT (2^22)
   /// if unreadable.
@@ -186,9 +153,9 @@ public struct TreePlan: Sendable {
 
   /// Plans `fixture`, refusing a tree the restorer cannot make exactly: every refusal names
   /// the entry.
-  public init(_ fixture: TreeFixture, tree: String, pidMax: Int64) throws(TreeRefusal) {
+  public init(_ fixture: TreeFixture, tree: String, pidMax: Int64) throws(FixtureError) {
     self.tree = tree
-    func refuse(_ message: String) -> TreeRefusal { TreeRefusal(tree: tree, message) }
+    func refuse(_ message: String) -> FixtureError { TreeFixture.refusal(tree, message) }
     let processes = fixture.processes
     var index: [String: Int] = [:]
     for (position, process) in processes.enumerated() {
@@ -197,16 +164,6 @@ public struct TreePlan: Sendable {
         guard index[name] == nil else { throw refuse("two entries are named '\(name)'") }
         index[name] = position
       }
-    }
-    func named(_ name: String?, by process: TreeFixture.Process, as role: String)
-      throws(TreeRefusal)
-      -> Int?
-    {
-      guard let name else { return nil }
-      guard let found = index[name], processes[found].name == name else {
-        throw refuse("process '\(process.name)': its \(role) '\(name)' is no process of the tree")
-      }
-      return found
     }
     let roots = processes.filter { $0.parent == nil }
     guard roots.count == 1, let root = roots.first else {
@@ -220,130 +177,139 @@ public struct TreePlan: Sendable {
         "process '\(root.name)': the root is PID 1 of the tree's outermost namespace, so its "
           + "PIDs are [1], not \(root.pids)")
     }
-    // Place every process after its parent and its group's leader, in the fixture's order.
+    // Each process's parent, session leader and group leader, by fixture position.
+    var links: [(parent: Int?, session: Int?, group: Int?)] = []
+    for process in processes {
+      func named(_ name: String?, as role: String) throws(FixtureError) -> Int? {
+        guard let name else { return nil }
+        guard let found = index[name], processes[found].name == name else {
+          throw refuse("process '\(process.name)': its \(role) '\(name)' is no process of the tree")
+        }
+        return found
+      }
+      links.append(
+        try (
+          named(process.parent, as: "parent"), named(process.session, as: "session leader"),
+          named(process.group, as: "group leader")
+        ))
+    }
+    // Place every process after its parent and its group's leader: each time the first of the
+    // fixture's order that can be made.
     var placed: [Int: Int] = [:]  // fixture position -> entry of the process
+    var sessions: [Int: Int] = [:]  // fixture position -> session leader's; none: the restorer's
+    var groups: [Int: Int] = [:]
     var entries: [Entry] = []
-    var sessions: [Int: Int?] = [:]  // fixture position -> session leader's position
-    var groups: [Int: Int?] = [:]
     var pending = Array(processes.indices)
     while !pending.isEmpty {
-      var progressed = false
-      for position in pending {
-        let process = processes[position]
-        let parent = try named(process.parent, by: process, as: "parent")
-        let sessionLeader = try named(process.session, by: process, as: "session leader")
-        let groupLeader = try named(process.group, by: process, as: "group leader")
-        if let parent, placed[parent] == nil { continue }
-        if let groupLeader, groupLeader != position, placed[groupLeader] == nil { continue }
-        let creator = parent.flatMap { placed[$0] }
-        let newNamespace = process.newPidNamespace || parent == nil
-        var namespaces = creator.map { entries[$0].namespaces } ?? []
-        if newNamespace { namespaces.append(entries.count) }
-        var entry = Entry(
-          name: process.name, isThread: false, creator: creator, newPidNamespace: newNamespace,
-          pids: process.pids, namespaces: namespaces, process: position, expected: [])
-        guard process.pids.count == namespaces.count else {
-          let parentWords =
-            creator.map { "its parent is at \(entries[$0].pids.count) levels" }
-            ?? "the root"
-          throw refuse(
-            "process '\(process.name)' has \(process.pids.count) PIDs but is in "
-              + "\(namespaces.count) namespace levels (\(parentWords)"
-              + (newNamespace
-                ? ", plus the namespace it is PID 1 of)" : ", and it makes no namespace)"))
-        }
-        guard namespaces.count <= Int(KABI_TREE_LEVELS) else {
-          throw refuse(
-            "process '\(process.name)' is \(namespaces.count) levels deep: at most \(KABI_TREE_LEVELS)"
-          )
-        }
-        if newNamespace, let innermost = process.pids.last, innermost != 1 {
-          throw refuse(
-            "process '\(process.name)' would be the first process of its namespace at level "
-              + "\(namespaces.count - 1) with PID \(innermost): a namespace's first process is its "
-              + "init, PID 1, and no PID is given before the init exists")
-        }
-        // Session: its own (setsid) or its parent's.
-        let parentSession: Int? = parent.flatMap { sessions[$0] ?? nil }
-        let session: Int?
-        if sessionLeader == position {
-          entry.setsid = true
-          session = position
-        } else if sessionLeader == nil || sessionLeader == parentSession {
-          session = parentSession
-        } else {
-          throw refuse(
-            "process '\(process.name)': its session '\(process.session ?? "")' is neither its "
-              + "own (setsid) nor its parent's"
-              + (parentSession.map { " ('\(processes[$0].name)')" } ?? " (the restorer's)"))
-        }
-        // Group: its own, its parent's, or an earlier group of its session it joins.
-        let parentGroup: Int? = parent.flatMap { groups[$0] ?? nil }
-        let group: Int?
-        if entry.setsid {
-          guard groupLeader == nil || groupLeader == position else {
-            throw refuse(
-              "process '\(process.name)' leads a session, so it leads its own group, not "
-                + "'\(process.group ?? "")'")
-          }
-          group = position
-        } else if groupLeader == position {
-          entry.setpgid = 0
-          group = position
-        } else if groupLeader == nil || groupLeader == parentGroup {
-          group = parentGroup
-        } else if let leader = groupLeader, let leaderIndex = placed[leader] {
-          let leaderEntry = entries[leaderIndex]
-          guard groups[leader] == leader else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' does not "
-                + "lead its own group")
-          }
-          guard sessions[leader] == session else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' is in "
-                + "another session (setpgid joins groups of its own session only)")
-          }
-          let level = namespaces.count - 1
-          guard leaderEntry.namespaces.count > level,
-            leaderEntry.namespaces[level] == namespaces[level]
-          else {
-            throw refuse(
-              "process '\(process.name)': its group leader '\(processes[leader].name)' is not in "
-                + "its PID namespace, so setpgid cannot name it")
-          }
-          entry.setpgid = leaderEntry.pids[level]
-          group = leader
-        } else {
-          group = parentGroup
-        }
-        sessions[position] = session
-        groups[position] = group
-        placed[position] = entries.count
-        entries.append(entry)
-        // Its threads come right after it: it makes them before the next process is made.
-        for thread in process.threads {
-          let name = "\(process.name)/\(thread.name)"
-          guard thread.tids.count == process.pids.count else {
-            throw refuse(
-              "thread '\(name)' has \(thread.tids.count) TIDs; its process is at "
-                + "\(process.pids.count) levels")
-          }
-          let threadEntry = Entry(
-            name: name, isThread: true, creator: placed[position], newPidNamespace: false,
-            pids: thread.tids, namespaces: namespaces, process: position, expected: [])
-          entries.append(threadEntry)
-        }
-        progressed = true
-        pending.removeAll { $0 == position }
-        break
+      let ready = pending.firstIndex { position in
+        (links[position].parent.map { placed[$0] != nil } ?? true)
+          && (links[position].group.map { $0 == position || placed[$0] != nil } ?? true)
       }
-      if !progressed, let first = pending.first {
-        let process = processes[first]
+      guard let ready else {
+        let process = processes[pending[0]]
         throw refuse(
           "process '\(process.name)' can never be made: its parent "
             + "'\(process.parent ?? "")' or group leader '\(process.group ?? "")' waits for it "
             + "(a cycle)")
+      }
+      let position = pending.remove(at: ready)
+      let process = processes[position]
+      let (parent, sessionLeader, groupLeader) = links[position]
+      let creator = parent.flatMap { placed[$0] }
+      let newNamespace = process.newPidNamespace || parent == nil
+      let namespaces =
+        (creator.map { entries[$0].namespaces } ?? []) + (newNamespace ? [entries.count] : [])
+      guard process.pids.count == namespaces.count else {
+        let parentWords =
+          creator.map { "its parent is at \(entries[$0].pids.count) levels" } ?? "the root"
+        throw refuse(
+          "process '\(process.name)' has \(process.pids.count) PIDs but is in "
+            + "\(namespaces.count) namespace levels (\(parentWords)"
+            + (newNamespace
+              ? ", plus the namespace it is PID 1 of)" : ", and it makes no namespace)"))
+      }
+      guard namespaces.count <= Int(KABI_TREE_LEVELS) else {
+        throw refuse(
+          "process '\(process.name)' is \(namespaces.count) levels deep: at most \(KABI_TREE_LEVELS)"
+        )
+      }
+      if newNamespace, let innermost = process.pids.last, innermost != 1 {
+        throw refuse(
+          "process '\(process.name)' would be the first process of its namespace at level "
+            + "\(namespaces.count - 1) with PID \(innermost): a namespace's first process is its "
+            + "init, PID 1, and no PID is given before the init exists")
+      }
+      var entry = Entry(
+        name: process.name, isThread: false, creator: creator, newPidNamespace: newNamespace,
+        pids: process.pids, namespaces: namespaces)
+      // Session: its own (setsid) or its parent's.
+      let parentSession = parent.flatMap { sessions[$0] }
+      if sessionLeader == position {
+        entry.setsid = true
+      } else if sessionLeader != nil && sessionLeader != parentSession {
+        throw refuse(
+          "process '\(process.name)': its session '\(process.session ?? "")' is neither its "
+            + "own (setsid) nor its parent's"
+            + (parentSession.map { " ('\(processes[$0].name)')" } ?? " (the restorer's)"))
+      }
+      let session = entry.setsid ? position : parentSession
+      // Group: its own, its parent's, or an earlier group of its session it joins.
+      var group = parent.flatMap { groups[$0] }
+      if entry.setsid {
+        guard groupLeader == nil || groupLeader == position else {
+          throw refuse(
+            "process '\(process.name)' leads a session, so it leads its own group, not "
+              + "'\(process.group ?? "")'")
+        }
+        group = position
+      } else if groupLeader == position {
+        entry.setpgid = 0
+        group = position
+      } else if let leader = groupLeader, leader != group, let leaderIndex = placed[leader] {
+        guard groups[leader] == leader else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' does not "
+              + "lead its own group")
+        }
+        guard sessions[leader] == session else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' is in "
+              + "another session (setpgid joins groups of its own session only)")
+        }
+        let level = namespaces.count - 1
+        guard let pgid = entries[leaderIndex].pid(at: level, in: namespaces[level]) else {
+          throw refuse(
+            "process '\(process.name)': its group leader '\(processes[leader].name)' is not in "
+              + "its PID namespace, so setpgid cannot name it")
+        }
+        entry.setpgid = pgid
+        group = leader
+      }
+      let number = entries.count
+      (sessions[position], groups[position], placed[position]) = (session, group, number)
+      entries.append(entry)
+      // What it must show: a leader's PID where the leader is in the namespace, else 0.
+      func seen(_ leader: Int?) -> [Int32] {
+        let shown = leader.flatMap { placed[$0] }.map { entries[$0] }
+        return namespaces.indices.map { shown?.pid(at: $0, in: namespaces[$0]) ?? 0 }
+      }
+      entries[number].expected = [
+        ("NSpid", process.pids), ("NStgid", process.pids), ("NSpgid", seen(group)),
+        ("NSsid", seen(session)),
+      ]
+      // Its threads come right after it: it makes them before the next process is made.
+      for thread in process.threads {
+        let name = "\(process.name)/\(thread.name)"
+        guard thread.tids.count == process.pids.count else {
+          throw refuse(
+            "thread '\(name)' has \(thread.tids.count) TIDs; its process is at "
+              + "\(process.pids.count) levels")
+        }
+        entries.append(
+          Entry(
+            name: name, isThread: true, creator: number, newPidNamespace: false,
+            pids: thread.tids, namespaces: namespaces,
+            expected: [("NSpid", thread.tids), ("NStgid", process.pids)]))
       }
     }
     guard entries.count <= Int(KABI_TREE_ENTRIES) else {
@@ -369,30 +335,6 @@ public struct TreePlan: Sendable {
         owners[key] = number
       }
     }
-    // What each must show: a leader's PID where the leader is in the namespace, else 0.
-    let entryOf = placed
-    for number in entries.indices {
-      let entry = entries[number]
-      let position = entry.process
-      guard let processEntry = entryOf[position] else { continue }
-      func seen(_ leader: Int?) -> [Int32] {
-        entry.namespaces.indices.map { level in
-          guard let leader, let leaderEntry = entryOf[leader].map({ entries[$0] }),
-            leaderEntry.namespaces.count > level,
-            leaderEntry.namespaces[level] == entry.namespaces[level]
-          else { return 0 }
-          return leaderEntry.pids[level]
-        }
-      }
-      var expected = [
-        (line: "NSpid", values: entry.pids), (line: "NStgid", values: entries[processEntry].pids),
-      ]
-      if !entry.isThread {
-        expected.append((line: "NSpgid", values: seen(groups[position] ?? nil)))
-        expected.append((line: "NSsid", values: seen(sessions[position] ?? nil)))
-      }
-      entries[number].expected = expected
-    }
     self.entries = entries
   }
 }
@@ -402,42 +344,16 @@ public struct TreePlan: Sendable {
 /// sandbox that may still run on them was not reaped (`keepMapped`).
 public final class TreePlanMemory: @unchecked Sendable {
   private let plan: UnsafeMutablePointer<kabi_tree_plan>
-  private let size = MemoryLayout<kabi_tree_plan>.size
-  private let stacks: UnsafeMutableRawPointer
-  private let stacksSize: Int
   private var mapped = true
 
   public init(_ tree: TreePlan) throws(ProgramError) {
-    let slot = Int(KABI_TREE_STACK)
-    let guardBytes = Int(KABI_TREE_GUARD)
-    // The entries' slots, then the noise processes' and their children's (kabi_tree.h).
-    let slots = tree.entries.count + 2 * Int(KABI_TREE_NOISE_MAX)
-    stacksSize = slots * slot
-    guard
-      let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-      memory != MAP_FAILED
-    else { throw ProgramError("mmap of the tree's plan: \(Errno(rawValue: errno))") }
-    guard
-      let stacks = mmap(
-        nil, stacksSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0),
-      stacks != MAP_FAILED
-    else {
-      munmap(memory, size)
-      throw ProgramError("mmap of the tree's stacks: \(Errno(rawValue: errno))")
+    var mapping: UnsafeMutablePointer<kabi_tree_plan>?
+    let result = kabi_tree_map(UInt32(tree.entries.count), &mapping)
+    guard result == 0, let mapping else {
+      throw ProgramError(
+        "mapping the tree's plan and stacks (mmap, mprotect): \(Errno(rawValue: Int32(-result)))")
     }
-    for index in 0..<slots
-    where mprotect(stacks + index * slot + guardBytes, slot - guardBytes, PROT_READ | PROT_WRITE)
-      != 0
-    {
-      let error = Errno(rawValue: errno)
-      munmap(memory, size)
-      munmap(stacks, stacksSize)
-      throw ProgramError("mprotect of the tree's stack \(index): \(error)")
-    }
-    self.stacks = stacks
-    plan = memory.bindMemory(to: kabi_tree_plan.self, capacity: 1)
-    plan.pointee.count = UInt32(tree.entries.count)
-    plan.pointee.stacks = UInt64(UInt(bitPattern: stacks))
+    plan = mapping
     let entries = tree.entries.enumerated().map { index, entry in
       var c = kabi_tree_entry()
       c.parent = entry.creator.map(Int32.init) ?? Int32(KABI_TREE_RESTORER)
@@ -455,11 +371,7 @@ public final class TreePlanMemory: @unchecked Sendable {
     storeArray(tree.noisePids(pidMax: TreePlan.pidMax), into: &plan.pointee.noise_pid)
   }
 
-  deinit {
-    guard mapped else { return }
-    munmap(plan, size)
-    munmap(stacks, stacksSize)
-  }
+  deinit { if mapped { kabi_tree_unmap(plan) } }
 
   /// Leaves the memory mapped: a sandbox that was killed but not reaped may still run on it.
   public func keepMapped() { mapped = false }
@@ -512,33 +424,10 @@ extension TreePlan {
   /// first: where the noise processes of scripts/bench live.
   public func noisePids(pidMax: Int64) -> [Int32] {
     let used = Set(entries.compactMap(\.pids.first))
-    var pids: [Int32] = []
-    var pid = Int32(clamping: pidMax - 1)
-    while pids.count < Int(KABI_TREE_NOISE_MAX) && pid > 1 {
-      if !used.contains(pid) { pids.append(pid) }
-      pid -= 1
+    let free = stride(from: Int32(clamping: pidMax - 1), to: 1, by: -1).lazy.filter {
+      !used.contains($0)
     }
-    return pids
-  }
-
-  /// The entries that did not end at their PID (TID) at every level of the tree, by their
-  /// NSpid records: what the older route's misplacements are counted from. An entry that did
-  /// not report counts too.
-  public func misplaced(in run: SandboxRun, step: Int32) -> [String] {
-    var nspids: [Int: [Int32]] = [:]
-    for record in run.reports(.status)
-    where record.step == step && record.name == "NSpid" && record.value >= 0
-      && record.value < Int64(entries.count)
-    {
-      nspids[Int(record.value)] = record.nspid
-    }
-    return entries.indices.compactMap { index in
-      let entry = entries[index]
-      guard let nspid = nspids[index], nspid.count >= entry.pids.count,
-        Array(nspid.suffix(entry.pids.count)) == entry.pids
-      else { return entry.name }
-      return nil
-    }
+    return Array(free.prefix(Int(KABI_TREE_NOISE_MAX)))
   }
 
   /// Whether the tree restored exactly: the first few differences, each naming the process
@@ -575,56 +464,40 @@ extension TreePlan {
       lines[Int(record.value), default: [:]][name] = record
     }
     let restorer = run.reports(.call).first { $0.step == step }?.nspid?.first
-    var problems: [String] = []
-    for (index, entry) in entries.enumerated() {
-      guard problems.count < 4 else { break }
+    func entryProblem(_ index: Int) -> String? {
+      let entry = entries[index]
       let got = lines[index] ?? [:]
       guard let nspidRecord = got["NSpid"], let nspid = nspidRecord.nspid, let own = nspid.last
-      else {
-        problems.append("\(entry.what) did not report its NSpid")
-        continue
-      }
+      else { return "\(entry.what) did not report its NSpid" }
       guard own == nspidRecord.pid else {
-        problems.append(
-          "\(entry.what) reports \(entry.isThread ? "gettid()" : "getpid()") "
-            + "\(nspidRecord.pid) but its NSpid \(Observation.spell(nspid)) ends with \(own)")
-        continue
+        return "\(entry.what) reports \(entry.isThread ? "gettid()" : "getpid()") "
+          + "\(nspidRecord.pid) but its NSpid \(Observation.spell(nspid)) ends with \(own)"
       }
-      var mismatch: String?
-      for (line, values) in entry.expected where mismatch == nil {
+      for (line, values) in entry.expected {
         guard let numbers = got[line]?.nspid, numbers.count >= values.count else {
-          mismatch = "\(entry.what) did not report its \(line) for \(values.count) levels"
-          continue
+          return "\(entry.what) did not report its \(line) for \(values.count) levels"
         }
         let seen = Array(numbers.suffix(values.count))
         guard let level = seen.indices.first(where: { seen[$0] != values[$0] }) else { continue }
         let namespace = entries[entry.namespaces[level]].name
-        mismatch =
-          "\(entry.what) at level \(level) (the namespace of '\(namespace)'): \(line) is "
+        return "\(entry.what) at level \(level) (the namespace of '\(namespace)'): \(line) is "
           + "\(seen[level]), the fixture says \(values[level]) (\(line) from the tree's outermost "
           + "level: \(Observation.spell(seen)), fixture: \(Observation.spell(values)))"
-      }
-      if let mismatch {
-        problems.append(mismatch)
-        continue
       }
       let offset = entry.newPidNamespace ? 1 : 0
       let returned = memory.result(index)
       if nspid.count > offset, returned != Int64(nspid[nspid.count - 1 - offset]) {
-        problems.append(
-          "clone3 returned \(returned) to the creator of \(entry.what), whose NSpid "
-            + "\(Observation.spell(nspid)) gives \(nspid[nspid.count - 1 - offset]) at its "
-            + "creator's level")
-        continue
+        return "clone3 returned \(returned) to the creator of \(entry.what), whose NSpid "
+          + "\(Observation.spell(nspid)) gives \(nspid[nspid.count - 1 - offset]) at its "
+          + "creator's level"
       }
-      guard !entry.isThread else { continue }
       let parentPid = entry.creator.map { lines[$0]?["NSpid"]?.nspid?.first } ?? restorer
-      if let ppid = got["PPid"]?.nspid?.first, let parentPid, ppid != parentPid {
-        let parent = entry.creator.map { entries[$0].what } ?? "the restorer"
-        problems.append(
-          "\(entry.what) has PPid \(ppid), but its parent, \(parent), is PID \(parentPid)")
-      }
+      guard !entry.isThread, let ppid = got["PPid"]?.nspid?.first, let parentPid, ppid != parentPid
+      else { return nil }
+      let parent = entry.creator.map { entries[$0].what } ?? "the restorer"
+      return "\(entry.what) has PPid \(ppid), but its parent, \(parent), is PID \(parentPid)"
     }
+    let problems = entries.indices.lazy.compactMap(entryProblem).prefix(4)
     guard !problems.isEmpty else { return nil }
     return "tree \(tree): " + problems.joined(separator: "; ")
   }

@@ -86,6 +86,26 @@ import Testing
     var loose: Int64
   }
 
+  /// The entries of `plan` that did not end at their PID (TID) at every level of the tree, by
+  /// their NSpid records: what the older route's misplacements are counted from. An entry that
+  /// did not report counts too.
+  static func misplaced(_ plan: TreePlan, in run: SandboxRun, step: Int32) -> [String] {
+    var nspids: [Int: [Int32]] = [:]
+    for record in run.reports(.status)
+    where record.step == step && record.name == "NSpid" && record.value >= 0
+      && record.value < Int64(plan.entries.count)
+    {
+      nspids[Int(record.value)] = record.nspid
+    }
+    return plan.entries.indices.compactMap { index in
+      let entry = plan.entries[index]
+      guard let nspid = nspids[index], nspid.count >= entry.pids.count,
+        Array(nspid.suffix(entry.pids.count)) == entry.pids
+      else { return entry.name }
+      return nil
+    }
+  }
+
   static func restore(_ tree: String, method: Int, noise: Int) throws -> TreeRun {
     let call = ProgramCall(steps: [
       .init(
@@ -111,7 +131,7 @@ import Testing
     try #require(
       returned == Int64(count),
       "restore \(tree.plan.tree) by method \(method): \(String(describing: memory.failure))")
-    let misplaced = tree.plan.misplaced(in: run, step: step)
+    let misplaced = Self.misplaced(tree.plan, in: run, step: step)
     if method == 0 {
       // set_tid keeps exact placement, quiet or beside noise: every line, every level.
       #expect(misplaced.isEmpty, "set_tid placed \(misplaced) at another PID")

@@ -8,33 +8,37 @@ import Testing
 /// refuses before anything is cloned, each refusal naming the entry, and the check that names
 /// the process and the level where a restored tree differs from its fixture.
 @Suite struct TreePlanTests {
-  typealias Process = TreeFixture.Process
-
-  /// init (PID 1) with a child `a`, and `ns`, PID 1 of a namespace below, whose child `b` has a
-  /// thread.
-  static let valid: [Process] = [
-    Process("init", pids: [1], session: "init"),
-    Process("a", parent: "init", pids: [10], group: "a"),
-    Process("ns", parent: "init", pids: [11, 1], newPidNamespace: true),
-    Process("b", parent: "ns", pids: [12, 5], threads: [.init(name: "t", tids: [13, 6])]),
+  /// Processes as a tree file writes them: init (PID 1) with a child `a`, and `ns`, PID 1 of a
+  /// namespace below, whose child `b` has a thread.
+  static let valid = [
+    #"{"name": "init", "pids": [1], "session": "init"}"#,
+    #"{"name": "a", "parent": "init", "pids": [10], "group": "a"}"#,
+    #"{"name": "ns", "parent": "init", "pids": [11, 1], "newPidNamespace": true}"#,
+    #"{"name": "b", "parent": "ns", "pids": [12, 5], "threads": [{"name": "t", "tids": [13, 6]}]}"#,
   ]
 
-  static func plan(_ processes: [Process], pidMax: Int64 = 32768) throws(TreeRefusal) -> TreePlan {
-    try TreePlan(TreeFixture(title: "test", processes: processes), tree: "test", pidMax: pidMax)
+  /// Plans a tree file of `processes`.
+  static func plan(_ processes: [String], pidMax: Int64 = 32768) throws -> TreePlan {
+    let json = #"{"title": "test", "processes": [\#(processes.joined(separator: ", "))]}"#
+    let fixture = try JSONDecoder().decode(TreeFixture.self, from: Data(json.utf8))
+    return try TreePlan(fixture, tree: "test", pidMax: pidMax)
   }
 
   /// The refusal `processes` get, in words.
-  static func refusal(_ processes: [Process], pidMax: Int64 = 32768) -> String? {
+  static func refusal(_ processes: [String], pidMax: Int64 = 32768) -> String? {
     do {
       _ = try plan(processes, pidMax: pidMax)
       return nil
-    } catch {
+    } catch let error as FixtureError {
       return error.message
+    } catch {
+      return "not a refusal: \(error)"
     }
   }
 
-  static func replacing(_ name: String, with process: Process) -> [Process] {
-    valid.map { $0.name == name ? process : $0 }
+  /// `valid` with the process named `name` replaced by `process`.
+  static func replacing(_ name: String, with process: String) -> [String] {
+    valid.map { $0.hasPrefix(#"{"name": "\#(name)""#) ? process : $0 }
   }
 
   @Test func `a tree is made parents first, each thread right after its process`() throws {
@@ -64,7 +68,7 @@ import Testing
   }
 
   @Test func `noise processes take the highest PIDs no entry has at the outermost level`() throws {
-    let plan = try Self.plan(Self.valid + [Process("top", parent: "init", pids: [32767])])
+    let plan = try Self.plan(Self.valid + [#"{"name": "top", "parent": "init", "pids": [32767]}"#])
     #expect(plan.noisePids(pidMax: 32768) == [32766, 32765, 32764, 32763])
   }
 
@@ -78,14 +82,14 @@ import Testing
   @Test func `one PID in two namespaces at the same level is no conflict`() throws {
     let processes =
       Self.valid + [
-        Process("ns2", parent: "init", pids: [20, 1], newPidNamespace: true),
-        Process("c", parent: "ns2", pids: [21, 5]),
+        #"{"name": "ns2", "parent": "init", "pids": [20, 1], "newPidNamespace": true}"#,
+        #"{"name": "c", "parent": "ns2", "pids": [21, 5]}"#,
       ]
     #expect(throws: Never.self) { try Self.plan(processes) }
   }
 
   @Test func `two processes with one PID at a level are refused, naming both`() {
-    let processes = Self.replacing("b", with: Process("b", parent: "ns", pids: [10, 5]))
+    let processes = Self.replacing("b", with: #"{"name": "b", "parent": "ns", "pids": [10, 5]}"#)
     #expect(
       Self.refusal(processes)
         == "process 'b' has PID 10 at level 0 (the namespace of 'init'), which process 'a' has too"
@@ -93,7 +97,7 @@ import Testing
   }
 
   @Test func `a PID at or above pid_max is refused, naming the process and the level`() {
-    let processes = Self.replacing("a", with: Process("a", parent: "init", pids: [32768]))
+    let processes = Self.replacing("a", with: #"{"name": "a", "parent": "init", "pids": [32768]}"#)
     #expect(
       Self.refusal(processes) == "process 'a': PID 32768 at level 0 is not in 1..<pid_max (32768)")
     #expect(Self.refusal(processes, pidMax: 32769) == nil)
@@ -101,7 +105,7 @@ import Testing
 
   @Test func `a namespace whose first process is not PID 1 is refused`() {
     let processes = Self.replacing(
-      "ns", with: Process("ns", parent: "init", pids: [11, 3], newPidNamespace: true))
+      "ns", with: #"{"name": "ns", "parent": "init", "pids": [11, 3], "newPidNamespace": true}"#)
     #expect(
       Self.refusal(processes)
         == "process 'ns' would be the first process of its namespace at level 1 with PID 3: a "
@@ -112,7 +116,9 @@ import Testing
   @Test func `a thread whose TID is another process's PID is refused`() {
     let processes = Self.replacing(
       "b",
-      with: Process("b", parent: "ns", pids: [12, 5], threads: [.init(name: "t", tids: [10, 6])]))
+      with:
+        #"{"name": "b", "parent": "ns", "pids": [12, 5], "threads": [{"name": "t", "tids": [10, 6]}]}"#
+    )
     #expect(
       Self.refusal(processes)
         == "thread 'b/t' has TID 10 at level 0 (the namespace of 'init'), which process 'a' has too"
@@ -121,20 +127,20 @@ import Testing
 
   @Test func `shapes the restorer cannot make are refused, naming the entry`() {
     #expect(
-      Self.refusal(Self.valid + [Process("c", parent: "nobody", pids: [30])])
+      Self.refusal(Self.valid + [#"{"name": "c", "parent": "nobody", "pids": [30]}"#])
         == "process 'c': its parent 'nobody' is no process of the tree")
     #expect(
-      Self.refusal(Self.valid + [Process("c", parent: "ns", pids: [30])])
+      Self.refusal(Self.valid + [#"{"name": "c", "parent": "ns", "pids": [30]}"#])
         == "process 'c' has 1 PIDs but is in 2 namespace levels (its parent is at 2 levels, and "
         + "it makes no namespace)")
     #expect(
-      Self.refusal(Self.valid + [Process("c", parent: "a", pids: [30], session: "init")])
+      Self.refusal(Self.valid + [#"{"name": "c", "parent": "a", "pids": [30], "session": "init"}"#])
         == nil)
     #expect(
-      Self.refusal(Self.valid + [Process("c", parent: "b", pids: [30, 7], session: "a")])
+      Self.refusal(Self.valid + [#"{"name": "c", "parent": "b", "pids": [30, 7], "session": "a"}"#])
         == "process 'c': its session 'a' is neither its own (setsid) nor its parent's ('init')")
     #expect(
-      Self.refusal(Self.valid + [Process("c", parent: "b", pids: [30, 7], group: "a")])
+      Self.refusal(Self.valid + [#"{"name": "c", "parent": "b", "pids": [30, 7], "group": "a"}"#])
         == "process 'c': its group leader 'a' is not in its PID namespace, so setpgid cannot "
         + "name it")
     #expect(
@@ -154,10 +160,10 @@ import Testing
       """#
     try Data(json.utf8).write(to: directory.appendingPathComponent("trees/twice.json"))
     let fixture = try TreeFixture.load("twice", from: directory)
-    #expect(throws: TreeRefusal.self) {
+    #expect(throws: FixtureError.self) {
       try TreePlan(fixture, tree: "twice", pidMax: 32768)
     }
-    #expect(throws: TreeRefusal.self) { try TreeFixture.load("../twice", from: directory) }
+    #expect(throws: FixtureError.self) { try TreeFixture.load("../twice", from: directory) }
   }
 
   @Test(.needsSandbox)

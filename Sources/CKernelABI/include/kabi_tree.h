@@ -122,4 +122,13 @@ struct kabi_tree_plan {
 	struct kabi_tree_entry entries[KABI_TREE_ENTRIES];
 };
 
+/*
+ * In the test process: maps a plan for count entries, shared with the tree's processes, and its
+ * stack slots, each above a guard page (plan.stacks); sets count and stacks. 0 and *plan, or
+ * -errno with nothing left mapped. Raw syscalls, as restore.c links nothing from libc.
+ */
+long kabi_tree_map(uint32_t count, struct kabi_tree_plan **plan);
+/* Unmaps a plan of kabi_tree_map and its stacks. */
+void kabi_tree_unmap(struct kabi_tree_plan *plan);
+
 #endif
