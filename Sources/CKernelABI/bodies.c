@@ -9,6 +9,7 @@
 
 #include "kabi_bodies.h"
 #include "kabi_files.h"
+#include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
@@ -77,12 +78,7 @@ static long create_from_child(const struct kabi_body_context *ctx, int32_t step,
 		kabi_sys(SYS_write, made[1], &r, sizeof(r));
 		kabi_sys(SYS_exit_group, 0);
 	}
-	kabi_sys(SYS_close, made[1]);
-	r = helper;
-	if (helper > 0 && kabi_sys(SYS_read, made[0], &returned, sizeof(returned)) !=
-				  (long)sizeof(returned))
-		r = -EPIPE;
-	kabi_sys(SYS_close, made[0]);
+	r = kabi_helper_result(helper, made, &returned);
 	if (helper > 0 && kabi_reap(helper, &info) < 0)
 		r = -ECHILD;
 	if (r < 0)

@@ -189,12 +189,8 @@ KABI_OP(op_autoreap_orphan, "autoreap-orphan", "clone3", { "flags", KABI_ARG_FLA
 		kabi_sys(SYS_write, made[1], &r, sizeof(r));
 		kabi_sys(SYS_exit_group, 0);
 	}
-	kabi_sys(SYS_close, made[1]);
 	kabi_sys(SYS_close, hold[0]);
-	r = helper;
-	if (helper > 0 && kabi_sys(SYS_read, made[0], &child, sizeof(child)) != (long)sizeof(child))
-		r = -EPIPE;
-	kabi_sys(SYS_close, made[0]);
+	r = kabi_helper_result(helper, made, &child);
 	if (helper > 0 && kabi_reap(helper, &info) < 0)
 		r = -ECHILD;
 	while (kabi_take_signal(&info) > 0)

@@ -60,13 +60,9 @@ KABI_OP(op_clone_parent, "clone-parent", "clone3", { "flags", KABI_ARG_FLAGS, 0 
 		kabi_wait_for_eof(hold_helper[0]);
 		kabi_sys(SYS_exit_group, 0);
 	}
-	kabi_sys(SYS_close, made[1]);
 	kabi_sys(SYS_close, hold_helper[0]);
 	kabi_sys(SYS_close, hold_child[0]);
-	r = helper;
-	if (helper > 0 && kabi_sys(SYS_read, made[0], &child, sizeof(child)) != (long)sizeof(child))
-		r = -EPIPE;
-	kabi_sys(SYS_close, made[0]);
+	r = kabi_helper_result(helper, made, &child);
 	if (r > 0 && child > 0) {
 		long w = kabi_sys(SYS_waitid, P_PID, child, &info,
 				  WEXITED | WNOHANG | WNOWAIT | KABI_WAIT_ALL, 0);

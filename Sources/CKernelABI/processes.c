@@ -109,6 +109,17 @@ void kabi_wait_for_eof(int fd)
 		;
 }
 
+long kabi_helper_result(long helper, int made[2], long *value)
+{
+	long r = helper;
+
+	kabi_sys(SYS_close, made[1]);
+	if (helper > 0 && kabi_sys(SYS_read, made[0], value, sizeof(*value)) != (long)sizeof(*value))
+		r = -EPIPE;
+	kabi_sys(SYS_close, made[0]);
+	return r;
+}
+
 void kabi_wait_for_parent_death(void)
 {
 	for (;;)

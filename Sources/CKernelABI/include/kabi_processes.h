@@ -59,6 +59,13 @@ long kabi_capset(const struct kabi_cap_sets *sets);
 /* Reads fd until end of file (or an error other than EINTR): until every write end is closed. */
 void kabi_wait_for_eof(int fd);
 
+/*
+ * The value a helper child (the fork's result: helper) writes to the pipe made[] once it has
+ * made its call, such as what its clone3 returned: closes made[1], reads *value from made[0] and
+ * closes it. Returns helper, or -EPIPE when a helper that was forked wrote no whole value.
+ */
+long kabi_helper_result(long helper, int made[2], long *value);
+
 /* A process that only waits to be killed with its parent: an init, or a namespace's holder. */
 __attribute__((noreturn)) void kabi_wait_for_parent_death(void);
 
