@@ -32,9 +32,8 @@ KABI_OP(op_clone_parent, "clone-parent", "clone3", { "flags", KABI_ARG_FLAGS, 0 
 	uint64_t old;
 	long helper, child = 0, r;
 
-	if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0)
-		return kabi_setup_failed(call, "pipe2", r);
-	if ((r = kabi_sys(SYS_pipe2, hold_helper, O_CLOEXEC)) < 0 ||
+	if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0 ||
+	    (r = kabi_sys(SYS_pipe2, hold_helper, O_CLOEXEC)) < 0 ||
 	    (r = kabi_sys(SYS_pipe2, hold_child, O_CLOEXEC)) < 0)
 		return kabi_setup_failed(call, "pipe2", r);
 	if ((r = kabi_block_signals(&old)) < 0)
