@@ -1,7 +1,6 @@
 import CKernelABI
 import Foundation
 import KernelABI
-import Synchronization
 
 /// A row's call as a small program: labelled steps, each an operation by name with named
 /// arguments, which the one compiler here turns into `struct kabi_program` for the sandbox's
@@ -184,56 +183,33 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// Decodes the argument as `type`, with `what` naming it in an error: the shapes every
-  /// program uses directly, anything else through JSON.
-  func decode<Value: Decodable & Sendable>(_ type: Value.Type, what: String) throws(ProgramError)
-    -> Value
-  {
+  /// Decodes the argument as `type`, with `what` naming it in an error: a number, a word or
+  /// clone flags directly (most arguments are one), anything else (a `struct clone_args`)
+  /// through JSON.
+  func decode<Value: Decodable>(_ type: Value.Type, what: String) throws(ProgramError) -> Value {
     if let value = direct(type) { return value }
-    let key = DecodedKey(type: ObjectIdentifier(Value.self), argument: self)
-    if let value = Self.decoded.withLock({ $0[key] }) as? Value { return value }
     do {
-      let value = try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
-      Self.decoded.withLock { $0[key] = value }
-      return value
+      return try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
     } catch {
       throw ProgramError("\(what): \(self) is not \(Value.self) (\(error))")
     }
   }
 
-  /// Arguments decoded through JSON (a `struct clone_args`), by type: a row is compiled when
-  /// its table loads and again when it runs.
-  private struct DecodedKey: Hashable {
-    var type: ObjectIdentifier
-    var argument: Argument
-  }
-  private static let decoded = Mutex<[DecodedKey: any Sendable]>([:])
-
   /// The argument as `type` where it already has that shape; nil leaves it to JSON (and its
   /// error message).
   private func direct<Value>(_ type: Value.Type) -> Value? {
     switch self {
-    case .number(let number):
-      if let value = number as? Value { return value }
+    case .number(let number): return number as? Value
     case .text(let text):
-      if let value = text as? Value { return value }
-      if Value.self == CloneFlags.self { return CloneFlags(name: text) as? Value }
-    case .list(let list):
-      let texts = list.compactMap { if case .text(let text) = $0 { text } else { nil } }
-      let numbers = list.compactMap { if case .number(let number) = $0 { number } else { nil } }
-      if Value.self == [String].self, texts.count == list.count { return texts as? Value }
-      if Value.self == [Int32].self, numbers.count == list.count {
-        let pids = numbers.compactMap { Int32(exactly: $0) }
-        return pids.count == list.count ? pids as? Value : nil
+      return text as? Value
+        ?? (Value.self == CloneFlags.self ? CloneFlags(name: text) as? Value : nil)
+    case .list(let list) where Value.self == CloneFlags.self:
+      let flags = list.compactMap {
+        if case .text(let name) = $0 { CloneFlags(name: name) } else { nil }
       }
-      if Value.self == CloneFlags.self, texts.count == list.count {
-        let flags = texts.compactMap(CloneFlags.init(name:))
-        return flags.count == list.count ? CloneFlags(flags) as? Value : nil
-      }
-    default:
-      break
+      return flags.count == list.count ? CloneFlags(flags) as? Value : nil
+    default: return nil
     }
-    return nil
   }
 }
 
