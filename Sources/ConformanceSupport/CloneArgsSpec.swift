@@ -96,23 +96,33 @@ final class BuiltCloneArgs {
   let pidMaxRelative: Int64
   private let memory: GuardedMemory
   /// The inline set_tid array; a page of its own only where set_tid straddles a guard page.
-  private let tids = UnsafeMutableRawBufferPointer.allocate(
-    byteCount: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1), alignment: 8)
-  /// The words `scratch+N` names: where the kernel may write a pidfd or a TID.
-  private let scratch = UnsafeMutableRawBufferPointer.allocate(
-    byteCount: ArgsAddress.scratchBytes, alignment: 8)
+  private let tids: CArray<Int32>
   private var straddling: GuardedMemory?
+  /// The words `scratch+N` names: where the kernel may write a pidfd or a TID.
+  private let scratch = CArray<UInt64>(count: ArgsAddress.scratchBytes / 8)
 
   init(_ spec: CloneArgsSpec, size: Int) throws(Errno) {
     self.size = size
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
-    if spec.setTidAt == .straddlesGuardPage { straddling = try GuardedMemory(capacity: 4) }
+    let pids = (spec.setTid ?? []).map(\.number)
+    let tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
+    self.tids = tids
     pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
       .reduce(0) { $0 | 1 << Int64($1.offset) }
-    let setTidAddress = placeSetTid(spec)
-    scratch.initializeMemory(as: UInt8.self, repeating: 0)
-    let base = UInt64(UInt(bitPattern: scratch.baseAddress))
+    let setTid: UInt64
+    switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
+    case .null: setTid = 0
+    case .inaccessible: setTid = UInt64(UInt(bitPattern: memory.guardAddress))
+    case .straddlesGuardPage:
+      let straddling = try GuardedMemory(capacity: 4)
+      let readable = straddling.bytesEndingAtGuard(MemoryLayout<Int32>.size)
+      readable.storeBytes(of: pids.first ?? 1, as: Int32.self)
+      self.straddling = straddling
+      setTid = UInt64(UInt(bitPattern: readable.baseAddress))
+    case .inline: setTid = pids.isEmpty ? 0 : UInt64(bitPattern: tids.address)
+    }
+    let base = UInt64(bitPattern: scratch.address)
     let flags = spec.flags?.rawValue ?? 0
     let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
     // The fields in the struct's order; nil leaves one zero.
@@ -122,7 +132,7 @@ final class BuiltCloneArgs {
         CloneArgsLayout.Offset.exitSignal,
         spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
       ),
-      (CloneArgsLayout.Offset.setTid, setTidAddress == 0 ? nil : setTidAddress),
+      (CloneArgsLayout.Offset.setTid, setTid == 0 ? nil : setTid),
       (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
       (CloneArgsLayout.Offset.cgroup, spec.cgroup),
       (CloneArgsLayout.Offset.pidfd, spec.pidfd?.value(scratch: base)),
@@ -131,55 +141,18 @@ final class BuiltCloneArgs {
       (CloneArgsLayout.Offset.stackSize, spec.stackSize?.value(scratch: base)),
     ]
 
-    let bytes: UnsafeMutableRawBufferPointer?
+    let bytes: UnsafeMutableRawBufferPointer
     switch spec.placement ?? .normal {
     case .normal: bytes = memory.bytesEndingAtGuard(bufferBytes)
     case .endsAtGuardPage: bytes = memory.bytesEndingAtGuard(size)
     case .straddlesGuardPage: bytes = memory.bytesEndingAtGuard(spec.readableBytes ?? 0)
-    case .inaccessible, .null: bytes = nil
-    }
-    if let bytes {
-      Self.fill(bytes, spec, size: size, words: words)
-      address = Int64(Int(bitPattern: bytes.baseAddress))
-    } else {
-      address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
-    }
-  }
-
-  deinit {
-    tids.deallocate()
-    scratch.deallocate()
-  }
-
-  /// Writes the PIDs and returns where `set_tid` points.
-  private func placeSetTid(_ spec: CloneArgsSpec) -> UInt64 {
-    let values = (spec.setTid ?? []).map(\.number)
-    switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
-    case .null:
-      return 0
     case .inaccessible:
-      return UInt64(UInt(bitPattern: memory.guardAddress))
-    case .straddlesGuardPage:
-      guard let readable = straddling?.bytesEndingAtGuard(MemoryLayout<Int32>.size) else {
-        return 0
-      }
-      readable.storeBytes(of: values.first ?? 1, as: Int32.self)
-      return UInt64(UInt(bitPattern: readable.baseAddress))
-    case .inline:
-      guard !values.isEmpty else { return 0 }
-      tids.initializeMemory(as: UInt8.self, repeating: 0)
-      for (index, value) in values.prefix(Int(KABI_MAX_PID_NS_LEVEL) + 1).enumerated() {
-        tids.storeBytes(of: value, toByteOffset: 4 * index, as: Int32.self)
-      }
-      return UInt64(UInt(bitPattern: tids.baseAddress))
+      address = Int64(Int(bitPattern: memory.guardAddress))
+      return
+    case .null: return
     }
-  }
-
-  /// Writes the fields that fit into `bytes`.
-  private static func fill(
-    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int,
-    words: [(offset: Int, value: UInt64?)]
-  ) {
+    address = Int64(Int(bitPattern: bytes.baseAddress))
+    // The fields that fit into the readable bytes.
     for (offset, value) in words where offset + 8 <= bytes.count {
       if let value { bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
     }
