@@ -9,7 +9,7 @@ import KernelABI
 /// ```json
 /// {"flags": ["CLONE_NEWPID"], "set_tid": [1, "pid_max-1"], "exit_signal": 0, "size": 88}
 /// ```
-public struct CloneArgsSpec: Codable, Hashable, Sendable {
+public struct CloneArgsSpec: Decodable, Hashable, Sendable {
   public var flags: CloneFlags?
   /// `exit_signal`; SIGCHLD when absent, unless CLONE_PARENT or CLONE_THREAD (then 0).
   public var exitSignal: UInt64?
@@ -51,7 +51,7 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   }
 
   /// Where `set_tid` points.
-  public enum TidPlacement: String, Codable, Sendable {
+  public enum TidPlacement: String, Decodable, Sendable {
     case inline, null, inaccessible
     /// `set_tid[0]` is readable, `set_tid[1]` lies in an inaccessible page.
     case straddlesGuardPage
@@ -168,7 +168,7 @@ final class BuiltCloneArgs {
 /// A byte count or offset in a fixture: a number, or `PAGE_SIZE`, `PAGE_SIZE+1`, `PAGE_SIZE-1`.
 ///
 /// Resolved against the running system's page size, never a constant.
-public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct ByteCount: Decodable, Hashable, Sendable {
   public var pages: Int
   public var bytes: Int
 
@@ -178,40 +178,30 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
     case .number(let number): (pages, bytes) = (0, number)
     case .word(let word):
       let text = word.replacingOccurrences(of: " ", with: "")
-      guard let parsed = Self.parse(text) else {
+      if let number = Int(text) {
+        (pages, bytes) = (0, number)
+      } else if let offset = text.offset(after: "PAGE_SIZE") {
+        (pages, bytes) = (1, offset)
+      } else {
         throw DecodingError.dataCorruptedError(
           in: container,
           debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)")
       }
-      (pages, bytes) = parsed
     }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(description)
-  }
-
-  private static func parse(_ text: String) -> (Int, Int)? {
-    if let number = Int(text) { return (0, number) }
-    guard text.hasPrefix("PAGE_SIZE") else { return nil }
-    let rest = text.dropFirst("PAGE_SIZE".count)
-    if rest.isEmpty { return (1, 0) }
-    guard let sign = rest.first, sign == "+" || sign == "-", let amount = Int(rest.dropFirst())
-    else { return nil }
-    return (1, sign == "+" ? amount : -amount)
   }
 
   /// The number of bytes on the running system.
   public var resolved: Int { pages * RunningKernel.pageSize + bytes }
+}
 
-  public var description: String {
-    switch (pages, bytes) {
-    case (0, let bytes): "\(bytes)"
-    case (_, 0): "PAGE_SIZE"
-    case (_, let bytes) where bytes > 0: "PAGE_SIZE+\(bytes)"
-    case (_, let bytes): "PAGE_SIZE\(bytes)"
-    }
+extension String {
+  /// `n` of a fixture word `word`, `word+n` or `word-n` (0 for `word` alone), or nil: a value
+  /// relative to one the suite finds where it runs (`PAGE_SIZE+1`, `scratch+8`).
+  func offset(after word: String) -> Int? {
+    guard hasPrefix(word) else { return nil }
+    let rest = dropFirst(word.count)
+    guard let sign = rest.first else { return 0 }
+    return sign == "+" || sign == "-" ? Int(rest) : nil
   }
 }
 
@@ -219,7 +209,7 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
 /// `scratch` / `scratch+N`, a zeroed, writable word the suite owns for the call, so that a kernel
 /// that writes a pidfd or TID there writes into memory of the suite's choosing. The same word
 /// in two fields is the same address.
-public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
+public enum ArgsAddress: Decodable, Hashable, Sendable {
   case value(UInt64)
   case scratch(offset: Int)
 
@@ -228,31 +218,23 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(UInt64.self) {
-      self = .value(number)
-      return
+    switch try container.decodeNumberOrWord(UInt64.self) {
+    case .number(let number): self = .value(number)
+    case .word(let text):
+      if text.hasPrefix("0x"), let number = UInt64(text.dropFirst(2), radix: 16) {
+        self = .value(number)
+      } else if let offset = text.offset(after: "scratch"), offset >= 0, offset % 8 == 0,
+        offset + 8 <= Self.scratchBytes
+      {
+        self = .scratch(offset: offset)
+      } else {
+        throw DecodingError.dataCorruptedError(
+          in: container,
+          debugDescription:
+            "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
+        )
+      }
     }
-    let text = try container.decode(String.self)
-    if text.hasPrefix("0x"), let number = UInt64(text.dropFirst(2), radix: 16) {
-      self = .value(number)
-    } else if text == "scratch" {
-      self = .scratch(offset: 0)
-    } else if text.hasPrefix("scratch+"), let offset = Int(text.dropFirst("scratch+".count)),
-      offset >= 0, offset % 8 == 0, offset + 8 <= Self.scratchBytes
-    {
-      self = .scratch(offset: offset)
-    } else {
-      throw DecodingError.dataCorruptedError(
-        in: container,
-        debugDescription:
-          "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
-      )
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(description)
   }
 
   func value(scratch base: UInt64) -> UInt64 {
@@ -261,18 +243,10 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
     case .scratch(let offset): base + UInt64(offset)
     }
   }
-
-  public var description: String {
-    switch self {
-    case .value(let number): "0x" + String(number, radix: 16)
-    case .scratch(0): "scratch"
-    case .scratch(let offset): "scratch+\(offset)"
-    }
-  }
 }
 
 /// Where a `struct clone_args` sits in memory for a call.
-public enum ArgsPlacement: String, Codable, Sendable {
+public enum ArgsPlacement: String, Decodable, Sendable {
   /// In readable memory, with an inaccessible page right after `max(size, 88) + 8` bytes.
   case normal
   /// The last byte of `size` ends right before an inaccessible page: any over-read faults.
