@@ -6,7 +6,7 @@ import Foundation
 public enum FixtureCatalog {
   /// Reads the table `file` as its suite does: rows of programs, one case each.
   public static func load(_ file: String) throws -> (area: String, cases: Int) {
-    let table = try Fixtures.load(file, as: ProgramCall.self)
+    let table = try Fixtures.load(file)
     return (table.area, table.cases.count)
   }
 

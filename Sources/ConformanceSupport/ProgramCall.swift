@@ -264,7 +264,9 @@ public struct Operation: Sendable {
   }()
 }
 
-extension ProgramCall: CheckedCall {
+extension ProgramCall {
+  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
+  /// make safely, or nil.
   public var problem: String? {
     do {
       _ = try CompiledProgram(self, validating: true)

@@ -42,7 +42,7 @@ import Testing
       + #""expect": [{"result": "success"}]}"#
     try Data(MalformedFixture.table(row).utf8).write(to: directory.appendingPathComponent("t.json"))
     #expect {
-      _ = try Fixtures.load("t.json", as: ProgramCall.self, from: directory)
+      _ = try Fixtures.load("t.json", from: directory)
     } throws: { error in
       "\(error)".contains("a.x: CLONE_VM needs a stack")
     }
