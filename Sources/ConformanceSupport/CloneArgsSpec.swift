@@ -83,8 +83,21 @@ public struct CloneArgsSpec: Decodable, Hashable, Sendable {
   func validSize() throws(ProgramError) -> Int {
     let size = resolvedSize
     guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
-    // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
-    if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
+    // Every step that takes a clone_args makes a fork-like child, which has no stack of its
+    // own: flags that make it share the caller's memory or stack, or set its TLS, would run it
+    // on the body's stack. CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it
+    // before any child exists (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs
+    // CLONE_VM), and a kernel that wrongly made one would give it a copy of the memory.
+    let vm = CloneFlags(rawValue: KABI_CLONE_VM)
+    let thread = CloneFlags(rawValue: KABI_CLONE_THREAD)
+    var offending = (flags ?? []).intersection([
+      vm, thread, .init(rawValue: KABI_CLONE_SETTLS), .init(rawValue: KABI_CLONE_VFORK),
+    ])
+    if !offending.contains(vm) { offending.remove(thread) }
+    guard offending.isEmpty else {
+      throw ProgramError(
+        "\(offending) needs a stack for the child, which this call type does not give it")
+    }
     return size
   }
 }

@@ -97,26 +97,3 @@ public enum Fixtures {
   /// read a table once per process.
   private static let loaded = Mutex<[String: FixtureFile<ProgramCall>]>([:])
 }
-
-extension CloneFlags {
-  /// Flags that make the child share the caller's memory or stack, or set its TLS: without a
-  /// stack of its own the child would run on the body's stack.
-  static let needingOwnStack: CloneFlags = [
-    .init(rawValue: KABI_CLONE_VM), .init(rawValue: KABI_CLONE_THREAD),
-    .init(rawValue: KABI_CLONE_SETTLS), .init(rawValue: KABI_CLONE_VFORK),
-  ]
-
-  /// Why a fork-like child (no stack given) cannot be made with these flags, or nil.
-  ///
-  /// CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it before any child exists
-  /// (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM), and a kernel that
-  /// wrongly made one would give it a copy of the memory, not the caller's stack.
-  var stacklessProblem: String? {
-    var offending = intersection(.needingOwnStack)
-    if !contains(.init(rawValue: KABI_CLONE_VM)) {
-      offending.remove(.init(rawValue: KABI_CLONE_THREAD))
-    }
-    guard !offending.isEmpty else { return nil }
-    return "\(offending) needs a stack for the child, which this call type does not give it"
-  }
-}
