@@ -546,25 +546,18 @@ extension ProgramCall {
     return spec
   }
 
-  /// Runs `compiled` at the innermost level of a fresh sandbox (`spec`, or the program's own),
-  /// calling `onReport` with each record as it arrives.
+  /// Runs the program (as `compiled`, or compiled here) at the innermost level of a fresh
+  /// sandbox (`spec`, or the program's own), calling `onReport` with each record as it arrives.
   public func run(
-    _ compiled: CompiledProgram, spec: SandboxSpec? = nil,
+    _ compiled: CompiledProgram? = nil, spec: SandboxSpec? = nil,
     onReport: (SandboxReport) -> Void = { _ in }
-  ) throws(Errno) -> SandboxRun {
+  ) throws -> SandboxRun {
+    let compiled = try compiled ?? CompiledProgram(self)
     var program = compiled.program
-    return try Sandbox.run(
-      spec ?? sandboxSpec, body: kabi_body_program, argument: &program,
-      maxReports: compiled.maxReports, onReport: onReport)
-  }
-
-  /// Compiles and runs the program in a fresh sandbox.
-  public func run(spec: SandboxSpec? = nil, onReport: (SandboxReport) -> Void = { _ in }) throws
-    -> SandboxRun
-  {
-    let compiled = try CompiledProgram(self)
     return try withExtendedLifetime(compiled) {
-      try run(compiled, spec: spec, onReport: onReport)
+      try Sandbox.run(
+        spec ?? sandboxSpec, body: kabi_body_program, argument: &program,
+        maxReports: compiled.maxReports, onReport: onReport)
     }
   }
 
