@@ -345,7 +345,7 @@ public final class CompiledProgram {
       }
       let what = "\(step.op) \(name)"
       // Fills the parameter's slots, from its first.
-      func put(_ words: Int64...) {
+      func fill(_ words: Int64...) {
         slots.replaceSubrange(parameter.slot..<parameter.slot + words.count, with: words)
       }
       switch (parameter.kind, value) {
@@ -356,26 +356,26 @@ public final class CompiledProgram {
       case (KABI_ARG_NUMBER, .text(let word)) where word.hasPrefix("@"):
         references[parameter.slot] = try reference(word, labels: labels, before: index)
       case (KABI_ARG_NUMBER, .text(let word)) where word.hasPrefix("$"):
-        put(try ProgramEnvironment.value(of: word, in: context, what: what))
-      case (KABI_ARG_NUMBER, .flag(let on)): put(on ? 1 : 0)
+        fill(try ProgramEnvironment.value(of: word, in: context, what: what))
+      case (KABI_ARG_NUMBER, .flag(let on)): fill(on ? 1 : 0)
       case (KABI_ARG_NUMBER, _), (KABI_ARG_FLAGS, .number), (KABI_ARG_SIGNAL, .number):
-        put(try value.decode(Int64.self, what: what))
+        fill(try value.decode(Int64.self, what: what))
       case (KABI_ARG_FLAGS, _):
-        put(Int64(bitPattern: try value.decode(CloneFlags.self, what: what).rawValue))
+        fill(Int64(bitPattern: try value.decode(CloneFlags.self, what: what).rawValue))
       case (KABI_ARG_SIGNAL, .text(let name)):
         guard let number = Self.signals[name] else {
           throw ProgramError("\(what): no signal \(name) (known: \(Self.signals.keys.sorted()))")
         }
-        put(Int64(number))
+        fill(Int64(number))
       case (KABI_ARG_SIGNAL, _):
         throw ProgramError("\(what): a signal name or number, not \(value)")
       case (KABI_ARG_CAPS, _):
         let text = try value.decode(String.self, what: what)
         let sets = try ProgramError.naming(what) { try CapabilitySets(text: text).knownToKernel }
-        put(
+        fill(
           Int64(bitPattern: sets.effective), Int64(bitPattern: sets.permitted),
           Int64(bitPattern: sets.inheritable))
-      case (KABI_ARG_CAP_NAMES, _): put(try ProgramCall.capabilityMask(value))
+      case (KABI_ARG_CAP_NAMES, _): fill(try ProgramCall.capabilityMask(value))
       case (KABI_ARG_CLONE_ARGS, _):
         let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
@@ -394,7 +394,7 @@ public final class CompiledProgram {
         }
         let built = try spec.build()
         memory.append(built)
-        put(built.address, Int64(built.size), built.pidMaxRelative)
+        fill(built.address, Int64(built.size), built.pidMaxRelative)
       case (KABI_ARG_TREE, _):
         let name = try value.decode(String.self, what: what)
         // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
@@ -405,13 +405,13 @@ public final class CompiledProgram {
         trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
         if let memory {
           self.memory.append(memory)
-          put(memory.address)
+          fill(memory.address)
         }
       case (KABI_ARG_PIDS, _):
         let pids = try value.decode([Int32].self, what: what)
         let array = CArray(pids)
         memory.append(array)
-        put(Int64(pids.count), pids.isEmpty ? 0 : array.address)
+        fill(Int64(pids.count), pids.isEmpty ? 0 : array.address)
       default:
         throw ProgramError("\(what): parameter kind \(parameter.kind.rawValue) is unknown")
       }
