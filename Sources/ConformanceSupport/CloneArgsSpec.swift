@@ -9,7 +9,7 @@ import KernelABI
 /// ```json
 /// {"flags": ["CLONE_NEWPID"], "set_tid": [1, "pid_max-1"], "exit_signal": 0, "size": 88}
 /// ```
-public struct CloneArgsSpec: Codable, Hashable, Sendable {
+public struct CloneArgsSpec: Decodable, Hashable, Sendable {
   public var flags: CloneFlags?
   /// `exit_signal`; SIGCHLD when absent, unless CLONE_PARENT or CLONE_THREAD (then 0).
   public var exitSignal: UInt64?
@@ -51,7 +51,7 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   }
 
   /// Where `set_tid` points.
-  public enum TidPlacement: String, Codable, Sendable {
+  public enum TidPlacement: String, Decodable, Sendable {
     case inline, null, inaccessible
     /// `set_tid[0]` is readable, `set_tid[1]` lies in an inaccessible page.
     case straddlesGuardPage
@@ -83,8 +83,21 @@ public struct CloneArgsSpec: Codable, Hashable, Sendable {
   func validSize() throws(ProgramError) -> Int {
     let size = resolvedSize
     guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
-    // Every step that takes a clone_args makes a fork-like child, which has no stack of its own.
-    if let problem = flags?.stacklessProblem { throw ProgramError(problem) }
+    // Every step that takes a clone_args makes a fork-like child, which has no stack of its
+    // own: flags that make it share the caller's memory or stack, or set its TLS, would run it
+    // on the body's stack. CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it
+    // before any child exists (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs
+    // CLONE_VM), and a kernel that wrongly made one would give it a copy of the memory.
+    let vm = CloneFlags(rawValue: KABI_CLONE_VM)
+    let thread = CloneFlags(rawValue: KABI_CLONE_THREAD)
+    var offending = (flags ?? []).intersection([
+      vm, thread, .init(rawValue: KABI_CLONE_SETTLS), .init(rawValue: KABI_CLONE_VFORK),
+    ])
+    if !offending.contains(vm) { offending.remove(thread) }
+    guard offending.isEmpty else {
+      throw ProgramError(
+        "\(offending) needs a stack for the child, which this call type does not give it")
+    }
     return size
   }
 }
@@ -96,23 +109,33 @@ final class BuiltCloneArgs {
   let pidMaxRelative: Int64
   private let memory: GuardedMemory
   /// The inline set_tid array; a page of its own only where set_tid straddles a guard page.
-  private let tids = UnsafeMutableRawBufferPointer.allocate(
-    byteCount: 4 * (Int(KABI_MAX_PID_NS_LEVEL) + 1), alignment: 8)
-  /// The words `scratch+N` names: where the kernel may write a pidfd or a TID.
-  private let scratch = UnsafeMutableRawBufferPointer.allocate(
-    byteCount: ArgsAddress.scratchBytes, alignment: 8)
+  private let tids: CArray<Int32>
   private var straddling: GuardedMemory?
+  /// The words `scratch+N` names: where the kernel may write a pidfd or a TID.
+  private let scratch = CArray<UInt64>(count: ArgsAddress.scratchBytes / 8)
 
   init(_ spec: CloneArgsSpec, size: Int) throws(Errno) {
     self.size = size
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
-    if spec.setTidAt == .straddlesGuardPage { straddling = try GuardedMemory(capacity: 4) }
+    let pids = (spec.setTid ?? []).map(\.number)
+    let tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
+    self.tids = tids
     pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
       .reduce(0) { $0 | 1 << Int64($1.offset) }
-    let setTidAddress = placeSetTid(spec)
-    scratch.initializeMemory(as: UInt8.self, repeating: 0)
-    let base = UInt64(UInt(bitPattern: scratch.baseAddress))
+    let setTid: UInt64
+    switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
+    case .null: setTid = 0
+    case .inaccessible: setTid = UInt64(UInt(bitPattern: memory.guardAddress))
+    case .straddlesGuardPage:
+      let straddling = try GuardedMemory(capacity: 4)
+      let readable = straddling.bytesEndingAtGuard(MemoryLayout<Int32>.size)
+      readable.storeBytes(of: pids.first ?? 1, as: Int32.self)
+      self.straddling = straddling
+      setTid = UInt64(UInt(bitPattern: readable.baseAddress))
+    case .inline: setTid = pids.isEmpty ? 0 : UInt64(bitPattern: tids.address)
+    }
+    let base = UInt64(bitPattern: scratch.address)
     let flags = spec.flags?.rawValue ?? 0
     let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
     // The fields in the struct's order; nil leaves one zero.
@@ -122,7 +145,7 @@ final class BuiltCloneArgs {
         CloneArgsLayout.Offset.exitSignal,
         spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
       ),
-      (CloneArgsLayout.Offset.setTid, setTidAddress == 0 ? nil : setTidAddress),
+      (CloneArgsLayout.Offset.setTid, setTid == 0 ? nil : setTid),
       (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
       (CloneArgsLayout.Offset.cgroup, spec.cgroup),
       (CloneArgsLayout.Offset.pidfd, spec.pidfd?.value(scratch: base)),
@@ -131,55 +154,18 @@ final class BuiltCloneArgs {
       (CloneArgsLayout.Offset.stackSize, spec.stackSize?.value(scratch: base)),
     ]
 
-    let bytes: UnsafeMutableRawBufferPointer?
+    let bytes: UnsafeMutableRawBufferPointer
     switch spec.placement ?? .normal {
     case .normal: bytes = memory.bytesEndingAtGuard(bufferBytes)
     case .endsAtGuardPage: bytes = memory.bytesEndingAtGuard(size)
     case .straddlesGuardPage: bytes = memory.bytesEndingAtGuard(spec.readableBytes ?? 0)
-    case .inaccessible, .null: bytes = nil
-    }
-    if let bytes {
-      Self.fill(bytes, spec, size: size, words: words)
-      address = Int64(Int(bitPattern: bytes.baseAddress))
-    } else {
-      address = spec.placement == .null ? 0 : Int64(Int(bitPattern: memory.guardAddress))
-    }
-  }
-
-  deinit {
-    tids.deallocate()
-    scratch.deallocate()
-  }
-
-  /// Writes the PIDs and returns where `set_tid` points.
-  private func placeSetTid(_ spec: CloneArgsSpec) -> UInt64 {
-    let values = (spec.setTid ?? []).map(\.number)
-    switch spec.setTidAt ?? (spec.setTid == nil ? .null : .inline) {
-    case .null:
-      return 0
     case .inaccessible:
-      return UInt64(UInt(bitPattern: memory.guardAddress))
-    case .straddlesGuardPage:
-      guard let readable = straddling?.bytesEndingAtGuard(MemoryLayout<Int32>.size) else {
-        return 0
-      }
-      readable.storeBytes(of: values.first ?? 1, as: Int32.self)
-      return UInt64(UInt(bitPattern: readable.baseAddress))
-    case .inline:
-      guard !values.isEmpty else { return 0 }
-      tids.initializeMemory(as: UInt8.self, repeating: 0)
-      for (index, value) in values.prefix(Int(KABI_MAX_PID_NS_LEVEL) + 1).enumerated() {
-        tids.storeBytes(of: value, toByteOffset: 4 * index, as: Int32.self)
-      }
-      return UInt64(UInt(bitPattern: tids.baseAddress))
+      address = Int64(Int(bitPattern: memory.guardAddress))
+      return
+    case .null: return
     }
-  }
-
-  /// Writes the fields that fit into `bytes`.
-  private static func fill(
-    _ bytes: UnsafeMutableRawBufferPointer, _ spec: CloneArgsSpec, size: Int,
-    words: [(offset: Int, value: UInt64?)]
-  ) {
+    address = Int64(Int(bitPattern: bytes.baseAddress))
+    // The fields that fit into the readable bytes.
     for (offset, value) in words where offset + 8 <= bytes.count {
       if let value { bytes.storeBytes(of: value, toByteOffset: offset, as: UInt64.self) }
     }
@@ -195,7 +181,7 @@ final class BuiltCloneArgs {
 /// A byte count or offset in a fixture: a number, or `PAGE_SIZE`, `PAGE_SIZE+1`, `PAGE_SIZE-1`.
 ///
 /// Resolved against the running system's page size, never a constant.
-public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct ByteCount: Decodable, Hashable, Sendable {
   public var pages: Int
   public var bytes: Int
 
@@ -205,40 +191,30 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
     case .number(let number): (pages, bytes) = (0, number)
     case .word(let word):
       let text = word.replacingOccurrences(of: " ", with: "")
-      guard let parsed = Self.parse(text) else {
+      if let number = Int(text) {
+        (pages, bytes) = (0, number)
+      } else if let offset = text.offset(after: "PAGE_SIZE") {
+        (pages, bytes) = (1, offset)
+      } else {
         throw DecodingError.dataCorruptedError(
           in: container,
           debugDescription: "not a byte count: \"\(text)\" (a number, PAGE_SIZE or PAGE_SIZE±n)")
       }
-      (pages, bytes) = parsed
     }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(description)
-  }
-
-  private static func parse(_ text: String) -> (Int, Int)? {
-    if let number = Int(text) { return (0, number) }
-    guard text.hasPrefix("PAGE_SIZE") else { return nil }
-    let rest = text.dropFirst("PAGE_SIZE".count)
-    if rest.isEmpty { return (1, 0) }
-    guard let sign = rest.first, sign == "+" || sign == "-", let amount = Int(rest.dropFirst())
-    else { return nil }
-    return (1, sign == "+" ? amount : -amount)
   }
 
   /// The number of bytes on the running system.
   public var resolved: Int { pages * RunningKernel.pageSize + bytes }
+}
 
-  public var description: String {
-    switch (pages, bytes) {
-    case (0, let bytes): "\(bytes)"
-    case (_, 0): "PAGE_SIZE"
-    case (_, let bytes) where bytes > 0: "PAGE_SIZE+\(bytes)"
-    case (_, let bytes): "PAGE_SIZE\(bytes)"
-    }
+extension String {
+  /// `n` of a fixture word `word`, `word+n` or `word-n` (0 for `word` alone), or nil: a value
+  /// relative to one the suite finds where it runs (`PAGE_SIZE+1`, `scratch+8`).
+  func offset(after word: String) -> Int? {
+    guard hasPrefix(word) else { return nil }
+    let rest = dropFirst(word.count)
+    guard let sign = rest.first else { return 0 }
+    return sign == "+" || sign == "-" ? Int(rest) : nil
   }
 }
 
@@ -246,7 +222,7 @@ public struct ByteCount: Codable, Hashable, Sendable, CustomStringConvertible {
 /// `scratch` / `scratch+N`, a zeroed, writable word the suite owns for the call, so that a kernel
 /// that writes a pidfd or TID there writes into memory of the suite's choosing. The same word
 /// in two fields is the same address.
-public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
+public enum ArgsAddress: Decodable, Hashable, Sendable {
   case value(UInt64)
   case scratch(offset: Int)
 
@@ -255,31 +231,23 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
-    if let number = try? container.decode(UInt64.self) {
-      self = .value(number)
-      return
+    switch try container.decodeNumberOrWord(UInt64.self) {
+    case .number(let number): self = .value(number)
+    case .word(let text):
+      if text.hasPrefix("0x"), let number = UInt64(text.dropFirst(2), radix: 16) {
+        self = .value(number)
+      } else if let offset = text.offset(after: "scratch"), offset >= 0, offset % 8 == 0,
+        offset + 8 <= Self.scratchBytes
+      {
+        self = .scratch(offset: offset)
+      } else {
+        throw DecodingError.dataCorruptedError(
+          in: container,
+          debugDescription:
+            "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
+        )
+      }
     }
-    let text = try container.decode(String.self)
-    if text.hasPrefix("0x"), let number = UInt64(text.dropFirst(2), radix: 16) {
-      self = .value(number)
-    } else if text == "scratch" {
-      self = .scratch(offset: 0)
-    } else if text.hasPrefix("scratch+"), let offset = Int(text.dropFirst("scratch+".count)),
-      offset >= 0, offset % 8 == 0, offset + 8 <= Self.scratchBytes
-    {
-      self = .scratch(offset: offset)
-    } else {
-      throw DecodingError.dataCorruptedError(
-        in: container,
-        debugDescription:
-          "not an address: \"\(text)\" (a number, 0x…, scratch or scratch+N, N a multiple of 8 below \(Self.scratchBytes))"
-      )
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(description)
   }
 
   func value(scratch base: UInt64) -> UInt64 {
@@ -288,18 +256,10 @@ public enum ArgsAddress: Codable, Hashable, Sendable, CustomStringConvertible {
     case .scratch(let offset): base + UInt64(offset)
     }
   }
-
-  public var description: String {
-    switch self {
-    case .value(let number): "0x" + String(number, radix: 16)
-    case .scratch(0): "scratch"
-    case .scratch(let offset): "scratch+\(offset)"
-    }
-  }
 }
 
 /// Where a `struct clone_args` sits in memory for a call.
-public enum ArgsPlacement: String, Codable, Sendable {
+public enum ArgsPlacement: String, Decodable, Sendable {
   /// In readable memory, with an inaccessible page right after `max(size, 88) + 8` bytes.
   case normal
   /// The last byte of `size` ends right before an inaccessible page: any over-read faults.

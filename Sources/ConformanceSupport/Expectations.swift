@@ -63,23 +63,28 @@ public enum Fixtures {
     try FixtureTables.names(in: directory)
   }
 
-  /// Decodes `name` as a table of `Call` rows, whole, and keeps the rows `selection` selects
-  /// (by default the run's `$PIDNS_CASES`). Errors name the file and the row.
-  public static func load<Call>(
-    _ name: String, as call: Call.Type = Call.self, from directory: URL = directory,
+  /// Decodes `name` as a table of programs, whole, with each call's prelude, and keeps the rows
+  /// `selection` selects (by default the run's `$PIDNS_CASES`). Errors name the file and the
+  /// row.
+  public static func load(
+    _ name: String, from directory: URL = directory,
     selection: CaseSelection? = CaseSelection.current
-  ) throws -> FixtureFile<Call> {
-    let key = "\(directory.path)/\(name) as \(Call.self)"
+  ) throws -> FixtureFile<ProgramCall> {
+    let key = "\(directory.path)/\(name)"
     // Under the lock, so that suites asking for one table at once decode it once.
     var table = try loaded.withLock { tables in
-      if let table = tables[key] as? FixtureFile<Call> { return table }
-      var table = try FixtureFile<Call>.load(name, from: directory)
-      let preludes = try Prelude.table(name, from: directory)
-      table.cases = try table.cases.map { try $0.resolvingPrelude(in: preludes, file: name) }
-      for row in table.cases {
-        if let problem = (row.call as? any CheckedCall)?.problem ?? row.resultProblem {
-          throw FixtureError(file: name, message: "\(row.id): \(problem)")
+      if let table = tables[key] { return table }
+      var table = try FixtureFile<ProgramCall>.load(name, from: directory)
+      let preludes = try Prelude.table(name, from: directory) ?? [:]
+      table.cases = try table.cases.map { row in
+        var row = row
+        do {
+          row.call = try row.call.using(preludes)
+          if let problem = row.call.problem ?? row.resultProblem { throw ProgramError(problem) }
+        } catch {
+          throw FixtureError(file: name, message: "\(row.id): \(error)")
         }
+        return row
       }
       tables[key] = table
       return table
@@ -90,34 +95,5 @@ public enum Fixtures {
 
   /// Tables already decoded and checked, whole: the catalog's count and each suite's cases
   /// read a table once per process.
-  private static let loaded = Mutex<[String: any Sendable]>([:])
-}
-
-/// A call whose row can be well-formed JSON and still not be a call the suite can make safely.
-public protocol CheckedCall {
-  /// Why the suite refuses the row, or nil.
-  var problem: String? { get }
-}
-
-extension CloneFlags {
-  /// Flags that make the child share the caller's memory or stack, or set its TLS: without a
-  /// stack of its own the child would run on the body's stack.
-  static let needingOwnStack: CloneFlags = [
-    .init(rawValue: KABI_CLONE_VM), .init(rawValue: KABI_CLONE_THREAD),
-    .init(rawValue: KABI_CLONE_SETTLS), .init(rawValue: KABI_CLONE_VFORK),
-  ]
-
-  /// Why a fork-like child (no stack given) cannot be made with these flags, or nil.
-  ///
-  /// CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it before any child exists
-  /// (copy_process(): CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM), and a kernel that
-  /// wrongly made one would give it a copy of the memory, not the caller's stack.
-  var stacklessProblem: String? {
-    var offending = intersection(.needingOwnStack)
-    if !contains(.init(rawValue: KABI_CLONE_VM)) {
-      offending.remove(.init(rawValue: KABI_CLONE_THREAD))
-    }
-    guard !offending.isEmpty else { return nil }
-    return "\(offending) needs a stack for the child, which this call type does not give it"
-  }
+  private static let loaded = Mutex<[String: FixtureFile<ProgramCall>]>([:])
 }

@@ -22,7 +22,7 @@ public enum FixtureCatalog {
     for file in files {
       do {
         // Read as its suite reads it: rows of programs, one case each.
-        let table = try Fixtures.load(file, as: ProgramCall.self)
+        let table = try Fixtures.load(file)
         counts[table.area, default: 0] += table.cases.count
       } catch let error as FixtureError {
         errors.append(error.description)

@@ -124,20 +124,6 @@ extension ProgramCall {
   }
 }
 
-extension ConformanceCase {
-  /// The row with its call's prelude attached, for a table of programs.
-  func resolvingPrelude(in preludes: [String: Prelude]?, file: String) throws -> Self {
-    guard let call = call as? ProgramCall, call.use != nil else { return self }
-    var row = self
-    do {
-      if let resolved = try call.using(preludes ?? [:]) as? Call { row.call = resolved }
-    } catch {
-      throw FixtureError(file: file, message: "\(id): \(error)")
-    }
-    return row
-  }
-}
-
 extension Fixtures {
   /// The cases of a table of programs whose call runs in the suite's own user namespace (its
   /// prelude says `inSuiteUserNamespace`), or the others: the former need a test with the
@@ -145,7 +131,7 @@ extension Fixtures {
   public static func programs(_ file: String, inSuiteUserNamespace: Bool) throws
     -> [ConformanceCase<ProgramCall>]
   {
-    try load(file, as: ProgramCall.self).cases.filter {
+    try load(file).cases.filter {
       ($0.call.inSuiteUserNamespace ?? false) == inSuiteUserNamespace
     }
   }

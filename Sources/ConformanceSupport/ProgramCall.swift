@@ -1,7 +1,7 @@
 import CKernelABI
 import Foundation
+import Glibc
 import KernelABI
-import Synchronization
 
 /// A row's call as a small program: labelled steps, each an operation by name with named
 /// arguments, which the one compiler here turns into `struct kabi_program` for the sandbox's
@@ -184,56 +184,33 @@ public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// Decodes the argument as `type`, with `what` naming it in an error: the shapes every
-  /// program uses directly, anything else through JSON.
-  func decode<Value: Decodable & Sendable>(_ type: Value.Type, what: String) throws(ProgramError)
-    -> Value
-  {
+  /// Decodes the argument as `type`, with `what` naming it in an error: a number, a word or
+  /// clone flags directly (most arguments are one), anything else (a `struct clone_args`)
+  /// through JSON.
+  func decode<Value: Decodable>(_ type: Value.Type, what: String) throws(ProgramError) -> Value {
     if let value = direct(type) { return value }
-    let key = DecodedKey(type: ObjectIdentifier(Value.self), argument: self)
-    if let value = Self.decoded.withLock({ $0[key] }) as? Value { return value }
     do {
-      let value = try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
-      Self.decoded.withLock { $0[key] = value }
-      return value
+      return try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(self))
     } catch {
       throw ProgramError("\(what): \(self) is not \(Value.self) (\(error))")
     }
   }
 
-  /// Arguments decoded through JSON (a `struct clone_args`), by type: a row is compiled when
-  /// its table loads and again when it runs.
-  private struct DecodedKey: Hashable {
-    var type: ObjectIdentifier
-    var argument: Argument
-  }
-  private static let decoded = Mutex<[DecodedKey: any Sendable]>([:])
-
   /// The argument as `type` where it already has that shape; nil leaves it to JSON (and its
   /// error message).
   private func direct<Value>(_ type: Value.Type) -> Value? {
     switch self {
-    case .number(let number):
-      if let value = number as? Value { return value }
+    case .number(let number): return number as? Value
     case .text(let text):
-      if let value = text as? Value { return value }
-      if Value.self == CloneFlags.self { return CloneFlags(name: text) as? Value }
-    case .list(let list):
-      let texts = list.compactMap { if case .text(let text) = $0 { text } else { nil } }
-      let numbers = list.compactMap { if case .number(let number) = $0 { number } else { nil } }
-      if Value.self == [String].self, texts.count == list.count { return texts as? Value }
-      if Value.self == [Int32].self, numbers.count == list.count {
-        let pids = numbers.compactMap { Int32(exactly: $0) }
-        return pids.count == list.count ? pids as? Value : nil
+      return text as? Value
+        ?? (Value.self == CloneFlags.self ? CloneFlags(name: text) as? Value : nil)
+    case .list(let list) where Value.self == CloneFlags.self:
+      let flags = list.compactMap {
+        if case .text(let name) = $0 { CloneFlags(name: name) } else { nil }
       }
-      if Value.self == CloneFlags.self, texts.count == list.count {
-        let flags = texts.compactMap(CloneFlags.init(name:))
-        return flags.count == list.count ? CloneFlags(flags) as? Value : nil
-      }
-    default:
-      break
+      return flags.count == list.count ? CloneFlags(flags) as? Value : nil
+    default: return nil
     }
-    return nil
   }
 }
 
@@ -287,7 +264,9 @@ public struct Operation: Sendable {
   }()
 }
 
-extension ProgramCall: CheckedCall {
+extension ProgramCall {
+  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
+  /// make safely, or nil.
   public var problem: String? {
     do {
       _ = try CompiledProgram(self, validating: true)
@@ -358,48 +337,46 @@ public final class CompiledProgram {
     for parameter in operation.parameters where parameter.kind != KABI_ARG_PATH {
       slots[parameter.slot] = parameter.absent
     }
-    for name in step.args.keys.sorted() {
-      guard let value = step.args[name] else { continue }
+    for (name, value) in step.args.sorted(by: { $0.key < $1.key }) {
       guard let parameter = operation.parameters.first(where: { $0.name == name }) else {
         throw ProgramError(
           "\(step.op) takes no argument \"\(name)\" (it takes: "
             + operation.parameters.map(\.name).joined(separator: ", ") + ")")
       }
       let what = "\(step.op) \(name)"
-      switch parameter.kind {
-      case KABI_ARG_PATH:
-        guard case .text(let path) = value, path.utf8.count < Int(KABI_STEP_TEXT) else {
-          throw ProgramError("\(what): a path of at most \(KABI_STEP_TEXT - 1) bytes")
-        }
+      // Fills the parameter's slots, from its first.
+      func fill(_ words: Int64...) {
+        slots.replaceSubrange(parameter.slot..<parameter.slot + words.count, with: words)
+      }
+      switch (parameter.kind, value) {
+      case (KABI_ARG_PATH, .text(let path)) where path.utf8.count < Int(KABI_STEP_TEXT):
         Self.put(path, into: &compiled.text)
-      case KABI_ARG_NUMBER:
-        if case .text(let word) = value, word.hasPrefix("@") {
-          references[parameter.slot] = try reference(word, labels: labels, before: index)
-        } else if case .text(let word) = value, word.hasPrefix("$") {
-          slots[parameter.slot] = try ProgramEnvironment.value(of: word, in: context, what: what)
-        } else if case .flag(let on) = value {
-          slots[parameter.slot] = on ? 1 : 0
-        } else {
-          slots[parameter.slot] = try value.decode(Int64.self, what: what)
+      case (KABI_ARG_PATH, _):
+        throw ProgramError("\(what): a path of at most \(KABI_STEP_TEXT - 1) bytes")
+      case (KABI_ARG_NUMBER, .text(let word)) where word.hasPrefix("@"):
+        references[parameter.slot] = try reference(word, labels: labels, before: index)
+      case (KABI_ARG_NUMBER, .text(let word)) where word.hasPrefix("$"):
+        fill(try ProgramEnvironment.value(of: word, in: context, what: what))
+      case (KABI_ARG_NUMBER, .flag(let on)): fill(on ? 1 : 0)
+      case (KABI_ARG_NUMBER, _), (KABI_ARG_FLAGS, .number), (KABI_ARG_SIGNAL, .number):
+        fill(try value.decode(Int64.self, what: what))
+      case (KABI_ARG_FLAGS, _):
+        fill(Int64(bitPattern: try value.decode(CloneFlags.self, what: what).rawValue))
+      case (KABI_ARG_SIGNAL, .text(let name)):
+        guard let number = Self.signals[name] else {
+          throw ProgramError("\(what): no signal \(name) (known: \(Self.signals.keys.sorted()))")
         }
-      case KABI_ARG_FLAGS:
-        if case .number(let bits) = value {
-          slots[parameter.slot] = bits
-          continue
-        }
-        let flags = try value.decode(CloneFlags.self, what: what)
-        slots[parameter.slot] = Int64(bitPattern: flags.rawValue)
-      case KABI_ARG_SIGNAL:
-        slots[parameter.slot] = try Self.signal(value, what: what)
-      case KABI_ARG_CAPS:
+        fill(Int64(number))
+      case (KABI_ARG_SIGNAL, _):
+        throw ProgramError("\(what): a signal name or number, not \(value)")
+      case (KABI_ARG_CAPS, _):
         let text = try value.decode(String.self, what: what)
         let sets = try ProgramError.naming(what) { try CapabilitySets(text: text).knownToKernel }
-        for (offset, mask) in [sets.effective, sets.permitted, sets.inheritable].enumerated() {
-          slots[parameter.slot + offset] = Int64(bitPattern: mask)
-        }
-      case KABI_ARG_CAP_NAMES:
-        slots[parameter.slot] = try ProgramCall.capabilityMask(value)
-      case KABI_ARG_CLONE_ARGS:
+        fill(
+          Int64(bitPattern: sets.effective), Int64(bitPattern: sets.permitted),
+          Int64(bitPattern: sets.inheritable))
+      case (KABI_ARG_CAP_NAMES, _): fill(try ProgramCall.capabilityMask(value))
+      case (KABI_ARG_CLONE_ARGS, _):
         let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
         if case .object(let fields) = args,
@@ -417,10 +394,8 @@ public final class CompiledProgram {
         }
         let built = try spec.build()
         memory.append(built)
-        slots[parameter.slot] = built.address
-        slots[parameter.slot + 1] = Int64(built.size)
-        slots[parameter.slot + 2] = built.pidMaxRelative
-      case KABI_ARG_TREE:
+        fill(built.address, Int64(built.size), built.pidMaxRelative)
+      case (KABI_ARG_TREE, _):
         let name = try value.decode(String.self, what: what)
         // As the table loads, any PID below PID_MAX_LIMIT will do; the case checks its own
         // pid_max before it clones (a refusal then is BROKEN: the tree does not fit here).
@@ -430,14 +405,13 @@ public final class CompiledProgram {
         trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
         if let memory {
           self.memory.append(memory)
-          slots[parameter.slot] = memory.address
+          fill(memory.address)
         }
-      case KABI_ARG_PIDS:
+      case (KABI_ARG_PIDS, _):
         let pids = try value.decode([Int32].self, what: what)
-        let array = PidArray(pids)
+        let array = CArray(pids)
         memory.append(array)
-        slots[parameter.slot] = Int64(pids.count)
-        slots[parameter.slot + 1] = pids.isEmpty ? 0 : array.address
+        fill(Int64(pids.count), pids.isEmpty ? 0 : array.address)
       default:
         throw ProgramError("\(what): parameter kind \(parameter.kind.rawValue) is unknown")
       }
@@ -465,23 +439,12 @@ public final class CompiledProgram {
     return (Int8(target), name)
   }
 
-  private static let signals: [String: Int64] = [
-    "SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11,
-    "SIGUSR2": 12, "SIGPIPE": 13, "SIGALRM": 14, "SIGTERM": 15, "SIGCHLD": 17, "SIGCONT": 18,
-    "SIGSTOP": 19,
+  /// Signal numbers by name, as the target's `<signal.h>` defines them.
+  private static let signals = [
+    "SIGHUP": SIGHUP, "SIGINT": SIGINT, "SIGQUIT": SIGQUIT, "SIGKILL": SIGKILL, "SIGUSR1": SIGUSR1,
+    "SIGSEGV": SIGSEGV, "SIGUSR2": SIGUSR2, "SIGPIPE": SIGPIPE, "SIGALRM": SIGALRM,
+    "SIGTERM": SIGTERM, "SIGCHLD": SIGCHLD, "SIGCONT": SIGCONT, "SIGSTOP": SIGSTOP,
   ]
-
-  private static func signal(_ value: Argument, what: String) throws(ProgramError) -> Int64 {
-    switch value {
-    case .number(let number): return number
-    case .text(let name):
-      guard let number = signals[name] else {
-        throw ProgramError("\(what): no signal \(name) (known: \(signals.keys.sorted()))")
-      }
-      return number
-    default: throw ProgramError("\(what): a signal name or number, not \(value)")
-    }
-  }
 
   private static func put<Bytes>(_ text: String, into field: inout Bytes) {
     storeArray(text.utf8.prefix(MemoryLayout<Bytes>.size - 1), into: &field)
@@ -501,14 +464,15 @@ func storeArray<Element, Field>(
   }
 }
 
-/// An array of PIDs in memory that sandbox processes read.
-final class PidArray {
-  private let storage: UnsafeMutableBufferPointer<Int32>
+/// Zeroed memory for `count` elements that starts with `values`, for sandbox processes to read
+/// (or the kernel to write).
+final class CArray<Element: FixedWidthInteger> {
+  private let storage: UnsafeMutableBufferPointer<Element>
 
-  init(_ pids: [Int32]) {
-    storage = .allocate(capacity: max(1, pids.count))
+  init(_ values: [Element] = [], count: Int = 0) {
+    storage = .allocate(capacity: max(1, count, values.count))
     storage.initialize(repeating: 0)
-    _ = storage.update(fromContentsOf: pids)
+    _ = storage.update(fromContentsOf: values.prefix(storage.count))
   }
 
   deinit { storage.deallocate() }
@@ -582,25 +546,18 @@ extension ProgramCall {
     return spec
   }
 
-  /// Runs `compiled` at the innermost level of a fresh sandbox (`spec`, or the program's own),
-  /// calling `onReport` with each record as it arrives.
+  /// Runs the program (as `compiled`, or compiled here) at the innermost level of a fresh
+  /// sandbox (`spec`, or the program's own), calling `onReport` with each record as it arrives.
   public func run(
-    _ compiled: CompiledProgram, spec: SandboxSpec? = nil,
+    _ compiled: CompiledProgram? = nil, spec: SandboxSpec? = nil,
     onReport: (SandboxReport) -> Void = { _ in }
-  ) throws(Errno) -> SandboxRun {
+  ) throws -> SandboxRun {
+    let compiled = try compiled ?? CompiledProgram(self)
     var program = compiled.program
-    return try Sandbox.run(
-      spec ?? sandboxSpec, body: kabi_body_program, argument: &program,
-      maxReports: compiled.maxReports, onReport: onReport)
-  }
-
-  /// Compiles and runs the program in a fresh sandbox.
-  public func run(spec: SandboxSpec? = nil, onReport: (SandboxReport) -> Void = { _ in }) throws
-    -> SandboxRun
-  {
-    let compiled = try CompiledProgram(self)
     return try withExtendedLifetime(compiled) {
-      try run(compiled, spec: spec, onReport: onReport)
+      try Sandbox.run(
+        spec ?? sandboxSpec, body: kabi_body_program, argument: &program,
+        maxReports: compiled.maxReports, onReport: onReport)
     }
   }
 

@@ -8,7 +8,7 @@ import Testing
 /// copy_struct_from_user().
 @Suite(.tags(.clone3))
 struct CloneArgsSizeTests {
-  @Test(arguments: try Fixtures.load("clone3-sizes.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("clone3-sizes.json").cases)
   func `clone3 accepts or rejects struct clone_args by its size`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

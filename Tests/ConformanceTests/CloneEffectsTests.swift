@@ -15,7 +15,7 @@ import Testing
 /// fs/namespace.c copy_mnt_ns().
 @Suite(.tags(.clone3))
 struct CloneEffectsTests {
-  @Test(arguments: try Fixtures.load("clone3-effects.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("clone3-effects.json").cases)
   func `clone3's flags and fields have the effects the kernel promises`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

@@ -9,7 +9,7 @@ import Testing
 /// copy_process().
 @Suite(.tags(.clone3))
 struct CloneFlagsTests {
-  @Test(arguments: try Fixtures.load("clone3-flags.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("clone3-flags.json").cases)
   func `clone3 accepts or rejects each flag and flag combination`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

@@ -12,7 +12,7 @@ import Testing
 /// cgroup_css_set_fork(), cgroup_may_write(), cgroup_migrate_vet_dst().
 @Suite(.tags(.clone3))
 struct CloneIntoCgroupTests {
-  @Test(arguments: try Fixtures.load("clone3-into-cgroup.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("clone3-into-cgroup.json").cases)
   func `clone3 starts a child in the cgroup given or refuses the cgroup`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

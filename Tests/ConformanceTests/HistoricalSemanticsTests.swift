@@ -8,14 +8,14 @@ import Testing
 /// kernel/pid.c alloc_pid(); kernel/fork.c copy_clone_args_from_user().
 @Suite(.tags(.clone3, .setTid))
 struct HistoricalSemanticsTests {
-  @Test(arguments: try Fixtures.load("set-tid-historical.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-historical.json").cases)
   func `set_tid has the merged semantics, not those of the designs before it`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-historical-layout.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-historical-layout.json").cases)
   func `seed 002: the 72-byte struct with a single set_tid never shipped`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

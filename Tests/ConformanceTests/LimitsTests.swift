@@ -10,7 +10,7 @@ import Testing
 /// copy_process().
 @Suite(.tags(.limits))
 struct LimitsTests {
-  @Test(arguments: try Fixtures.load("limits.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("limits.json").cases)
   func `each limit ends creation with its errno`(_ row: ConformanceCase<ProgramCall>) throws {
     try Conformance.check(row) {
       if let user = Self.rlimitUser(of: row.id), let unmet = Self.unmet(user) {

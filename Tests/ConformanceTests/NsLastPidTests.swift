@@ -8,7 +8,7 @@ import Testing
 /// proc(5); kernel/pid_namespace.c pid_ns_ctl_handler().
 @Suite(.tags(.setTid))
 struct NsLastPidTests {
-  @Test(arguments: try Fixtures.load("ns-last-pid.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("ns-last-pid.json").cases)
   func `ns_last_pid acts on the writer's active PID namespace only`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

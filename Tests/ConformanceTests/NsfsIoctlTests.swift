@@ -7,7 +7,7 @@ import Testing
 /// ioctl_ns(2); fs/nsfs.c ns_ioctl(); kernel/pid_namespace.c pidns_get_parent().
 @Suite(.tags(.nsfs))
 struct NsfsIoctlTests {
-  @Test(arguments: try Fixtures.load("nsfs-ioctl.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("nsfs-ioctl.json").cases)
   func `nsfs ioctls answer for the caller's own namespaces`(_ row: ConformanceCase<ProgramCall>)
     throws
   {

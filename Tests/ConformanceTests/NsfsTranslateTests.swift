@@ -7,7 +7,7 @@ import Testing
 /// ioctl_ns(2); fs/nsfs.c ns_ioctl(); kernel/pid.c find_task_by_pid_ns(), pid_nr_ns().
 @Suite(.tags(.nsfs))
 struct NsfsTranslateTests {
-  @Test(arguments: try Fixtures.load("nsfs-translate.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("nsfs-translate.json").cases)
   func `PID translation ioctls answer across PID namespaces`(_ row: ConformanceCase<ProgramCall>)
     throws
   {

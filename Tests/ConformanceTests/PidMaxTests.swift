@@ -7,7 +7,7 @@ import Testing
 /// proc(5); kernel/pid.c pid_table, alloc_pid(); kernel/pid_namespace.c create_pid_namespace().
 @Suite(.tags(.setTid))
 struct PidMaxTests {
-  @Test(arguments: try Fixtures.load("pid-max.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("pid-max.json").cases)
   func `pid_max is per PID namespace and bounds each level`(_ row: ConformanceCase<ProgramCall>)
     throws
   {

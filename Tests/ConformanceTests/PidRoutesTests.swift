@@ -9,7 +9,7 @@ import Testing
 /// fs/pidfs.c pidfd_show_fdinfo(), pidfd_info().
 @Suite(.tags(.nsfs))
 struct PidRoutesTests {
-  @Test(arguments: try Fixtures.load("pid-routes.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("pid-routes.json").cases)
   func `every route to a PID agrees across PID namespaces`(_ row: ConformanceCase<ProgramCall>)
     throws
   {

@@ -10,7 +10,7 @@ import Testing
 /// kernel_waitid(), fs/pidfs.c pidfd_info().
 @Suite(.tags(.pidfd))
 struct PidfdTests {
-  @Test(arguments: try Fixtures.load("pidfd.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("pidfd.json").cases)
   func `pidfds answer as their kernel functions say`(_ row: ConformanceCase<ProgramCall>) throws {
     try Conformance.check(row) { try row.call.observe() }
   }

@@ -8,7 +8,7 @@ import Testing
 /// proc_pid_readdir(); fs/proc/array.c task_state().
 @Suite(.tags(.procfs))
 struct ProcfsViewsTests {
-  @Test(arguments: try Fixtures.load("procfs-views.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("procfs-views.json").cases)
   func `each procfs shows the PIDs of the namespace it was mounted from`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

@@ -8,33 +8,33 @@ import Testing
 /// alloc_pid(); kernel/pid_namespace.c create_pid_namespace().
 @Suite(.tags(.clone3, .setTid))
 struct SetTidTests {
-  @Test(arguments: try Fixtures.load("set-tid-levels.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-levels.json").cases)
   func `set_tid gives the new process exactly the requested PIDs at every nesting depth`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-errors.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-errors.json").cases)
   func `set_tid fails with the exact errno and leaks no PID`(_ row: ConformanceCase<ProgramCall>)
     throws
   {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-order.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-order.json").cases)
   func `alloc_pid decides between failing checks in its version's order`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-thread.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-thread.json").cases)
   func `set_tid chooses the TID of a new thread`(_ row: ConformanceCase<ProgramCall>) throws {
     try Conformance.check(row) { try row.call.observe() }
   }
 
-  @Test(arguments: try Fixtures.load("set-tid-parent.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("set-tid-parent.json").cases)
   func `set_tid works with CLONE_PARENT where the kernel allows it`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

@@ -9,7 +9,7 @@ import Testing
 /// Fixtures/trees/*.json; clone3(2); kernel/fork.c copy_process(); kernel/pid.c alloc_pid().
 @Suite(.tags(.clone3, .setTid))
 struct TreeRestoreTests {
-  @Test(arguments: try Fixtures.load("tree-restore.json", as: ProgramCall.self).cases)
+  @Test(arguments: try Fixtures.load("tree-restore.json").cases)
   func `clone3 with set_tid restores a whole process tree exactly`(
     _ row: ConformanceCase<ProgramCall>
   ) throws {

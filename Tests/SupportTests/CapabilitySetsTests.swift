@@ -95,7 +95,7 @@ import Testing
       #"{"area": "t", "summary": "s", "tags": [], "preludes": {"p": \#(prelude)}, "cases": [{"id": "t.a", "#
       + #""title": "t", "call": \#(row), "expect": [{"result": "success"}]}]}"#
     try Data(json.utf8).write(to: directory.appendingPathComponent("t.json"))
-    return try Fixtures.load("t.json", as: ProgramCall.self, from: directory, selection: nil)
+    return try Fixtures.load("t.json", from: directory, selection: nil)
   }
 
   static func report(

@@ -48,7 +48,7 @@ import Testing
   }
 
   static func table() throws -> [ConformanceCase<ProgramCall>] {
-    try Fixtures.load("capabilities.json", as: ProgramCall.self, selection: nil).cases
+    try Fixtures.load("capabilities.json", selection: nil).cases
   }
 
   /// The sets the row's last capset gives the caller before its call, as libcap text.

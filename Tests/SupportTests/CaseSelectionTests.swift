@@ -23,15 +23,12 @@ import Testing
   }
 
   @Test func `a table loads only its selected rows`() throws {
-    let table = try Fixtures.load(
-      "clone3-sizes.json", as: ProgramCall.self, selection: CaseSelection("clone3.size.63"))
+    let table = try Fixtures.load("clone3-sizes.json", selection: CaseSelection("clone3.size.63"))
     #expect(table.cases.map(\.id).sorted() == ["clone3.size.63", "clone3.size.63.inaccessible"])
-    let tagged = try Fixtures.load(
-      "nsfs-ioctl.json", as: ProgramCall.self, selection: CaseSelection("tag:nsfs"))
-    let whole = try Fixtures.load("nsfs-ioctl.json", as: ProgramCall.self, selection: nil)
+    let tagged = try Fixtures.load("nsfs-ioctl.json", selection: CaseSelection("tag:nsfs"))
+    let whole = try Fixtures.load("nsfs-ioctl.json", selection: nil)
     #expect(tagged.cases.count == whole.cases.count)
-    let unselected = try Fixtures.load(
-      "nsfs-ioctl.json", as: ProgramCall.self, selection: CaseSelection("tag:clone3"))
+    let unselected = try Fixtures.load("nsfs-ioctl.json", selection: CaseSelection("tag:clone3"))
     #expect(unselected.cases.isEmpty)
   }
 

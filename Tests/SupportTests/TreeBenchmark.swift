@@ -219,7 +219,7 @@ import Testing
   /// forkers in the tree's outermost namespace, the routes alternating which goes first.
   static func trees(runs: Int) throws -> [[String: Any]] {
     var trees: [[String: Any]] = []
-    let table = try Fixtures.load("tree-restore.json", as: ProgramCall.self)
+    let table = try Fixtures.load("tree-restore.json")
     for row in table.cases {
       guard let step = row.call.steps.first(where: { $0.op == "restore" }),
         case .text(let tree)? = step.args["tree"]

@@ -121,7 +121,7 @@ import Testing
   func `the translation ENOTTY bug is KNOWN on exactly the kernels it affects`(
     release: String, affected: Bool
   ) throws {
-    let table = try Fixtures.load("nsfs-translate.json", as: ProgramCall.self, selection: nil)
+    let table = try Fixtures.load("nsfs-translate.json", selection: nil)
     let row = try #require(table.cases.first { $0.id == "nsfs.translate.pid-in.own.absent" })
     let kernel = try #require(KernelVersion(release: release))
     #expect((row.knownBug(for: kernel, observed: .failure(.ENOTTY)) != nil) == affected)
