@@ -451,7 +451,9 @@ static long open_routes(struct world *w, struct kabi_call *call)
  * badGot, badWant. Returns 0, or -errno. Registered as making pidfd_open, the call a seccomp
  * profile may refuse (the case then SKIPs); the ioctls are never refused alone.
  */
-KABI_OP(op_route_agreement, "route-agreement", "pidfd_open", { "path", KABI_ARG_PATH })
+KABI_OP_WITH((.needs_trampoline = "the agreement case's thread is started with the x86-64 "
+				   "clone trampoline"),
+	     op_route_agreement, "route-agreement", "pidfd_open", { "path", KABI_ARG_PATH })
 {
 	static const char *const names[R_COUNT] = { "procfs~nspid", "fdinfo~nspid", "info~nspid",
 						     "from~nspid",   "tgid~nspid",   "pidin~nspid",

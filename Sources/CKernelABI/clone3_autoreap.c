@@ -288,7 +288,8 @@ KABI_OP(op_autoreap_parent, "autoreap-parent", "clone3", { "flags", KABI_ARG_FLA
  * through the other pidfd, and killedBy, the signal that ended the child by PIDFD_INFO_EXIT's
  * exit_code (0: it exited; -1: no exit information).
  */
-KABI_OP(op_autokill, "autokill", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.child_killed_by = SIGKILL), op_autokill, "autokill", "clone3",
+	     { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	volatile int32_t pidfd = -1;

@@ -108,6 +108,10 @@ KABI_OP(op_settid, "settid", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
 	return r;
 }
 
+/* The SKIP reason of cleartid and stack: a child on a stack they give starts in the trampoline. */
+#define OWN_STACK_NEEDS                                                                        \
+	"a child on a stack of its own from a sandbox body needs the x86-64 clone3 trampoline"
+
 struct shared_child {
 	const struct kabi_body_context *ctx;
 	int32_t step;
@@ -143,7 +147,8 @@ static int cleartid_main(void *arg)
  * Fields: tidWord (the word then), woken (1: a FUTEX_WAIT returned 0 and found the word 0),
  * childTid (the word as the child started). BROKEN when the child never saw the caller asleep.
  */
-KABI_OP(op_cleartid, "cleartid", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS), op_cleartid, "cleartid", "clone3",
+	     { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	volatile int32_t word = -1;
@@ -209,7 +214,8 @@ static int stack_main(void *arg)
  * memory; the child reports field onStack, 1 when a local of its own lies in
  * [stack, stack + stack_size).
  */
-KABI_OP(op_stack, "stack", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS), op_stack, "stack", "clone3",
+	     { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	struct kabi_clone_args a;
@@ -329,12 +335,30 @@ KABI_OP(op_time_namespace, "time-namespace", "clone3", { "flags", KABI_ARG_FLAGS
 }
 
 /*
+ * Why no-new-privs cannot run here: a process inherits no_new_privs, so a child could not
+ * show that only CLONE_NNP set it. Test-process code.
+ */
+static const char *nnp_need(char *buf, size_t len)
+{
+	long nnp = kabi_sys(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+	char number[24];
+
+	if (nnp == 0)
+		return 0;
+	*kabi_format_int(number, nnp) = 0;
+	return kabi_concat(buf, len, "the test process runs with no_new_privs set (prctl "
+			   "PR_GET_NO_NEW_PRIVS answered ", number, "), which every child inherits",
+			   (char *)0);
+}
+
+/*
  * no-new-privs: clone3(flags, exit_signal SIGCHLD); the child reports field childNnp, its
  * prctl(PR_GET_NO_NEW_PRIVS), and the caller reports callerNnp, its own after the call. BROKEN
  * when the caller has no_new_privs before the call (every child would inherit it; the test
- * process SKIPs such a case before, OperationNeeds.swift).
+ * process SKIPs such a case before, nnp_need).
  */
-KABI_OP(op_no_new_privs, "no-new-privs", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.need = nnp_need), op_no_new_privs, "no-new-privs", "clone3",
+	     { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	struct kabi_clone_args a;

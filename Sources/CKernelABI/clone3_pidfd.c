@@ -38,7 +38,8 @@ static int same_pids(const int32_t *a, long n, const int32_t *b, long m)
  * once it has exited), reapedPid (si_pid from waitid(P_PIDFD), or -errno), gone (1:
  * waitid(P_PID) on the child then finds no child). Returns the child's PID.
  */
-KABI_OP(op_pidfd_child, "pidfd-child", "clone3", { "signal", KABI_ARG_SIGNAL, 0 })
+KABI_OP(op_pidfd_child, "pidfd-child", "clone3",
+	{ "signal", KABI_ARG_SIGNAL, 0, .syscall = "pidfd_send_signal" })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	int32_t own[KABI_NSPID_MAX], shown[KABI_NSPID_MAX];

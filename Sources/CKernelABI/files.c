@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 
 #include "kabi_files.h"
@@ -23,6 +24,21 @@ char *kabi_format_int(char *p, int64_t v)
 	while (n > 0)
 		*p++ = digits[--n];
 	return p;
+}
+
+char *kabi_concat(char *buf, size_t len, ...)
+{
+	size_t n = 0;
+	const char *s;
+	va_list ap;
+
+	va_start(ap, len);
+	while ((s = va_arg(ap, const char *)) != 0)
+		while (*s && n + 1 < len)
+			buf[n++] = *s++;
+	va_end(ap);
+	buf[n] = 0;
+	return buf;
 }
 
 long kabi_write_file(const char *path, const char *text, long len)

@@ -96,7 +96,9 @@ static int wait_for_exit(void *arg)
  * "pid-namespaces" operations also use: a program takes one of them. -ENOSYS where sandbox
  * code has no clone trampoline (not x86-64).
  */
-KABI_OP(op_waiting_thread, "waiting-thread", "clone")
+KABI_OP_WITH((.needs_trampoline = "a thread that waits in a sandbox body needs the x86-64 "
+				   "clone trampoline"),
+	     op_waiting_thread, "waiting-thread", "clone")
 {
 #if KABI_SANDBOX_SHARES_MEMORY
 	const struct kabi_body_context *ctx = call->ctx;

@@ -207,14 +207,53 @@ KABI_OP(op_zombie, "zombie", "clone", { "status", KABI_ARG_NUMBER, 0 })
 }
 
 /*
+ * Why a child cannot dump core into the case's own directory here, or NULL: core_pattern
+ * (host-wide, never written by the suite) must name a file in the dumping process's working
+ * directory, not a helper program ("|...") or another directory of the host, and RLIMIT_CORE's
+ * hard limit must allow a dump. Test-process code.
+ */
+static const char *core_dump_need(char *buf, size_t len)
+{
+	char text[160], *pattern = text + 1;	/* after kabi_read_lines' '\n' */
+	char error[24] = "errno ";
+	struct { uint64_t current, maximum; } limit;
+	long n = kabi_read_lines("/proc/sys/kernel/core_pattern", text, sizeof(text) - 1);
+	int elsewhere = 0;
+
+	if (n < 0) {
+		*kabi_format_int(error + 6, -n) = 0;
+		return kabi_concat(buf, len, "/proc/sys/kernel/core_pattern cannot be read: ", error,
+				   (char *)0);
+	}
+	while (n > 1 && text[n - 1] == '\n')
+		n--;
+	text[n] = 0;
+	for (long i = 1; i < n; i++)
+		elsewhere |= text[i] == '/';
+	if (n == 1 || pattern[0] == '|' || elsewhere)
+		return kabi_concat(buf, len, "kernel.core_pattern is \"", pattern,
+				   "\": a core would go to a helper program or a directory of the "
+				   "host, not the case's own tmpfs", (char *)0);
+	n = kabi_sys(SYS_prlimit64, 0, RLIMIT_CORE, 0, &limit);
+	if (n < 0) {
+		*kabi_format_int(error + 6, -n) = 0;
+		return kabi_concat(buf, len, "prlimit64(RLIMIT_CORE) answered ", error, (char *)0);
+	}
+	if (limit.maximum == 0)
+		return "RLIMIT_CORE's hard limit is 0: no process here may dump core";
+	return 0;
+}
+
+/*
  * dumped-core: a child that dumps core in the directory path (the case's own tmpfs: a core file
  * must not reach the host) and is left a zombie (waitid WEXITED | WNOWAIT). It raises
  * RLIMIT_CORE to its hard limit, writes 0 to /proc/self/coredump_filter (the ELF headers and
  * notes only: its memory is a copy of the test process's) and sends itself SIGSEGV. The dump is
  * the case's premise, not its question: a child that did not dump (si_code not CLD_DUMPED) is a
- * setup failure. Needs core_pattern to be a plain file name (OperationNeeds). Returns its PID.
+ * setup failure. Needs core_pattern to be a plain file name (core_dump_need). Returns its PID.
  */
-KABI_OP(op_dumped_core, "dumped-core", "clone", { "path", KABI_ARG_PATH })
+KABI_OP_WITH((.need = core_dump_need), op_dumped_core, "dumped-core", "clone",
+	     { "path", KABI_ARG_PATH })
 {
 	siginfo_t info;
 	struct { uint64_t current, maximum; } limit;

@@ -8,6 +8,7 @@
 #include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
+#include "kabi_threads.h"
 
 /* The step interpreter: raw syscalls only, no malloc, no stdio. */
 
@@ -23,6 +24,13 @@ unsigned int kabi_op_count(void)
 const struct kabi_op *kabi_op_at(unsigned int index)
 {
 	return index < kabi_op_count() ? &__start_kabi_ops[index] : 0;
+}
+
+const char *kabi_op_unmet_need(const struct kabi_op *op, char *buf, size_t len)
+{
+	if (op->needs_trampoline && !kabi_threads_supported())
+		return op->needs_trampoline;
+	return op->need ? op->need(buf, len) : 0;
 }
 
 static int same_name(const char *a, const char *b)

@@ -423,9 +423,11 @@ static void serve(struct restorer *r)
  * namespace, and `timing` reports the fields nanoseconds (until the last entry was made),
  * eexist and loose.
  */
-KABI_OP(op_restore, "restore", "clone3", { "tree", KABI_ARG_TREE, 0 },
-	{ "method", KABI_ARG_NUMBER, 1, 0 }, { "noise", KABI_ARG_NUMBER, 2, 0 },
-	{ "timing", KABI_ARG_NUMBER, 3, 0 })
+KABI_OP_WITH((.needs_trampoline = "a restored tree's threads are started with the x86-64 "
+				   "clone3 trampoline"),
+	     op_restore, "restore", "clone3", { "tree", KABI_ARG_TREE, 0 },
+	     { "method", KABI_ARG_NUMBER, 1, 0 }, { "noise", KABI_ARG_NUMBER, 2, 0 },
+	     { "timing", KABI_ARG_NUMBER, 3, 0 })
 {
 	struct restorer r;
 	struct kabi_tree_plan *plan = (struct kabi_tree_plan *)(uintptr_t)call->args[0];

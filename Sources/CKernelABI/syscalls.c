@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -71,9 +70,4 @@ long kabi_nproc_limit(void)
 	if (getrlimit(RLIMIT_NPROC, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY)
 		return -1;
 	return (long)limit.rlim_cur;
-}
-
-long kabi_no_new_privs(void)
-{
-	return kabi_sys(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 }

@@ -76,7 +76,11 @@ static int thread_main(void *arg)
  * CLONE_PIDFD in flags the pidfd goes to a word of the caller's and is closed. -ENOSYS where the
  * build has no trampoline.
  */
-KABI_OP(op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 }, { "setTid", KABI_ARG_PIDS, 1 })
+KABI_OP_WITH((.makes_thread = 1,
+	      .needs_trampoline = "starting a thread from a sandbox body needs the x86-64 clone3 "
+				  "trampoline"),
+	     op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 },
+	     { "setTid", KABI_ARG_PIDS, 1 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	int32_t step = call->step;

@@ -32,22 +32,9 @@ public struct FeatureProbe: Sendable {
   /// The answer that means present (`ioctl`, `clone3`); without it, any answer but `absent`.
   public var present: ProbeAnswer?
   /// The errnos that mean the kernel lacks the feature.
-  public var absent: [Errno]
+  public var absent: [Errno] = []
   /// A file whose absence means the probe cannot run here, and what that absence means.
   public var premise: Premise?
-  /// Why the answers mean what they mean, in prose.
-  public var why: String?
-
-  public init(
-    _ kind: Kind, present: ProbeAnswer? = nil, absent: [Errno] = [], premise: Premise? = nil,
-    why: String? = nil
-  ) {
-    self.kind = kind
-    self.present = present
-    self.absent = absent
-    self.premise = premise
-    self.why = why
-  }
 
   /// A path the probe needs, such as `/proc/self/ns/pid` for a file beside it.
   public struct Premise: Codable, Sendable {
@@ -116,10 +103,8 @@ public struct FeatureProbe: Sendable {
     guard fd >= 0 else {
       let error = Errno(rawValue: Int32(-fd))
       let evidence = "pidfd_open(getpid(), 0) answered \(error.name)"
-      if error == .ENOSYS, TestEnvironment.seccompMode == 0 {
-        return Outcome(state: .absent(evidence), answer: error)
-      }
-      return Outcome(state: .blocked(evidence), answer: error)
+      let lacking = error == .ENOSYS && TestEnvironment.seccompMode == 0
+      return Outcome(state: lacking ? .absent(evidence) : .blocked(evidence), answer: error)
     }
     defer { close(Int32(fd)) }
     return body(Int32(fd))
@@ -187,6 +172,20 @@ public struct FeatureProbe: Sendable {
 public enum ProbeAnswer: Sendable, Equatable, CustomStringConvertible {
   case failure(Errno)
   case value(Int)
+
+  /// `"EINVAL"`, a `CLONE_*` name, or a decimal number.
+  init(_ spelled: String) throws {
+    if let error = Errno(name: spelled) {
+      self = .failure(error)
+    } else if let flag = CloneFlags(name: spelled) {
+      self = .value(Int(flag.rawValue))
+    } else if let value = Int(spelled) {
+      self = .value(value)
+    } else {
+      throw FeatureProbe.Invalid(
+        description: "unknown answer \"\(spelled)\": an errno name, a CLONE_* name or a number")
+    }
+  }
 
   public var description: String {
     switch self {
@@ -332,7 +331,8 @@ extension FeatureProbe: Decodable {
       return error
     }
     premise = try container.decodeIfPresent(Premise.self, forKey: .premise)
-    why = try container.decodeIfPresent(String.self, forKey: .why)
+    // Why the answers mean what they mean: prose for the table's readers, only checked.
+    _ = try container.decodeIfPresent(String.self, forKey: .why)
     switch self.kind {
     case .file, .filePerPidNamespace:
       if present != nil || !absent.isEmpty {
@@ -346,22 +346,6 @@ extension FeatureProbe: Decodable {
     }
     if case .clone3 = self.kind, case .value? = present {
       throw Invalid(description: "a clone3 probe must be rejected: present must be an errno")
-    }
-  }
-}
-
-extension ProbeAnswer {
-  /// `"EINVAL"`, a `CLONE_*` name, or a decimal number.
-  init(_ spelled: String) throws {
-    if let error = Errno(name: spelled) {
-      self = .failure(error)
-    } else if let flag = CloneFlags(name: spelled) {
-      self = .value(Int(flag.rawValue))
-    } else if let value = Int(spelled) {
-      self = .value(value)
-    } else {
-      throw FeatureProbe.Invalid(
-        description: "unknown answer \"\(spelled)\": an errno name, a CLONE_* name or a number")
     }
   }
 }

@@ -237,28 +237,47 @@ public struct Operation: Sendable {
     public var kind: kabi_arg_kind
     public var slot: Int
     public var absent: Int64
+    /// Another syscall a step makes when it gives the argument (`pidfd-child`'s `signal`).
+    public var syscall: String?
   }
 
   public var name: String
   /// The syscall whose refusal would explain a failure of the operation.
   public var syscall: String?
   public var parameters: [Parameter]
+  /// Why this build or machine cannot run the operation, or nil: a program using it SKIPs.
+  public var unmetNeed: String?
+  /// Whether the process the operation reports as its CHILD is a thread of the step's caller.
+  public var makesThreads: Bool
+  /// The signal that may end the process it reports as its CHILD instead of a clean exit.
+  public var childMayBeKilledBy: Int64?
+
+  /// The syscalls a step of the operation makes: its own, and those of the arguments it gives.
+  func syscalls(of step: ProgramCall.Step) -> [String] {
+    ([syscall] + parameters.filter { step.args[$0.name] != nil }.map(\.syscall)).compactMap { $0 }
+  }
 
   /// Every registered operation, by name (the `kabi_ops` section).
   public static let registered: [String: Operation] = {
     var operations: [String: Operation] = [:]
     for index in 0..<kabi_op_count() {
-      guard let entry = kabi_op_at(index)?.pointee else { continue }
+      guard let op = kabi_op_at(index) else { continue }
+      let entry = op.pointee
       let parameters = withUnsafeBytes(of: entry.params) { raw in
         raw.bindMemory(to: kabi_param.self).filter { $0.name != nil }.map { param in
           Parameter(
             name: String(cString: param.name), kind: kabi_arg_kind(UInt32(param.kind)),
-            slot: Int(param.slot), absent: param.absent)
+            slot: Int(param.slot), absent: param.absent,
+            syscall: param.syscall.map { String(cString: $0) })
         }
       }
       let name = String(cString: entry.name)
+      var reason = [CChar](repeating: 0, count: 512)
       operations[name] = Operation(
-        name: name, syscall: entry.syscall.map { String(cString: $0) }, parameters: parameters)
+        name: name, syscall: entry.syscall.map { String(cString: $0) }, parameters: parameters,
+        unmetNeed: kabi_op_unmet_need(op, &reason, reason.count).map { String(cString: $0) },
+        makesThreads: entry.makes_thread != 0,
+        childMayBeKilledBy: entry.child_killed_by == 0 ? nil : Int64(entry.child_killed_by))
     }
     return operations
   }()
@@ -504,14 +523,15 @@ extension ProgramCall {
   /// this build or machine cannot run (`Operation.unmetNeed`).
   public func observe() throws -> Observation {
     try requireInitialNamespace()
-    try requireRunnableOperations()
+    for step in steps {
+      if let need = Operation.registered[step.op]?.unmetNeed { throw CaseSkip(.environment, need) }
+    }
     if steps.contains(where: { Operation.registered[$0.op]?.syscall == "clone3" }) {
       try Features.requireUsable("clone3", for: "the call or its setup")
     }
     // A syscall the environment refuses (seccomp) cannot answer for the kernel.
     for (index, step) in steps.enumerated() {
-      let syscalls = [Operation.registered[step.op]?.syscall].compactMap { $0 } + step.otherSyscalls
-      for syscall in syscalls {
+      for syscall in Operation.registered[step.op]?.syscalls(of: step) ?? [] {
         guard let refused = TestEnvironment.refusedSyscalls[syscall] else { continue }
         throw CaseSkip(
           .environment,

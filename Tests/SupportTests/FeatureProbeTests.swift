@@ -34,18 +34,19 @@ import Testing
   }
 
   @Test func `a file probe finds a file, misses one that does not exist, and needs its premise`() {
-    #expect(FeatureProbe(.file(path: "/proc/self/ns/pid")).run().state == .present)
+    #expect(FeatureProbe(kind: .file(path: "/proc/self/ns/pid")).run().state == .present)
     let missing = "/proc/self/no_such_file"
-    #expect(FeatureProbe(.file(path: missing)).run().state == .absent("\(missing): ENOENT"))
+    #expect(FeatureProbe(kind: .file(path: missing)).run().state == .absent("\(missing): ENOENT"))
     let unmounted = FeatureProbe.Premise(path: "/no_such_dir/x", missing: "/no_such_dir is gone")
     #expect(
-      FeatureProbe(.file(path: "/no_such_dir/x/y"), premise: unmounted).run().state
+      FeatureProbe(kind: .file(path: "/no_such_dir/x/y"), premise: unmounted).run().state
         == .blocked("/no_such_dir is gone"))
   }
 
   @Test func `an ioctl probe judges the answer, and an unknown request is ENOTTY: absent`() throws {
     let unknown = try IoctlRequest("0xb7ff")
-    let probe = FeatureProbe(.ioctl(path: "/proc/self/ns/pid", request: unknown), absent: [.ENOTTY])
+    let probe = FeatureProbe(
+      kind: .ioctl(path: "/proc/self/ns/pid", request: unknown), absent: [.ENOTTY])
     #expect(
       probe.run()
         == .init(
@@ -55,18 +56,20 @@ import Testing
     let nstype = try IoctlRequest("NS_GET_NSTYPE")
     guard Features.state("nsfs.get_nstype") == .present else { return }
     let pid = FeatureProbe(
-      .ioctl(path: "/proc/self/ns/pid", request: nstype), present: try ProbeAnswer("CLONE_NEWPID"))
+      kind: .ioctl(path: "/proc/self/ns/pid", request: nstype),
+      present: try ProbeAnswer("CLONE_NEWPID"))
     #expect(pid.run().state == .present)
     var user = pid
     user.present = try ProbeAnswer("CLONE_NEWUSER")
     #expect(user.run().state == .absent("ioctl(/proc/self/ns/pid, 0xb703) returned 536870912"))
-    let nowhere = FeatureProbe(.ioctl(path: "/no_such_file", request: nstype), absent: [.ENOTTY])
+    let nowhere = FeatureProbe(
+      kind: .ioctl(path: "/no_such_file", request: nstype), absent: [.ENOTTY])
     #expect(nowhere.run().state == .blocked("cannot open /no_such_file: \(Errno.ENOENT)"))
   }
 
   @Test func `a clone3 probe's errno decides, and seccomp's ENOSYS or EPERM is blocked`() throws {
     let probe = FeatureProbe(
-      .clone3(try Self.cloneArgs(#"{"size": 80, "exit_signal": 256, "set_tid": [1]}"#)),
+      kind: .clone3(try Self.cloneArgs(#"{"size": 80, "exit_signal": 256, "set_tid": [1]}"#)),
       present: .failure(.EINVAL),
       absent: [.E2BIG, .ENOSYS])
     let call = "clone3(set_tid, size 80)"
@@ -93,7 +96,7 @@ import Testing
     let args = try Self.cloneArgs(
       #"{"flags": ["CLONE_INTO_CGROUP"], "exit_signal": 0, "cgroup": 2147483647}"#)
     #expect(args.probeProblem == nil)
-    let probe = FeatureProbe(.clone3(args), present: .failure(.EBADF), absent: [.EINVAL])
+    let probe = FeatureProbe(kind: .clone3(args), present: .failure(.EBADF), absent: [.EINVAL])
     // CLONE_INTO_CGROUP alone: every kernel with clone3.into_cgroup (5.7) judges the flags,
     // finds no descriptor 2147483647 and makes no process.
     guard Features.state("clone3.into_cgroup") == .present else { return }
@@ -103,7 +106,8 @@ import Testing
   @Test func `a clone3 probe run here answers as the clone3 feature does`() throws {
     // Inverted: EINVAL, which a kernel with clone3 answers, is made to mean absent.
     let inverted = FeatureProbe(
-      .clone3(try Self.cloneArgs(#"{"size": 64, "exit_signal": 256}"#)), present: .failure(.E2BIG),
+      kind: .clone3(try Self.cloneArgs(#"{"size": 64, "exit_signal": 256}"#)),
+      present: .failure(.E2BIG),
       absent: [.EINVAL])
     let outcome = inverted.run()
     switch Features.state("clone3") {
@@ -119,7 +123,7 @@ import Testing
   @Test func `the pidfd probes ask a pidfd of the test process, judged by their answers`() throws {
     // Inverted: the answer a kernel with the feature gives is made to mean absent.
     let info = FeatureProbe(
-      .pidfdIoctl(request: try IoctlRequest("0xc040ff0b")), present: .failure(.ENOTTY),
+      kind: .pidfdIoctl(request: try IoctlRequest("0xc040ff0b")), present: .failure(.ENOTTY),
       absent: [.EINVAL])
     if Features.state("pidfd.get_info") == .present {
       #expect(
@@ -129,7 +133,7 @@ import Testing
     }
     let overflow = Errno(rawValue: EOVERFLOW)
     let handle = FeatureProbe(
-      .pidfdHandle, present: .failure(Errno(rawValue: EOPNOTSUPP)), absent: [overflow])
+      kind: .pidfdHandle, present: .failure(Errno(rawValue: EOPNOTSUPP)), absent: [overflow])
     if Features.state("pidfs.file_handles") == .present {
       #expect(
         handle.run()
@@ -141,9 +145,12 @@ import Testing
 
   @Test(.needsSandbox)
   func `a file-per-pid-namespace probe compares the inode inside a fresh PID namespace`() {
-    #expect(FeatureProbe(.filePerPidNamespace(path: "/proc/self/ns/pid")).run().state == .present)
+    #expect(
+      FeatureProbe(kind: .filePerPidNamespace(path: "/proc/self/ns/pid")).run().state == .present)
     let shared = "/proc/sys/kernel/ostype"
-    guard case .absent(let evidence) = FeatureProbe(.filePerPidNamespace(path: shared)).run().state
+    guard
+      case .absent(let evidence) = FeatureProbe(kind: .filePerPidNamespace(path: shared)).run()
+        .state
     else {
       Issue.record("\(shared) differs in a child PID namespace")
       return
@@ -151,7 +158,7 @@ import Testing
     #expect(evidence.hasPrefix("\(shared) is the same inode ("))
     let missing = "/proc/sys/kernel/no_such_sysctl"
     #expect(
-      FeatureProbe(.filePerPidNamespace(path: missing)).run().state
+      FeatureProbe(kind: .filePerPidNamespace(path: missing)).run().state
         == .blocked("cannot open \(missing): \(Errno.ENOENT)"))
   }
 

@@ -160,7 +160,8 @@ import Testing
     {
       [
         "clone3.example": FeatureDefinition(
-          name: "clone3.example", since: since, what: "w", probe: FeatureProbe(.file(path: "/")),
+          name: "clone3.example", since: since, what: "w",
+          probe: FeatureProbe(kind: .file(path: "/")),
           removedIn: removedIn)
       ]
     }

@@ -2,10 +2,17 @@
 #ifndef CKERNELABI_KABI_FILES_H
 #define CKERNELABI_KABI_FILES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Writes v in decimal ('-' first if negative) at p; returns the end. No NUL. */
 char *kabi_format_int(char *p, int64_t v);
+
+/*
+ * Writes the NUL-ended strings that follow len, up to a null pointer, one after another into buf
+ * (len bytes with the NUL; cut short if they do not fit). Returns buf.
+ */
+char *kabi_concat(char *buf, size_t len, ...);
 
 /* Writes len bytes of text to path in one write: 0, or -errno of open or write. */
 long kabi_write_file(const char *path, const char *text, long len);

@@ -12,6 +12,7 @@
 #ifndef CKERNELABI_KABI_PROGRAM_H
 #define CKERNELABI_KABI_PROGRAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kabi_sandbox.h"
@@ -58,6 +59,8 @@ struct kabi_param {
 	int32_t kind;		/* enum kabi_arg_kind */
 	int32_t slot;		/* the first slot it fills */
 	int64_t absent;		/* the first slot's value when a table does not give it */
+	/* Another syscall a step makes when a table gives it, whose refusal explains a failure. */
+	const char *syscall;
 };
 
 struct kabi_step {
@@ -109,6 +112,20 @@ struct kabi_op {
 	const char *syscall;
 	kabi_op_run run;
 	struct kabi_param params[KABI_OP_PARAMS];
+	/*
+	 * Why this machine cannot run it (a program using it SKIPs), or NULL: a constant, or a
+	 * reason written to buf (len bytes). Called in the test process (kabi_op_unmet_need).
+	 */
+	const char *(*need)(char *buf, size_t len);
+	/* The reason a program using it SKIPs where the build has no thread trampoline. */
+	const char *needs_trampoline;
+	/* The CHILD it reports is a thread of the step's caller: its value is the caller's pid. */
+	int32_t makes_thread;
+	/*
+	 * The signal that may end the CHILD it reports instead of a clean exit, when ending it is
+	 * the effect under test; 0: none.
+	 */
+	int32_t child_killed_by;
 };
 
 /*
@@ -122,18 +139,27 @@ struct kabi_op {
  *	}
  *
  * The entry goes to the kabi_ops section, which the interpreter and the test process walk.
+ * KABI_OP_WITH first takes the operation's other facts, fields of struct kabi_op in
+ * parentheses: KABI_OP_WITH((.need = core_dump_need), op_dumped_core, "dumped-core", ...).
  */
+#define KABI_UNPARENTHESIZED(...) __VA_ARGS__
 #define KABI_OP(function, op_name, syscall_name, ...)                                         \
+	KABI_OP_WITH((), function, op_name, syscall_name, __VA_ARGS__)
+#define KABI_OP_WITH(facts, function, op_name, syscall_name, ...)                             \
 	_Static_assert(sizeof(op_name) <= KABI_NAME_MAX,                                       \
 		       "an operation's name fits kabi_step.op with its NUL: at most 15 bytes");  \
 	static long function(struct kabi_call *call);                                          \
 	__attribute__((used, section("kabi_ops"), aligned(8))) static const struct kabi_op     \
-		function##_entry = { op_name, syscall_name, function, { __VA_ARGS__ } };        \
+		function##_entry = { .name = op_name, .syscall = syscall_name, .run = function, \
+				     .params = { __VA_ARGS__ }, KABI_UNPARENTHESIZED facts };    \
 	static long function(struct kabi_call *call)
 
 /* The registered operations, in no particular order. */
 unsigned int kabi_op_count(void);
 const struct kabi_op *kabi_op_at(unsigned int index);
+
+/* Why a program may not use op here (it SKIPs), or NULL: the trampoline it lacks, or its need. */
+const char *kabi_op_unmet_need(const struct kabi_op *op, char *buf, size_t len);
 
 /* Leaves value under name for later steps ("@label.name"); -ENOSPC when the step has no room. */
 long kabi_keep(struct kabi_call *call, const char *name, int64_t value);

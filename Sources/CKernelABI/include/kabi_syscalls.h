@@ -27,8 +27,6 @@ long kabi_name_to_handle_probe(int fd);
 long kabi_pipe_cloexec(int fds[2]);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
 long kabi_nproc_limit(void);
-/* prctl(PR_GET_NO_NEW_PRIVS) of the calling thread: 1, 0, or -errno. */
-long kabi_no_new_privs(void);
 /* statfs(path).f_type, the filesystem's magic number, or -errno. */
 long kabi_filesystem_type(const char *path);
 static const long KABI_CGROUP2_SUPER_MAGIC = 0x63677270;	/* CGROUP2_SUPER_MAGIC */
