@@ -167,16 +167,13 @@ KABI_OP(op_autoreap_orphan, "autoreap-orphan", "clone3", { "flags", KABI_ARG_FLA
 	if ((r = kabi_sys(SYS_prctl, PR_GET_CHILD_SUBREAPER, &was_subreaper, 0, 0, 0)) < 0 ||
 	    (r = kabi_sys(SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) < 0)
 		return kabi_setup_failed(call, "prctl PR_SET_CHILD_SUBREAPER", r);
-	if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0 ||
-	    (r = kabi_sys(SYS_pipe2, hold, O_CLOEXEC)) < 0)
+	if ((r = kabi_sys(SYS_pipe2, hold, O_CLOEXEC)) < 0)
 		return kabi_setup_failed(call, "pipe2", r);
-	if ((r = kabi_block_signals(&old)) < 0)
-		return kabi_setup_failed(call, "rt_sigprocmask", r);
-	helper = kabi_fork(0);
+	if ((helper = kabi_fork_helper(call, made, &old)) == KABI_STEP_ABORTED)
+		return helper;
 	if (helper == 0) {
 		struct kabi_clone_args a;
 
-		kabi_sys(SYS_close, made[0]);
 		kabi_sys(SYS_close, hold[1]);	/* only the caller holds the new process */
 		kabi_args_for(&a, KABI_CLONE_AUTOREAP | (uint64_t)call->args[0], 0);
 		r = kabi_sys(KABI_SYS_CLONE3, &a, sizeof(a));

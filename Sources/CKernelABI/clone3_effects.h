@@ -7,6 +7,7 @@
 #define CKERNELABI_CLONE3_EFFECTS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -39,6 +40,25 @@ static inline long kabi_block_signals(uint64_t *old)
 {
 	return kabi_sys(SYS_rt_sigprocmask, SIG_SETMASK, &kabi_every_signal, old,
 			KABI_SIGSET_BYTES);
+}
+
+/*
+ * Makes the pipe made[] on which a helper child sends back what its clone3 returned
+ * (kabi_helper_result reads it), blocks every signal into *old and forks the helper, which keeps
+ * only made[1]: 0 in the helper; in the caller the helper's PID or the fork's -errno, or
+ * KABI_STEP_ABORTED once a refused pipe2 or rt_sigprocmask is reported as the setup failure.
+ */
+static inline long kabi_fork_helper(struct kabi_call *call, int made[2], uint64_t *old)
+{
+	long r = kabi_sys(SYS_pipe2, made, O_CLOEXEC);
+
+	if (r < 0)
+		return kabi_setup_failed(call, "pipe2", r);
+	if ((r = kabi_block_signals(old)) < 0)
+		return kabi_setup_failed(call, "rt_sigprocmask", r);
+	if ((r = kabi_fork(0)) == 0)
+		kabi_sys(SYS_close, made[0]);
+	return r;
 }
 
 /* Takes one pending signal without waiting: its number, 0 when none is pending, or -errno. */

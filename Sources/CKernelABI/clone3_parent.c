@@ -32,18 +32,15 @@ KABI_OP(op_clone_parent, "clone-parent", "clone3", { "flags", KABI_ARG_FLAGS, 0 
 	uint64_t old;
 	long helper, child = 0, r;
 
-	if ((r = kabi_sys(SYS_pipe2, made, O_CLOEXEC)) < 0 ||
-	    (r = kabi_sys(SYS_pipe2, hold_helper, O_CLOEXEC)) < 0 ||
+	if ((r = kabi_sys(SYS_pipe2, hold_helper, O_CLOEXEC)) < 0 ||
 	    (r = kabi_sys(SYS_pipe2, hold_child, O_CLOEXEC)) < 0)
 		return kabi_setup_failed(call, "pipe2", r);
-	if ((r = kabi_block_signals(&old)) < 0)
-		return kabi_setup_failed(call, "rt_sigprocmask", r);
-	helper = kabi_fork(0);
+	if ((helper = kabi_fork_helper(call, made, &old)) == KABI_STEP_ABORTED)
+		return helper;
 	if (helper == 0) {
 		struct kabi_clone_args a;
 
 		/* Neither the helper nor the new process keeps a write end it waits on. */
-		kabi_sys(SYS_close, made[0]);
 		kabi_sys(SYS_close, hold_helper[1]);
 		kabi_sys(SYS_close, hold_child[1]);
 		kabi_args_for(&a, KABI_CLONE_PARENT | (uint64_t)call->args[0], 0);
