@@ -122,24 +122,23 @@ import Testing
 
   @Test func `the pidfd probes ask a pidfd of the test process, judged by their answers`() throws {
     // Inverted: the answer a kernel with the feature gives is made to mean absent.
-    let info = FeatureProbe(
-      kind: .pidfdIoctl(request: try IoctlRequest("0xc040ff0b")), present: .failure(.ENOTTY),
-      absent: [.EINVAL])
+    let info = try Self.probe(
+      #"{"kind": "pidfd-ioctl", "request": "0xc040ff0b", "present": "ENOTTY", "absent": ["EINVAL"]}"#
+    )
     if Features.state("pidfd.get_info") == .present {
       #expect(
         info.run()
           == .init(
             state: .absent("ioctl(pidfd, 0xc040ff0b) answered EINVAL"), answer: .EINVAL))
     }
-    let overflow = Errno(rawValue: EOVERFLOW)
-    let handle = FeatureProbe(
-      kind: .pidfdHandle, present: .failure(Errno(rawValue: EOPNOTSUPP)), absent: [overflow])
+    let handle = try Self.probe(
+      #"{"kind": "pidfd-handle", "present": "EOPNOTSUPP", "absent": ["EOVERFLOW"]}"#)
     if Features.state("pidfs.file_handles") == .present {
       #expect(
         handle.run()
           == .init(
             state: .absent("name_to_handle_at(pidfd, handle_bytes 0) answered EOVERFLOW"),
-            answer: overflow))
+            answer: Errno(rawValue: EOVERFLOW)))
     }
   }
 
@@ -162,6 +161,10 @@ import Testing
         == .blocked("cannot open \(missing): \(Errno.ENOENT)"))
   }
 
+  static func probe(_ json: String) throws -> FeatureProbe {
+    try JSONDecoder().decode(FeatureProbe.self, from: Data(json.utf8))
+  }
+
   static func cloneArgs(_ json: String) throws -> CloneArgsSpec {
     try JSONDecoder().decode(CloneArgsSpec.self, from: Data(json.utf8))
   }
@@ -176,7 +179,10 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
 
   static let all: [MalformedProbe] = [
     .init(
-      name: "unknown kind", json: #"{"kind": "sysfs"}"#, complaint: #"unknown probe kind "sysfs""#),
+      name: "unknown kind", json: #"{"kind": "sysfs"}"#,
+      complaint:
+        #"unknown probe kind "sysfs" (known: clone3, file, file-per-pid-namespace, ioctl, pidfd-handle, pidfd-ioctl)"#
+    ),
     .init(name: "no kind", json: #"{"path": "/"}"#, complaint: #"missing "kind""#),
     .init(name: "file without a path", json: #"{"kind": "file"}"#, complaint: #"missing "path""#),
     .init(
