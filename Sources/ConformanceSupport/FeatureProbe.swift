@@ -306,11 +306,8 @@ extension FeatureProbe: Decodable {
         request: try IoctlRequest(container.decode(String.self, forKey: .request)))
     case ("clone3", _):
       let arguments = try container.decode(CloneArgsSpec.self, forKey: .args)
-      let fields = CloneArgsSpec.CodingKeys.allCases.map(\.rawValue)
-      if let key = try container.superDecoder(forKey: .args).firstKey(notIn: fields) {
-        throw Invalid(
-          description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
-      }
+      try CloneArgsSpec.rejectUnknownFields(
+        in: container.decode(Argument.self, forKey: .args), what: "args")
       if let problem = arguments.probeProblem { throw Invalid(description: problem) }
       self.kind = .clone3(arguments)
     case (_, let probe?):

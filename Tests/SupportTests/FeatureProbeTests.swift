@@ -142,6 +142,13 @@ import Testing
     }
   }
 
+  @Test func `a program's clone_args with a field the struct lacks is refused as a probe's is`() {
+    let args: Argument = .object(["exit_signal": .number(256), "tls": .number(1)])
+    let problem = ProgramCall(steps: [.init("clone3", args: ["args": args])]).problem
+    #expect(
+      problem?.hasPrefix(#"clone3 args: clone_args has no field "tls" (fields: flags"#) == true)
+  }
+
   @Test(.needsSandbox)
   func `a file-per-pid-namespace probe compares the inode inside a fresh PID namespace`() {
     #expect(
@@ -235,7 +242,7 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
       name: "clone3 with an unknown field",
       json:
         #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256, "tls": 1}, "present": "EINVAL"}"#,
-      complaint: #"args: unknown field "tls""#),
+      complaint: #"args: clone_args has no field "tls" (fields: flags, cgroup, size"#),
     .init(
       name: "clone3 larger than the struct",
       json: #"{"kind": "clone3", "args": {"size": 96, "exit_signal": 256}, "present": "EINVAL"}"#,
