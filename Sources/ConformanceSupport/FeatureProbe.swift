@@ -272,13 +272,14 @@ extension FeatureProbe: Decodable {
     uniqueKeysWithValues: (0..<kabi_probe_count()).compactMap { kabi_probe_at($0)?.pointee }.map {
       (String(cString: $0.kind), RegisteredProbe(entry: $0))
     })
-  /// Each kind's own keys, the C files' kinds included (the kinds here come first); every kind
-  /// also takes `present`, `absent`, `premise` and `why`.
-  static let kinds: [String: Set<String>] = [
+  /// Each kind's own keys, the C files' kinds included (the kinds named here come first);
+  /// every kind also takes `present`, `absent`, `premise` and `why`.
+  static let kinds: [String: Set<String>] = registered.mapValues {
+    $0.entry.takes_request != 0 ? ["request"] : []
+  }.merging([
     "file": ["path"], "ioctl": ["path", "request"], "clone3": ["args"],
     "file-per-pid-namespace": ["path"],
-  ].merging(registered.mapValues { $0.entry.takes_request != 0 ? ["request"] : [] }) { own, _ in own
-  }
+  ]) { _, own in own }
   private static let commonKeys: Set<String> = ["kind", "present", "absent", "premise", "why"]
 
   public init(from decoder: any Decoder) throws {
@@ -310,7 +311,7 @@ extension FeatureProbe: Decodable {
         in: container.decode(Argument.self, forKey: .args), what: "args")
       if let problem = arguments.probeProblem { throw Invalid(description: problem) }
       self.kind = .clone3(arguments)
-    case (_, let probe?):
+    case (_, let probe?):  // a kind a C file registers
       self.kind = .registered(
         probe,
         request: try keys.contains("request")
