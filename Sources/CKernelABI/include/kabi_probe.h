@@ -3,7 +3,8 @@
  * Fixtures/features.json ("kind": "pidfd-handle") is a function in its area's C file, and its
  * entry goes to the kabi_probes section, which the test process walks (FeatureProbe.swift).
  * A probe runs in the test process and makes one call, whose answer the feature's "present"
- * and "absent" judge as they judge every probe's.
+ * and "absent" judge as they judge every probe's. In a file of sandbox code it still calls
+ * nothing outside the suite (kabi_sys, not libc): SandboxCodeTests reads the whole object.
  */
 #ifndef CKERNELABI_KABI_PROBE_H
 #define CKERNELABI_KABI_PROBE_H
