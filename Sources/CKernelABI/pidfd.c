@@ -13,6 +13,7 @@
 
 #include "kabi_clone3.h"
 #include "kabi_files.h"
+#include "kabi_probe.h"
 #include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"
@@ -675,6 +676,51 @@ struct kabi_file_handle {
 	int32_t handle_type;
 	uint64_t words[16];	/* MAX_HANDLE_SZ (128) bytes */
 };
+
+/*
+ * The pidfd probes of Fixtures/features.json (kabi_probe.h), run in the test process on a
+ * pidfd of its own: pidfd_open(getpid(), 0) is the call they need first.
+ */
+static long own_pidfd(const char **needed)
+{
+	long fd = kabi_sys(KABI_SYS_PIDFD_OPEN, kabi_sys(SYS_getpid), 0);
+
+	if (fd < 0)
+		*needed = "pidfd_open(getpid(), 0)";
+	return fd;
+}
+
+/* pidfd-ioctl: ioctl(pidfd, request, 0). */
+KABI_PROBE(probe_pidfd_ioctl, "pidfd-ioctl", "ioctl(pidfd, 0x%lx)", .takes_request = 1)
+{
+	long fd = own_pidfd(needed), r;
+
+	if (fd < 0)
+		return fd;
+	r = kabi_sys(SYS_ioctl, fd, request, 0);
+	kabi_sys(SYS_close, fd);
+	return r;
+}
+
+/*
+ * pidfd-handle: name_to_handle_at(pidfd, "", handle, &mount_id, AT_EMPTY_PATH) with no room
+ * in the handle: a filesystem that encodes handles says how much room it needs (EOVERFLOW) and
+ * writes nothing else; one without export operations answers EOPNOTSUPP.
+ */
+KABI_PROBE(probe_pidfd_handle, "pidfd-handle", "name_to_handle_at(pidfd, handle_bytes 0)",
+	   .succeeded = "encoded a handle in no room")
+{
+	struct kabi_file_handle handle;
+	int mount_id;
+	long fd = own_pidfd(needed), r;
+
+	if (fd < 0)
+		return fd;
+	kabi_zero(&handle, sizeof(handle));
+	r = kabi_sys(SYS_name_to_handle_at, fd, "", &handle, &mount_id, AT_EMPTY_PATH);
+	kabi_sys(SYS_close, fd);
+	return r;
+}
 
 /*
  * pidfd-handle: name_to_handle_at(fd, path, handle, &mount_id, flags), flags being

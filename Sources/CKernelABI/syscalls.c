@@ -7,6 +7,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "kabi_probe.h"
 #include "kabi_raw.h"
 #include "kabi_syscalls.h"
 
@@ -40,15 +41,18 @@ long kabi_ioctl(int fd, unsigned long request, unsigned long arg)
 	return raw(ioctl(fd, request, arg));
 }
 
-long kabi_name_to_handle_probe(int fd)
-{
-	struct {
-		unsigned int handle_bytes;
-		int handle_type;
-	} handle = { 0, 0 };
-	int mount_id;
+/* The probe kinds C files register (kabi_probe.h); hidden bounds need no GOT entry. */
+extern const struct kabi_probe __start_kabi_probes[] __attribute__((visibility("hidden")));
+extern const struct kabi_probe __stop_kabi_probes[] __attribute__((visibility("hidden")));
 
-	return raw(syscall(SYS_name_to_handle_at, fd, "", &handle, &mount_id, AT_EMPTY_PATH));
+unsigned int kabi_probe_count(void)
+{
+	return (unsigned int)(__stop_kabi_probes - __start_kabi_probes);
+}
+
+const struct kabi_probe *kabi_probe_at(unsigned int index)
+{
+	return index < kabi_probe_count() ? &__start_kabi_probes[index] : 0;
 }
 
 long kabi_filesystem_type(const char *path)

@@ -50,6 +50,18 @@ public struct CloneArgsSpec: Decodable, Hashable, Sendable {
     case setTidAt = "set_tid_at"
   }
 
+  /// Throws for a field `struct clone_args` does not have, `what` naming the argument: a
+  /// misspelt field is an error, never a setting silently left out.
+  static func rejectUnknownFields(in args: Argument, what: String) throws(ProgramError) {
+    let fields = CodingKeys.allCases.map(\.rawValue)
+    if case .object(let given) = args,
+      let field = given.keys.sorted().first(where: { !fields.contains($0) })
+    {
+      throw ProgramError(
+        "\(what): clone_args has no field \"\(field)\" (fields: \(fields.joined(separator: ", ")))")
+    }
+  }
+
   /// Where `set_tid` points.
   public enum TidPlacement: String, Decodable, Sendable {
     case inline, null, inaccessible

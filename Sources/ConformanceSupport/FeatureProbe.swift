@@ -20,12 +20,9 @@ public struct FeatureProbe: Sendable {
     /// Present when the file is another inode inside a fresh PID namespace than in the suite's,
     /// while the suite holds its own open (a sysctl that each PID namespace has for itself).
     case filePerPidNamespace(path: String)
-    /// `ioctl(pidfd, request, 0)` on a pidfd of the test process, judged by its answer.
-    case pidfdIoctl(request: IoctlRequest)
-    /// `name_to_handle_at(pidfd, "", handle, &mount_id, AT_EMPTY_PATH)` with no room in the
-    /// handle, on a pidfd of the test process, judged by its answer: a filesystem that encodes
-    /// handles says how much room it needs (EOVERFLOW) and writes nothing else.
-    case pidfdHandle
+    /// A kind a C file registers (`KABI_PROBE`, as `pidfd.c` does `pidfd-handle`): its call,
+    /// with the request when the kind takes one, judged by its answer.
+    case registered(RegisteredProbe, request: IoctlRequest?)
   }
 
   public var kind: Kind
@@ -69,58 +66,45 @@ public struct FeatureProbe: Sendable {
         return Outcome(state: .blocked("cannot open \(path): \(Errno(rawValue: errno))"))
       }
       defer { close(fd) }
-      return ioctl(fd, request, on: path)
+      let result = kabi_ioctl(fd, request.value, 0)
+      if result >= 0, request.returnsFD { close(Int32(result)) }
+      return judge(result, call: "ioctl(\(path), 0x\(String(request.value, radix: 16)))")
     case .clone3(let arguments):
       return judge(
         arguments.probe(), call: "clone3(\(arguments.probeSummary))",
         succeeded: "created a process instead of failing")
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
-    case .pidfdIoctl(let request):
-      return onOwnPidfd { ioctl($0, request, on: "pidfd") }
-    case .pidfdHandle:
-      return onOwnPidfd { fd in
-        judge(
-          kabi_name_to_handle_probe(fd), call: "name_to_handle_at(pidfd, handle_bytes 0)",
-          succeeded: "encoded a handle in no room")
+    case .registered(let probe, let request):
+      var needed: UnsafePointer<CChar>?
+      let result = probe.entry.run(request?.value ?? 0, &needed)
+      if let needed {
+        // A call the probe needs first failed: a kernel without it lacks the feature.
+        let error = Errno(rawValue: Int32(-result))
+        let evidence = "\(String(cString: needed)) answered \(error.name)"
+        let lacking = error == .ENOSYS && TestEnvironment.seccompMode == 0
+        return Outcome(state: lacking ? .absent(evidence) : .blocked(evidence), answer: error)
       }
+      if result >= 0, request?.returnsFD == true { close(Int32(result)) }
+      return judge(
+        result, call: String(format: String(cString: probe.entry.call), request?.value ?? 0),
+        succeeded: probe.entry.succeeded.map { String(cString: $0) })
     }
-  }
-
-  /// `ioctl(fd, request, 0)` on the file `what` names, judged by its answer.
-  private func ioctl(_ fd: Int32, _ request: IoctlRequest, on what: String) -> Outcome {
-    let result = kabi_ioctl(fd, request.value, 0)
-    if result >= 0, request.returnsFD { close(Int32(result)) }
-    return judge(
-      result, call: "ioctl(\(what), 0x\(String(request.value, radix: 16)))",
-      succeeded: "returned \(result)")
-  }
-
-  /// Runs `body` on a pidfd of the test process (pidfd_open(getpid(), 0)); a kernel without
-  /// pidfd_open is absent, a refused pidfd_open blocked.
-  private func onOwnPidfd(_ body: (Int32) -> Outcome) -> Outcome {
-    let fd = kabi_pidfd_open(getpid(), 0)
-    guard fd >= 0 else {
-      let error = Errno(rawValue: Int32(-fd))
-      let evidence = "pidfd_open(getpid(), 0) answered \(error.name)"
-      let lacking = error == .ENOSYS && TestEnvironment.seccompMode == 0
-      return Outcome(state: lacking ? .absent(evidence) : .blocked(evidence), answer: error)
-    }
-    defer { close(Int32(fd)) }
-    return body(Int32(fd))
   }
 
   /// Judges a syscall's answer (the result, or -errno): `present`, else absent with the answer
-  /// as evidence; ENOSYS or EPERM under a seccomp filter is blocked, not absent.
+  /// as evidence (a success "returned" and the result unless `succeeded` says otherwise);
+  /// ENOSYS or EPERM under a seccomp filter is blocked, not absent.
   func judge(
-    _ result: Int, call: String, succeeded: String,
+    _ result: Int, call: String, succeeded: String? = nil,
     seccompMode: Int? = TestEnvironment.seccompMode
   ) -> Outcome {
     let answer: ProbeAnswer =
       result < 0 ? .failure(Errno(rawValue: Int32(-result))) : .value(result)
     guard case .failure(let error) = answer else {
       let present = present.map { $0 == answer } ?? true
-      return Outcome(state: present ? .present : .absent("\(call) \(succeeded)"))
+      return Outcome(
+        state: present ? .present : .absent("\(call) \(succeeded ?? "returned \(result)")"))
     }
     if present == answer || (present == nil && !absent.contains(error)) {
       return Outcome(state: .present, answer: error)
@@ -166,6 +150,12 @@ public struct FeatureProbe: Sendable {
       return .absent("\(path) is the same inode (\(inode)) in a child PID namespace")
     }
   }
+}
+
+/// A probe kind a C file registers (`KABI_PROBE`): its entry in the `kabi_probes` section,
+/// static strings and a function, never written (so `@unchecked Sendable`).
+public struct RegisteredProbe: @unchecked Sendable {
+  let entry: kabi_probe
 }
 
 /// A syscall's answer in a probe: an errno (`"EINVAL"`) or a value (`"CLONE_NEWPID"`, `0`).
@@ -277,11 +267,19 @@ extension FeatureProbe: Decodable {
     case kind, path, request, args, present, absent, premise, why
   }
 
-  /// Each kind's own keys; every kind also takes `present`, `absent`, `premise` and `why`.
-  static let kinds: [String: Set<String>] = [
+  /// The kinds C files register (`KABI_PROBE`, the `kabi_probes` section), by name.
+  static let registered = Dictionary(
+    uniqueKeysWithValues: (0..<kabi_probe_count()).compactMap { kabi_probe_at($0)?.pointee }.map {
+      (String(cString: $0.kind), RegisteredProbe(entry: $0))
+    })
+  /// Each kind's own keys, the C files' kinds included (the kinds named here come first);
+  /// every kind also takes `present`, `absent`, `premise` and `why`.
+  static let kinds: [String: Set<String>] = registered.mapValues {
+    $0.entry.takes_request != 0 ? ["request"] : []
+  }.merging([
     "file": ["path"], "ioctl": ["path", "request"], "clone3": ["args"],
-    "file-per-pid-namespace": ["path"], "pidfd-ioctl": ["request"], "pidfd-handle": [],
-  ]
+    "file-per-pid-namespace": ["path"],
+  ]) { _, own in own }
   private static let commonKeys: Set<String> = ["kind", "present", "absent", "premise", "why"]
 
   public init(from decoder: any Decoder) throws {
@@ -301,25 +299,23 @@ extension FeatureProbe: Decodable {
       }
       return path
     }
-    switch kind {
-    case "file": self.kind = .file(path: try path())
-    case "ioctl":
+    switch (kind, Self.registered[kind]) {
+    case ("file", _): self.kind = .file(path: try path())
+    case ("ioctl", _):
       self.kind = .ioctl(
         path: try path(),
         request: try IoctlRequest(container.decode(String.self, forKey: .request)))
-    case "clone3":
+    case ("clone3", _):
       let arguments = try container.decode(CloneArgsSpec.self, forKey: .args)
-      let fields = CloneArgsSpec.CodingKeys.allCases.map(\.rawValue)
-      if let key = try container.superDecoder(forKey: .args).firstKey(notIn: fields) {
-        throw Invalid(
-          description: "args: unknown field \"\(key)\" (fields: \(fields.joined(separator: ", ")))")
-      }
+      try CloneArgsSpec.rejectUnknownFields(
+        in: container.decode(Argument.self, forKey: .args), what: "args")
       if let problem = arguments.probeProblem { throw Invalid(description: problem) }
       self.kind = .clone3(arguments)
-    case "pidfd-ioctl":
-      self.kind = .pidfdIoctl(
-        request: try IoctlRequest(container.decode(String.self, forKey: .request)))
-    case "pidfd-handle": self.kind = .pidfdHandle
+    case (_, let probe?):  // a kind a C file registers
+      self.kind = .registered(
+        probe,
+        request: try keys.contains("request")
+          ? IoctlRequest(container.decode(String.self, forKey: .request)) : nil)
     default: self.kind = .filePerPidNamespace(path: try path())
     }
     present = try container.decodeIfPresent(String.self, forKey: .present).map(
@@ -339,7 +335,7 @@ extension FeatureProbe: Decodable {
         throw Invalid(
           description: "a \(kind) probe has no present or absent answer: the file decides")
       }
-    case .ioctl, .clone3, .pidfdIoctl, .pidfdHandle:
+    case .ioctl, .clone3, .registered:
       if present == nil && absent.isEmpty {
         throw Invalid(description: "a \(kind) probe needs the answer that means present or absent")
       }

@@ -398,13 +398,7 @@ public final class CompiledProgram {
       case (KABI_ARG_CLONE_ARGS, _):
         let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
-        if case .object(let fields) = args,
-          let unknown = fields.keys.sorted().first(where: {
-            CloneArgsSpec.CodingKeys(rawValue: $0) == nil
-          })
-        {
-          throw ProgramError("\(what): clone_args has no field \"\(unknown)\"")
-        }
+        try CloneArgsSpec.rejectUnknownFields(in: args, what: what)
         let spec = try args.decode(CloneArgsSpec.self, what: what)
         cloneArgs[ProgramCall.record(ofStep: index)] = spec
         guard !validating else {

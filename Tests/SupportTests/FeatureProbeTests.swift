@@ -122,25 +122,31 @@ import Testing
 
   @Test func `the pidfd probes ask a pidfd of the test process, judged by their answers`() throws {
     // Inverted: the answer a kernel with the feature gives is made to mean absent.
-    let info = FeatureProbe(
-      kind: .pidfdIoctl(request: try IoctlRequest("0xc040ff0b")), present: .failure(.ENOTTY),
-      absent: [.EINVAL])
+    let info = try Self.probe(
+      #"{"kind": "pidfd-ioctl", "request": "0xc040ff0b", "present": "ENOTTY", "absent": ["EINVAL"]}"#
+    )
     if Features.state("pidfd.get_info") == .present {
       #expect(
         info.run()
           == .init(
             state: .absent("ioctl(pidfd, 0xc040ff0b) answered EINVAL"), answer: .EINVAL))
     }
-    let overflow = Errno(rawValue: EOVERFLOW)
-    let handle = FeatureProbe(
-      kind: .pidfdHandle, present: .failure(Errno(rawValue: EOPNOTSUPP)), absent: [overflow])
+    let handle = try Self.probe(
+      #"{"kind": "pidfd-handle", "present": "EOPNOTSUPP", "absent": ["EOVERFLOW"]}"#)
     if Features.state("pidfs.file_handles") == .present {
       #expect(
         handle.run()
           == .init(
             state: .absent("name_to_handle_at(pidfd, handle_bytes 0) answered EOVERFLOW"),
-            answer: overflow))
+            answer: Errno(rawValue: EOVERFLOW)))
     }
+  }
+
+  @Test func `a program's clone_args with a field the struct lacks is refused as a probe's is`() {
+    let args: Argument = .object(["exit_signal": .number(256), "tls": .number(1)])
+    let problem = ProgramCall(steps: [.init("clone3", args: ["args": args])]).problem
+    #expect(
+      problem?.hasPrefix(#"clone3 args: clone_args has no field "tls" (fields: flags"#) == true)
   }
 
   @Test(.needsSandbox)
@@ -160,6 +166,10 @@ import Testing
     #expect(
       FeatureProbe(kind: .filePerPidNamespace(path: missing)).run().state
         == .blocked("cannot open \(missing): \(Errno.ENOENT)"))
+  }
+
+  static func probe(_ json: String) throws -> FeatureProbe {
+    try JSONDecoder().decode(FeatureProbe.self, from: Data(json.utf8))
   }
 
   static func cloneArgs(_ json: String) throws -> CloneArgsSpec {
@@ -229,7 +239,7 @@ struct MalformedProbe: Sendable, CustomTestStringConvertible {
       name: "clone3 with an unknown field",
       json:
         #"{"kind": "clone3", "args": {"size": 64, "exit_signal": 256, "tls": 1}, "present": "EINVAL"}"#,
-      complaint: #"args: unknown field "tls""#),
+      complaint: #"args: clone_args has no field "tls" (fields: flags, cgroup, size"#),
     .init(
       name: "clone3 larger than the struct",
       json: #"{"kind": "clone3", "args": {"size": 96, "exit_signal": 256}, "present": "EINVAL"}"#,

@@ -7,6 +7,7 @@
 #include "kabi_errno.h"
 #include "kabi_files.h"
 #include "kabi_nsfs.h"
+#include "kabi_probe.h"
 #include "kabi_processes.h"
 #include "kabi_program.h"
 #include "kabi_raw.h"

@@ -17,12 +17,6 @@ long kabi_pidfd_open(pid_t pid, unsigned int flags);
 long kabi_pidfd_send_signal(int pidfd, int sig, const siginfo_t *info, unsigned int flags);
 long kabi_pidfd_getfd(int pidfd, int fd, unsigned int flags);
 long kabi_ioctl(int fd, unsigned long request, unsigned long arg);
-/*
- * name_to_handle_at(fd, "", handle, &mount_id, AT_EMPTY_PATH) with handle_bytes 0: 0 (no
- * room needed), or -errno: EOVERFLOW when fd's filesystem encodes handles (the size it needs
- * is written back), EOPNOTSUPP when it has no export operations.
- */
-long kabi_name_to_handle_probe(int fd);
 /* pipe2(fds, O_CLOEXEC): 0, or -errno (the Glibc module hides pipe2). */
 long kabi_pipe_cloexec(int fds[2]);
 /* getrlimit(RLIMIT_NPROC)'s soft limit; -1 when unlimited (the Glibc module hides the name). */
