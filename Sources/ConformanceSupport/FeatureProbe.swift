@@ -70,8 +70,14 @@ public struct FeatureProbe: Sendable {
       if result >= 0, request.returnsFD { close(Int32(result)) }
       return judge(result, call: "ioctl(\(path), 0x\(String(request.value, radix: 16)))")
     case .clone3(let arguments):
+      let built: BuiltCloneArgs
+      do {
+        built = try arguments.build()
+      } catch {
+        return Outcome(state: .blocked("the probe's clone_args cannot be built: \(error)"))
+      }
       return judge(
-        arguments.probe(), call: "clone3(\(arguments.probeSummary))",
+        built.probe(), call: "clone3(\(arguments.probeSummary))",
         succeeded: "created a process instead of failing")
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
@@ -247,12 +253,13 @@ extension CloneArgsSpec {
     resolvedSize == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
       && (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
   }
+}
 
-  /// The probe's call: -errno, as the arguments are rejected.
+extension BuiltCloneArgs {
+  /// The probe's call with these arguments: -errno, as they are rejected.
   func probe() -> Int {
-    guard let built = try? build() else { return -Int(ENOMEM) }
-    return withExtendedLifetime(built) {
-      kabi_clone3_probe(UnsafeMutableRawPointer(bitPattern: Int(built.address)), built.size)
+    withExtendedLifetime(self) {
+      kabi_clone3_probe(UnsafeMutableRawPointer(bitPattern: Int(address)), size)
     }
   }
 }
