@@ -295,8 +295,8 @@ public struct KnownBugExpectation: Codable, Hashable, Sendable {
 
 /// One row of a fixture table: what is called, and what each kernel must answer.
 ///
-/// `Call` decodes the row's `call`: the suite's call types, or `IgnoredCall` where only the
-/// rest of the row matters (`conformance-report`).
+/// `Call` decodes the row's `call`: the suite's call types, or `Ignored` where only the rest
+/// of the row matters (`conformance-report`).
 public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   /// Stable id, prefixed by the area: `clone3.size.63`.
   public var id: String
@@ -394,9 +394,74 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   }
 }
 
-/// A row's `call` read only as being there: for readers of a table that do not make the call.
-public struct IgnoredCall: Decodable, Sendable {
+/// A value read only as being there: a row's call or a feature's probe, for readers that do
+/// not act on it (`conformance-report`).
+public struct Ignored: Decodable, Sendable {
   public init(from decoder: any Decoder) throws {}
+}
+
+/// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
+///
+/// `Probe` decodes the feature's `probe`: the suite's probe, or `Ignored` where only the rest
+/// matters (`conformance-report`).
+public struct FeatureDefinition<Probe: Decodable & Sendable>: Decodable, Sendable {
+  /// The name cases use, such as `clone3.set_tid`.
+  public var name: String
+  /// The mainline release that added it: a kernel at or past it that lacks the feature fails.
+  public var since: KernelVersion
+  /// What the feature is, in one line.
+  public var what: String
+  /// How the suite finds out whether the running kernel has it.
+  public var probe: Probe
+  /// Distro kernels known to build without the feature, where its absence is a SKIP.
+  public var removedIn: [DistroRemoval]?
+
+  private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
+}
+
+extension FeatureDefinition {
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    since = try container.decode(KernelVersion.self, forKey: .since)
+    what = try container.decode(String.self, forKey: .what)
+    removedIn = try container.decodeIfPresent([DistroRemoval].self, forKey: .removedIn)
+    do {
+      probe = try container.decode(Probe.self, forKey: .probe)
+    } catch {
+      let problem = (error as? DecodingError).map(FixtureError.describe) ?? "\(error)"
+      throw FixtureError(file: "features.json", message: "feature \"\(name)\": probe: \(problem)")
+    }
+  }
+
+  private struct File: Decodable { var features: [FeatureDefinition] }
+
+  /// `features.json` in `directory`, by name: see `table(_:)`.
+  public static func table(in directory: URL) throws -> [String: Self] {
+    try table(Data(contentsOf: directory.appendingPathComponent("features.json")))
+  }
+
+  /// Decodes a feature table, by name; a malformed entry or probe, or a name listed twice, is
+  /// an error naming the feature.
+  public static func table(_ data: Data) throws -> [String: Self] {
+    do {
+      let features = try JSONDecoder().decode(File.self, from: data).features
+      return try Dictionary(features.map { ($0.name, $0) }) { first, _ in
+        throw FixtureError(
+          file: "features.json", message: "feature \"\(first.name)\" is listed twice")
+      }
+    } catch let error as DecodingError {
+      throw FixtureError(file: "features.json", message: FixtureError.describe(error))
+    }
+  }
+}
+
+/// A distro kernel that leaves a feature out on purpose.
+public struct DistroRemoval: Codable, Sendable {
+  /// A substring of `uname -r`, such as `+deb12-rt`.
+  public var releaseContains: String
+  public var why: String
 }
 
 /// The case tables of a fixtures directory.

@@ -300,7 +300,7 @@ public enum FixtureBoundaries {
       }
     }
     for file in try FixtureTables.names(in: folder) {
-      for row in try FixtureFile<IgnoredCall>.load(file, from: folder).cases {
+      for row in try FixtureFile<Ignored>.load(file, from: folder).cases {
         let ranges = row.expect.compactMap(\.kernels) + (row.known ?? []).flatMap(\.kernels)
         for range in ranges {
           note(range.from, "\(file): \(row.id)")
@@ -310,21 +310,11 @@ public enum FixtureBoundaries {
     }
     let features = "features.json"
     if FileManager.default.fileExists(atPath: folder.appendingPathComponent(features).path) {
-      let data = try Data(contentsOf: folder.appendingPathComponent(features))
-      for feature in try JSONDecoder().decode(FeatureVersions.self, from: data).features {
+      for feature in try FeatureDefinition<Ignored>.table(in: folder).values {
         note(feature.since, "\(features): \(feature.name)")
       }
     }
     return found
-  }
-
-  /// What the matrix reads of `features.json`: each feature's name and mainline version.
-  struct FeatureVersions: Decodable {
-    struct Feature: Decodable {
-      var name: String
-      var since: KernelVersion
-    }
-    var features: [Feature]
   }
 }
 
