@@ -354,8 +354,14 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   }
 }
 
+/// What the rows of a table call: the suite's programs, or `Ignored`.
+public protocol FixtureCall: Decodable, Sendable {
+  /// A named list of steps the table's header defines for its calls (`preludes`).
+  associatedtype Prelude: Decodable & Sendable
+}
+
 /// A fixture file: one area's table of cases.
-public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
+public struct FixtureFile<Call: FixtureCall>: Decodable, Sendable {
   /// The area every case id starts with, such as `clone3.size`.
   public var area: String
   /// One sentence on what the table covers and where the kernel implements it.
@@ -364,6 +370,8 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   public var tags: [String]
   /// The feature every case needs unless it names its own.
   public var feature: String?
+  /// The step lists a row's call may name to run first (`"use": "name"`).
+  public var preludes: [String: Call.Prelude]?
   /// The rows, each with its area and, unless it names one, the file's feature.
   public var cases: [ConformanceCase<Call>] {
     get {
@@ -379,7 +387,7 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   private var rows: [ConformanceCase<Call>]
 
   private enum CodingKeys: String, CodingKey {
-    case area, summary, tags, feature
+    case area, summary, tags, feature, preludes
     case rows = "cases"
   }
 
@@ -394,9 +402,10 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   }
 }
 
-/// A value read only as being there: a row's call or a feature's probe, for readers that do
-/// not act on it (`conformance-report`).
-public struct Ignored: Decodable, Sendable {
+/// A value read only as being there: a row's call, a table's preludes or a feature's probe,
+/// for readers that do not act on it (`conformance-report`).
+public struct Ignored: FixtureCall {
+  public typealias Prelude = Ignored
   public init(from decoder: any Decoder) throws {}
 }
 
