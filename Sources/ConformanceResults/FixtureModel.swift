@@ -2,7 +2,7 @@ import Foundation
 
 /// One named value a case observes or expects: a number, a list of numbers (an NSpid line, a
 /// capability set's words) or a word (a path, a signal name).
-public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum FieldValue: Hashable, Sendable, Decodable, CustomStringConvertible {
   case number(Int64)
   case numbers([Int64])
   case word(String)
@@ -25,15 +25,6 @@ public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
       case .number(let number): return .number(number)
       case .word(let word): return .word(word)
       }
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    switch self {
-    case .number(let number): try container.encode(number)
-    case .numbers(let numbers): try container.encode(numbers)
-    case .word(let word): try container.encode(word)
     }
   }
 
@@ -107,7 +98,7 @@ extension SingleValueDecodingContainer {
 }
 
 /// The result a case expects: success, or one errno by name.
-public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum ExpectedResult: Hashable, Sendable, Decodable, CustomStringConvertible {
   case success
   /// The call fails with the errno of this name, such as `EINVAL`. The model does not know the
   /// numbers: the suite checks the name against the target's `<errno.h>` when it loads a table.
@@ -135,11 +126,6 @@ public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible
     self = result
   }
 
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(name)
-  }
-
   /// Why `text` is no result, as every check of a table words it.
   public static func unknown(_ text: String) -> String {
     "unknown result \"\(text)\": use \"success\" or an errno name"
@@ -157,7 +143,7 @@ public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible
 }
 
 /// Kernels `from` (inclusive) up to `until` (exclusive); an open end is unbounded.
-public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct KernelRange: Decodable, Hashable, Sendable, CustomStringConvertible {
   public var from: KernelVersion?
   public var until: KernelVersion?
 
@@ -191,7 +177,7 @@ public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible 
 /// What a case expects on a range of kernels: the result (`success` or an errno name) and,
 /// for a success, named fields the observation must have with the same values. In a table the
 /// fields sit next to `result`: `{"result": "success", "pid": 500, "nspid": [500, 1]}`.
-public struct Expectation: Codable, Hashable, Sendable {
+public struct Expectation: Decodable, Hashable, Sendable {
   /// Where this result holds; nil means every kernel that has the case's feature.
   public var kernels: KernelRange?
   public var result: ExpectedResult
@@ -216,14 +202,6 @@ public struct Expectation: Codable, Hashable, Sendable {
     why = try container.decodeIfPresent(String.self, forKey: NamedKey("why"))
     fields = try Fields(besides: ["kernels", "result", "why"], in: container)
   }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: NamedKey.self)
-    try container.encodeIfPresent(kernels, forKey: NamedKey("kernels"))
-    try container.encode(result, forKey: NamedKey("result"))
-    try container.encodeIfPresent(why, forKey: NamedKey("why"))
-    try fields.encode(into: &container)
-  }
 }
 
 /// A key by name, for the objects whose other keys are fields.
@@ -244,10 +222,6 @@ extension Fields {
       self[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
     }
   }
-
-  func encode(into container: inout KeyedEncodingContainer<NamedKey>) throws {
-    for (name, value) in values { try container.encode(value, forKey: NamedKey(name)) }
-  }
 }
 
 /// A documented kernel bug: on these kernels the case gives `result` instead.
@@ -255,7 +229,7 @@ extension Fields {
 /// Like an expectation, a success may name fields beside `result`, which the observation must
 /// have with those values: `{"result": "success", "cloexec": 1, "bug": {…}}` for a call that
 /// succeeds but does the wrong thing.
-public struct KnownBugExpectation: Codable, Hashable, Sendable {
+public struct KnownBugExpectation: Decodable, Hashable, Sendable {
   public var kernels: [KernelRange]
   public var result: ExpectedResult
   /// For success: every field the buggy kernels report with this value.
@@ -277,14 +251,6 @@ public struct KnownBugExpectation: Codable, Hashable, Sendable {
     result = try container.decode(ExpectedResult.self, forKey: NamedKey("result"))
     bug = try container.decode(KnownBug.self, forKey: NamedKey("bug"))
     fields = try Fields(besides: ["kernels", "result", "bug"], in: container)
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: NamedKey.self)
-    try container.encode(kernels, forKey: NamedKey("kernels"))
-    try container.encode(result, forKey: NamedKey("result"))
-    try container.encode(bug, forKey: NamedKey("bug"))
-    try fields.encode(into: &container)
   }
 
   /// `ENOTTY`, or `success (cloexec 1)`.
@@ -467,7 +433,7 @@ extension FeatureDefinition {
 }
 
 /// A distro kernel that leaves a feature out on purpose.
-public struct DistroRemoval: Codable, Sendable {
+public struct DistroRemoval: Decodable, Sendable {
   /// A substring of `uname -r`, such as `+deb12-rt`.
   public var releaseContains: String
   public var why: String
