@@ -276,19 +276,6 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   public var expect: [Expectation]
   public var known: [KnownBugExpectation]?
 
-  /// Creates a row; `area` is set when its table is loaded.
-  public init(
-    id: String, title: String, feature: String? = nil, call: Call, expect: [Expectation],
-    known: [KnownBugExpectation]? = nil
-  ) {
-    self.id = id
-    self.title = title
-    self.feature = feature
-    self.call = call
-    self.expect = expect
-    self.known = known
-  }
-
   private enum CodingKeys: String, CodingKey {
     case id, title, feature, call, expect, known
   }
