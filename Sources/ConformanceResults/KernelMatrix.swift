@@ -48,19 +48,11 @@ public struct KernelMatrix: Sendable {
     }
 
     /// `PASS EINVAL`, `FAIL EEXIST (expected EPERM)`, `SKIP`: the status and what the kernel
-    /// answered, with a success's named fields.
-    public var text: String {
-      var text = status.rawValue
-      if let observed { text += " " + observed }
-      if status == .fail, let expected { text += " (expected \(expected))" }
-      return text
-    }
-
-    /// `text` without the named fields of a success (`success (pid 4201, NSpid 4231 ...)` is
+    /// answered, without a success's named fields (`success (pid 4201, NSpid 4231 ...)` is
     /// `success`): rows are compared on it, since fields such as a PID derived from the
     /// kernel's pid_max differ between kernels while the case passes on each; the JSON keeps
     /// them.
-    public var shortText: String {
+    public var text: String {
       var text = status.rawValue
       if let observed {
         text +=
@@ -125,7 +117,7 @@ public struct KernelMatrix: Sendable {
     }
     rows = order.compactMap { id in
       let cells = byColumn.map { $0[id] }
-      guard Set(cells.map { $0?.shortText ?? "" }).count > 1 else { return nil }
+      guard Set(cells.map { $0?.text ?? "" }).count > 1 else { return nil }
       var named: [String: Cell] = [:]
       for (column, cell) in zip(columns, cells) { named[column.name] = cell }
       let (explanation, explained) = Self.explain(cells: cells, columns: columns)
@@ -214,7 +206,7 @@ public struct KernelMatrix: Sendable {
       lines.append("| case | " + columns.map(\.name).joined(separator: " | ") + " | why |")
       lines.append("|---|" + String(repeating: "---|", count: columns.count) + "---|")
       for row in rows {
-        let cells = columns.map { row.cells[$0.name]?.shortText ?? "—" }
+        let cells = columns.map { row.cells[$0.name]?.text ?? "—" }
         lines.append(
           "| `\(row.id)` | " + cells.joined(separator: " | ") + " | "
             + Self.escape(row.explanation) + " |")
