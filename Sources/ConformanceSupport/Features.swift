@@ -1,6 +1,3 @@
-import CKernelABI
-import Foundation
-import Glibc
 import KernelABI
 import Synchronization
 

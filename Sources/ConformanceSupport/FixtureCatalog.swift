@@ -1,5 +1,3 @@
-import Foundation
-
 /// Every fixture table the suite runs: each table in `Fixtures/` (every `*.json` file but
 /// `features.json`), found by listing the directory. The result log records how many cases each
 /// area has, so a table that fails to load or a run that stops midway cannot look complete.
