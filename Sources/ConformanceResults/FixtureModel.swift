@@ -2,7 +2,7 @@ import Foundation
 
 /// One named value a case observes or expects: a number, a list of numbers (an NSpid line, a
 /// capability set's words) or a word (a path, a signal name).
-public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum FieldValue: Hashable, Sendable, Decodable, CustomStringConvertible {
   case number(Int64)
   case numbers([Int64])
   case word(String)
@@ -25,15 +25,6 @@ public enum FieldValue: Hashable, Sendable, Codable, CustomStringConvertible {
       case .number(let number): return .number(number)
       case .word(let word): return .word(word)
       }
-    }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    switch self {
-    case .number(let number): try container.encode(number)
-    case .numbers(let numbers): try container.encode(numbers)
-    case .word(let word): try container.encode(word)
     }
   }
 
@@ -107,7 +98,7 @@ extension SingleValueDecodingContainer {
 }
 
 /// The result a case expects: success, or one errno by name.
-public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible {
+public enum ExpectedResult: Hashable, Sendable, Decodable, CustomStringConvertible {
   case success
   /// The call fails with the errno of this name, such as `EINVAL`. The model does not know the
   /// numbers: the suite checks the name against the target's `<errno.h>` when it loads a table.
@@ -135,11 +126,6 @@ public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible
     self = result
   }
 
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    try container.encode(name)
-  }
-
   /// Why `text` is no result, as every check of a table words it.
   public static func unknown(_ text: String) -> String {
     "unknown result \"\(text)\": use \"success\" or an errno name"
@@ -157,7 +143,7 @@ public enum ExpectedResult: Hashable, Sendable, Codable, CustomStringConvertible
 }
 
 /// Kernels `from` (inclusive) up to `until` (exclusive); an open end is unbounded.
-public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct KernelRange: Decodable, Hashable, Sendable, CustomStringConvertible {
   public var from: KernelVersion?
   public var until: KernelVersion?
 
@@ -191,7 +177,7 @@ public struct KernelRange: Codable, Hashable, Sendable, CustomStringConvertible 
 /// What a case expects on a range of kernels: the result (`success` or an errno name) and,
 /// for a success, named fields the observation must have with the same values. In a table the
 /// fields sit next to `result`: `{"result": "success", "pid": 500, "nspid": [500, 1]}`.
-public struct Expectation: Codable, Hashable, Sendable {
+public struct Expectation: Decodable, Hashable, Sendable {
   /// Where this result holds; nil means every kernel that has the case's feature.
   public var kernels: KernelRange?
   public var result: ExpectedResult
@@ -216,14 +202,6 @@ public struct Expectation: Codable, Hashable, Sendable {
     why = try container.decodeIfPresent(String.self, forKey: NamedKey("why"))
     fields = try Fields(besides: ["kernels", "result", "why"], in: container)
   }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: NamedKey.self)
-    try container.encodeIfPresent(kernels, forKey: NamedKey("kernels"))
-    try container.encode(result, forKey: NamedKey("result"))
-    try container.encodeIfPresent(why, forKey: NamedKey("why"))
-    try fields.encode(into: &container)
-  }
 }
 
 /// A key by name, for the objects whose other keys are fields.
@@ -244,10 +222,6 @@ extension Fields {
       self[key.stringValue] = try container.decode(FieldValue.self, forKey: key)
     }
   }
-
-  func encode(into container: inout KeyedEncodingContainer<NamedKey>) throws {
-    for (name, value) in values { try container.encode(value, forKey: NamedKey(name)) }
-  }
 }
 
 /// A documented kernel bug: on these kernels the case gives `result` instead.
@@ -255,7 +229,7 @@ extension Fields {
 /// Like an expectation, a success may name fields beside `result`, which the observation must
 /// have with those values: `{"result": "success", "cloexec": 1, "bug": {…}}` for a call that
 /// succeeds but does the wrong thing.
-public struct KnownBugExpectation: Codable, Hashable, Sendable {
+public struct KnownBugExpectation: Decodable, Hashable, Sendable {
   public var kernels: [KernelRange]
   public var result: ExpectedResult
   /// For success: every field the buggy kernels report with this value.
@@ -279,14 +253,6 @@ public struct KnownBugExpectation: Codable, Hashable, Sendable {
     fields = try Fields(besides: ["kernels", "result", "bug"], in: container)
   }
 
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: NamedKey.self)
-    try container.encode(kernels, forKey: NamedKey("kernels"))
-    try container.encode(result, forKey: NamedKey("result"))
-    try container.encode(bug, forKey: NamedKey("bug"))
-    try fields.encode(into: &container)
-  }
-
   /// `ENOTTY`, or `success (cloexec 1)`.
   public var spelled: String {
     result == .success && !fields.isEmpty ? "success (\(fields.spelled))" : result.name
@@ -295,8 +261,8 @@ public struct KnownBugExpectation: Codable, Hashable, Sendable {
 
 /// One row of a fixture table: what is called, and what each kernel must answer.
 ///
-/// `Call` decodes the row's `call`: the suite's call types, or `IgnoredCall` where only the
-/// rest of the row matters (`conformance-report`).
+/// `Call` decodes the row's `call`: the suite's call types, or `Ignored` where only the rest
+/// of the row matters (`conformance-report`).
 public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   /// Stable id, prefixed by the area: `clone3.size.63`.
   public var id: String
@@ -309,19 +275,6 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   public var call: Call
   public var expect: [Expectation]
   public var known: [KnownBugExpectation]?
-
-  /// Creates a row; `area` is set when its table is loaded.
-  public init(
-    id: String, title: String, feature: String? = nil, call: Call, expect: [Expectation],
-    known: [KnownBugExpectation]? = nil
-  ) {
-    self.id = id
-    self.title = title
-    self.feature = feature
-    self.call = call
-    self.expect = expect
-    self.known = known
-  }
 
   private enum CodingKeys: String, CodingKey {
     case id, title, feature, call, expect, known
@@ -354,8 +307,14 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   }
 }
 
+/// What the rows of a table call: the suite's programs, or `Ignored`.
+public protocol FixtureCall: Decodable, Sendable {
+  /// A named list of steps the table's header defines for its calls (`preludes`).
+  associatedtype Prelude: Decodable & Sendable
+}
+
 /// A fixture file: one area's table of cases.
-public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
+public struct FixtureFile<Call: FixtureCall>: Decodable, Sendable {
   /// The area every case id starts with, such as `clone3.size`.
   public var area: String
   /// One sentence on what the table covers and where the kernel implements it.
@@ -364,6 +323,8 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   public var tags: [String]
   /// The feature every case needs unless it names its own.
   public var feature: String?
+  /// The step lists a row's call may name to run first (`"use": "name"`).
+  public var preludes: [String: Call.Prelude]?
   /// The rows, each with its area and, unless it names one, the file's feature.
   public var cases: [ConformanceCase<Call>] {
     get {
@@ -379,7 +340,7 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   private var rows: [ConformanceCase<Call>]
 
   private enum CodingKeys: String, CodingKey {
-    case area, summary, tags, feature
+    case area, summary, tags, feature, preludes
     case rows = "cases"
   }
 
@@ -394,9 +355,75 @@ public struct FixtureFile<Call: Decodable & Sendable>: Decodable, Sendable {
   }
 }
 
-/// A row's `call` read only as being there: for readers of a table that do not make the call.
-public struct IgnoredCall: Decodable, Sendable {
+/// A value read only as being there: a row's call, a table's preludes or a feature's probe,
+/// for readers that do not act on it (`conformance-report`).
+public struct Ignored: FixtureCall {
+  public typealias Prelude = Ignored
   public init(from decoder: any Decoder) throws {}
+}
+
+/// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
+///
+/// `Probe` decodes the feature's `probe`: the suite's probe, or `Ignored` where only the rest
+/// matters (`conformance-report`).
+public struct FeatureDefinition<Probe: Decodable & Sendable>: Decodable, Sendable {
+  /// The name cases use, such as `clone3.set_tid`.
+  public var name: String
+  /// The mainline release that added it: a kernel at or past it that lacks the feature fails.
+  public var since: KernelVersion
+  /// What the feature is, in one line.
+  public var what: String
+  /// How the suite finds out whether the running kernel has it.
+  public var probe: Probe
+  /// Distro kernels known to build without the feature, where its absence is a SKIP.
+  public var removedIn: [DistroRemoval]?
+
+  private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
+}
+
+extension FeatureDefinition {
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    since = try container.decode(KernelVersion.self, forKey: .since)
+    what = try container.decode(String.self, forKey: .what)
+    removedIn = try container.decodeIfPresent([DistroRemoval].self, forKey: .removedIn)
+    do {
+      probe = try container.decode(Probe.self, forKey: .probe)
+    } catch {
+      let problem = (error as? DecodingError).map(FixtureError.describe) ?? "\(error)"
+      throw FixtureError(file: "features.json", message: "feature \"\(name)\": probe: \(problem)")
+    }
+  }
+
+  private struct File: Decodable { var features: [FeatureDefinition] }
+
+  /// `features.json` in `directory`, by name: see `table(_:)`.
+  public static func table(in directory: URL) throws -> [String: Self] {
+    try table(Data(contentsOf: directory.appendingPathComponent("features.json")))
+  }
+
+  /// Decodes a feature table, by name; a malformed entry or probe, or a name listed twice, is
+  /// an error naming the feature.
+  public static func table(_ data: Data) throws -> [String: Self] {
+    do {
+      let features = try JSONDecoder().decode(File.self, from: data).features
+      return try Dictionary(features.map { ($0.name, $0) }) { first, _ in
+        throw FixtureError(
+          file: "features.json", message: "feature \"\(first.name)\" is listed twice")
+      }
+    } catch let error as DecodingError {
+      throw FixtureError(file: "features.json", message: FixtureError.describe(error))
+    }
+  }
+}
+
+/// A distro kernel that leaves a feature out on purpose.
+public struct DistroRemoval: Decodable, Sendable {
+  /// A substring of `uname -r`, such as `+deb12-rt`.
+  public var releaseContains: String
+  public var why: String
 }
 
 /// The case tables of a fixtures directory.

@@ -48,19 +48,11 @@ public struct KernelMatrix: Sendable {
     }
 
     /// `PASS EINVAL`, `FAIL EEXIST (expected EPERM)`, `SKIP`: the status and what the kernel
-    /// answered, with a success's named fields.
-    public var text: String {
-      var text = status.rawValue
-      if let observed { text += " " + observed }
-      if status == .fail, let expected { text += " (expected \(expected))" }
-      return text
-    }
-
-    /// `text` without the named fields of a success (`success (pid 4201, NSpid 4231 ...)` is
+    /// answered, without a success's named fields (`success (pid 4201, NSpid 4231 ...)` is
     /// `success`): rows are compared on it, since fields such as a PID derived from the
     /// kernel's pid_max differ between kernels while the case passes on each; the JSON keeps
     /// them.
-    public var shortText: String {
+    public var text: String {
       var text = status.rawValue
       if let observed {
         text +=
@@ -125,7 +117,7 @@ public struct KernelMatrix: Sendable {
     }
     rows = order.compactMap { id in
       let cells = byColumn.map { $0[id] }
-      guard Set(cells.map { $0?.shortText ?? "" }).count > 1 else { return nil }
+      guard Set(cells.map { $0?.text ?? "" }).count > 1 else { return nil }
       var named: [String: Cell] = [:]
       for (column, cell) in zip(columns, cells) { named[column.name] = cell }
       let (explanation, explained) = Self.explain(cells: cells, columns: columns)
@@ -214,7 +206,7 @@ public struct KernelMatrix: Sendable {
       lines.append("| case | " + columns.map(\.name).joined(separator: " | ") + " | why |")
       lines.append("|---|" + String(repeating: "---|", count: columns.count) + "---|")
       for row in rows {
-        let cells = columns.map { row.cells[$0.name]?.shortText ?? "—" }
+        let cells = columns.map { row.cells[$0.name]?.text ?? "—" }
         lines.append(
           "| `\(row.id)` | " + cells.joined(separator: " | ") + " | "
             + Self.escape(row.explanation) + " |")
@@ -300,7 +292,7 @@ public enum FixtureBoundaries {
       }
     }
     for file in try FixtureTables.names(in: folder) {
-      for row in try FixtureFile<IgnoredCall>.load(file, from: folder).cases {
+      for row in try FixtureFile<Ignored>.load(file, from: folder).cases {
         let ranges = row.expect.compactMap(\.kernels) + (row.known ?? []).flatMap(\.kernels)
         for range in ranges {
           note(range.from, "\(file): \(row.id)")
@@ -310,21 +302,11 @@ public enum FixtureBoundaries {
     }
     let features = "features.json"
     if FileManager.default.fileExists(atPath: folder.appendingPathComponent(features).path) {
-      let data = try Data(contentsOf: folder.appendingPathComponent(features))
-      for feature in try JSONDecoder().decode(FeatureVersions.self, from: data).features {
+      for feature in try FeatureDefinition<Ignored>.table(in: folder).values {
         note(feature.since, "\(features): \(feature.name)")
       }
     }
     return found
-  }
-
-  /// What the matrix reads of `features.json`: each feature's name and mainline version.
-  struct FeatureVersions: Decodable {
-    struct Feature: Decodable {
-      var name: String
-      var since: KernelVersion
-    }
-    var features: [Feature]
   }
 }
 

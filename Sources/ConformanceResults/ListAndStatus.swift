@@ -64,7 +64,7 @@ extension ReportTool {
     for name in names {
       // A table that does not load is the test run's to report (an incomplete run, 3).
       do {
-        let table = try FixtureFile<IgnoredCall>.load(name, from: folder)
+        let table = try FixtureFile<Ignored>.load(name, from: folder)
         cases += table.cases.map { ($0.id, table.tags) }
       } catch {
         standardError("warning: \(error)")

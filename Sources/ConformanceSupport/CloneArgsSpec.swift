@@ -220,8 +220,9 @@ public struct ByteCount: Decodable, Hashable, Sendable {
 }
 
 extension String {
-  /// `n` of a fixture word `word`, `word+n` or `word-n` (0 for `word` alone), or nil: a value
-  /// relative to one the suite finds where it runs (`PAGE_SIZE+1`, `scratch+8`).
+  /// `n` of a fixture word `word`, `word+n` or `word-n` (0 for `word` alone), or nil (also
+  /// for `word2` or `word++2`): a value relative to one the suite finds where it runs
+  /// (`PAGE_SIZE+1`, `scratch+8`, `pid_max-1`, `level+2`).
   func offset(after word: String) -> Int? {
     guard hasPrefix(word) else { return nil }
     let rest = dropFirst(word.count)

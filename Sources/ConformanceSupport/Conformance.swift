@@ -175,7 +175,7 @@ public enum Conformance {
   /// The expectation for the running kernel; SKIP or FAIL when the case cannot apply.
   static func applicableExpectation<Call>(
     _ row: ConformanceCase<Call>, featureState: (String) -> FeatureState = Features.state,
-    definitions: [String: FeatureDefinition] = Features.definitions
+    definitions: [String: FeatureDefinition<FeatureProbe>] = Features.definitions
   ) throws -> Expectation {
     let kernel = RunningKernel.version
     guard let expectation = row.expectation(for: kernel) else {

@@ -75,11 +75,10 @@ public enum Fixtures {
     var table = try loaded.withLock { tables in
       if let table = tables[key] { return table }
       var table = try FixtureFile<ProgramCall>.load(name, from: directory)
-      let preludes = try Prelude.table(name, from: directory) ?? [:]
       table.cases = try table.cases.map { row in
         var row = row
         do {
-          row.call = try row.call.using(preludes)
+          row.call = try row.call.using(table.preludes ?? [:])
           if let problem = row.call.problem ?? row.resultProblem { throw ProgramError(problem) }
         } catch {
           throw FixtureError(file: name, message: "\(row.id): \(error)")

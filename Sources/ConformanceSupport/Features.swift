@@ -1,47 +1,5 @@
-import CKernelABI
-import Foundation
-import Glibc
 import KernelABI
 import Synchronization
-
-/// A kernel feature a case depends on, as `Fixtures/features.json` describes it.
-public struct FeatureDefinition: Decodable, Sendable {
-  /// The name cases use, such as `clone3.set_tid`.
-  public var name: String
-  /// The mainline release that added it: a kernel at or past it that lacks the feature fails.
-  public var since: KernelVersion
-  /// What the feature is, in one line.
-  public var what: String
-  /// How the suite finds out whether the running kernel has it.
-  public var probe: FeatureProbe
-  /// Distro kernels known to build without the feature, where its absence is a SKIP.
-  public var removedIn: [DistroRemoval]?
-
-  private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
-}
-
-extension FeatureDefinition {
-  public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    name = try container.decode(String.self, forKey: .name)
-    since = try container.decode(KernelVersion.self, forKey: .since)
-    what = try container.decode(String.self, forKey: .what)
-    removedIn = try container.decodeIfPresent([DistroRemoval].self, forKey: .removedIn)
-    do {
-      probe = try container.decode(FeatureProbe.self, forKey: .probe)
-    } catch {
-      let problem = (error as? DecodingError).map(FixtureError.describe) ?? "\(error)"
-      throw FeatureProbe.Invalid(description: "feature \"\(name)\": probe: \(problem)")
-    }
-  }
-}
-
-/// A distro kernel that leaves a feature out on purpose.
-public struct DistroRemoval: Codable, Sendable {
-  /// A substring of `uname -r`, such as `+deb12-rt`.
-  public var releaseContains: String
-  public var why: String
-}
 
 /// What a probe found.
 public enum FeatureState: Sendable, Equatable {
@@ -54,39 +12,17 @@ public enum FeatureState: Sendable, Equatable {
 
 /// The feature table and the probes behind it; each probe runs once per process.
 public enum Features {
-  /// `Fixtures/features.json`; empty when it cannot be read, which the result log records as a
+  /// `Fixtures/features.json`, or what is wrong with it, which the result log records as a
   /// fixture error (`FixtureCatalog`), so the run cannot look complete.
-  public static let definitions: [String: FeatureDefinition] = {
-    do {
-      return try loadDefinitions()
-    } catch {
-      return [:]  // FixtureCatalog.expectedCases records the error for the run.
-    }
+  public static let table = Result {
+    try FeatureDefinition<FeatureProbe>.table(in: Fixtures.directory)
+  }
+
+  /// The features by name; none when the table cannot be read (`table` says why).
+  public static let definitions: [String: FeatureDefinition<FeatureProbe>] = {
+    guard case .success(let definitions) = table else { return [:] }
+    return definitions
   }()
-
-  /// Reads `Fixtures/features.json`, throwing what is wrong with it.
-  public static func loadDefinitions() throws -> [String: FeatureDefinition] {
-    let name = "features.json"
-    return try decodeDefinitions(
-      Data(contentsOf: Fixtures.directory.appendingPathComponent(name)), file: name)
-  }
-
-  /// Decodes a feature table; a malformed entry or probe is an error naming the feature.
-  public static func decodeDefinitions(_ data: Data, file: String) throws -> [String:
-    FeatureDefinition]
-  {
-    struct File: Decodable { var features: [FeatureDefinition] }
-    do {
-      let features = try JSONDecoder().decode(File.self, from: data).features
-      return try Dictionary(features.map { ($0.name, $0) }) { first, _ in
-        throw FeatureProbe.Invalid(description: "feature \"\(first.name)\" is listed twice")
-      }
-    } catch let error as DecodingError {
-      throw FixtureError(file: file, message: FixtureError.describe(error))
-    } catch let error as FeatureProbe.Invalid {
-      throw FixtureError(file: file, message: error.description)
-    }
-  }
 
   /// The probed state of `name`; a name the table lacks is reported absent, with that reason.
   public static func state(_ name: String) -> FeatureState {

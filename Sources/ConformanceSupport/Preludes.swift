@@ -1,43 +1,29 @@
 import CKernelABI
-import Foundation
 import KernelABI
 
-/// A named list of steps a table defines once in its header (`preludes`) and a row's call
-/// runs first (`"use": "name"`): the namespaces a case stands in, with the premises the caller
-/// must report there. Every step of a prelude is setup, so its failure is BROKEN.
-///
-/// ```json
-/// "preludes": {"outer-ancestor": {"about": "…", "levels": 2,
-///   "premises": {"pidLevels": 2, "activeOwner": 1}, "steps": []}}
-/// ```
-public struct Prelude: Decodable, Hashable, Sendable {
-  /// One sentence: who owns what, and what the caller can reach.
-  public var about: String
-  /// Sandbox levels, when the row does not say (`ProgramCall.levels`).
-  public var levels: Int?
-  /// The first level is a PID namespace in the suite's own user namespace: such rows run only
-  /// under `.needsInitialUserNamespace` (`Fixtures.programs(_:inSuiteUserNamespace:)`).
-  public var inSuiteUserNamespace: Bool?
-  public var steps: [ProgramCall.Step]
-  /// What the caller must report, or the case is BROKEN: a FIELD record's last value by name,
-  /// and `pidLevels`, how many PID namespaces deep into the sandbox it sits.
-  public var premises: [String: Int64]?
-}
-
-extension Prelude {
-  /// The preludes the header of table `name` defines, if any.
-  static func table(_ name: String, from directory: URL) throws -> [String: Prelude]? {
-    struct Header: Decodable { var preludes: [String: Prelude]? }
-    let data = try Data(contentsOf: directory.appendingPathComponent(name))
-    do {
-      return try JSONTree.decoder(for: data).decode(Header.self, from: data).preludes
-    } catch let error as DecodingError {
-      throw FixtureError(file: name, message: FixtureError.describe(error))
-    }
+extension ProgramCall: FixtureCall {
+  /// A named list of steps a table defines once in its header (`preludes`) and a row's call
+  /// runs first (`"use": "name"`): the namespaces a case stands in, with the premises the
+  /// caller must report there. Every step of a prelude is setup, so its failure is BROKEN.
+  ///
+  /// ```json
+  /// "preludes": {"outer-ancestor": {"about": "…", "levels": 2,
+  ///   "premises": {"pidLevels": 2, "activeOwner": 1}, "steps": []}}
+  /// ```
+  public struct Prelude: Decodable, Hashable, Sendable {
+    /// One sentence: who owns what, and what the caller can reach.
+    public var about: String
+    /// Sandbox levels, when the row does not say (`ProgramCall.levels`).
+    public var levels: Int?
+    /// The first level is a PID namespace in the suite's own user namespace: such rows run
+    /// only under `.needsInitialUserNamespace` (`Fixtures.programs(_:inSuiteUserNamespace:)`).
+    public var inSuiteUserNamespace: Bool?
+    public var steps: [ProgramCall.Step]
+    /// What the caller must report, or the case is BROKEN: a FIELD record's last value by
+    /// name, and `pidLevels`, how many PID namespaces deep into the sandbox it sits.
+    public var premises: [String: Int64]?
   }
-}
 
-extension ProgramCall {
   /// The call with its prelude's steps (as setup) before its own, and the prelude's levels.
   func using(_ preludes: [String: Prelude]) throws(ProgramError) -> ProgramCall {
     guard let use else { return self }

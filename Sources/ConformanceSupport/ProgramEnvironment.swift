@@ -31,43 +31,27 @@ public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLit
 
 /// A PID in a fixture's `set_tid`: a number, or `pid_max`, `pid_max-1`, `pid_max+1` (the
 /// creator's own `pid_max`, read inside the sandbox just before the call).
-public struct TidValue: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct TidValue: Decodable, Hashable, Sendable, CustomStringConvertible {
   public var number: Int32
   public var relativeToPidMax: Bool
-
-  public init(_ number: Int32, relativeToPidMax: Bool = false) {
-    self.number = number
-    self.relativeToPidMax = relativeToPidMax
-  }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     switch try container.decodeNumberOrWord(Int32.self) {
-    case .number(let number): self.init(number)
+    case .number(let number): (self.number, relativeToPidMax) = (number, false)
     case .word(let word):
       let text = word.replacingOccurrences(of: " ", with: "")
-      guard text.hasPrefix("pid_max"), let offset = Self.offset(text.dropFirst("pid_max".count))
-      else {
+      guard let offset = text.offset(after: "pid_max").flatMap(Int32.init(exactly:)) else {
         throw DecodingError.dataCorruptedError(
           in: container, debugDescription: "not pid_max±n: \"\(text)\"")
       }
-      self.init(Int32(offset), relativeToPidMax: true)
+      (number, relativeToPidMax) = (offset, true)
     }
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var container = encoder.singleValueContainer()
-    if relativeToPidMax { try container.encode(description) } else { try container.encode(number) }
   }
 
   public var description: String {
     guard relativeToPidMax else { return "\(number)" }
     return number == 0 ? "pid_max" : number > 0 ? "pid_max+\(number)" : "pid_max\(number)"
-  }
-
-  /// `""`, `"+2"` or `"-1"` as a number.
-  static func offset(_ rest: Substring) -> Int? {
-    rest.isEmpty ? 0 : Int(rest.hasPrefix("+") ? rest.dropFirst() : rest)
   }
 }
 
@@ -277,8 +261,9 @@ extension CompiledProgram {
     guard case .object(var fields) = value, case .text(let word)? = fields["set_tid_size"] else {
       return (value, nil)
     }
-    guard word.hasPrefix("level"), let offset = TidValue.offset(word.dropFirst("level".count))
-    else { throw ProgramError("\(what): set_tid_size \"\(word)\" is not level±n") }
+    guard let offset = word.offset(after: "level") else {
+      throw ProgramError("\(what): set_tid_size \"\(word)\" is not level±n")
+    }
     let level =
       (context.map { $0.suiteLevel + $0.levels } ?? 0)
       + call.pidNamespaces(before: index) + (try value.asksNewPid(what: what) ? 1 : 0)

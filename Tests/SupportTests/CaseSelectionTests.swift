@@ -34,7 +34,7 @@ import Testing
 
   @Test func `every table names its suite's tags for tag selectors`() throws {
     for name in try Fixtures.tableNames() {
-      let table = try FixtureFile<IgnoredCall>.load(name, from: Fixtures.directory)
+      let table = try FixtureFile<Ignored>.load(name, from: Fixtures.directory)
       #expect(!table.tags.isEmpty, "\(name)")
     }
   }

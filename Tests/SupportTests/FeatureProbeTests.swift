@@ -15,7 +15,7 @@ import Testing
     let broken = #"{"name": "x.broken", "since": "5.0", "what": "w", "probe": \#(probe.json)}"#
     let table = #"{"features": [\#(valid), \#(broken)]}"#
     #expect {
-      _ = try Features.decodeDefinitions(Data(table.utf8), file: "features.json")
+      _ = try FeatureDefinition<FeatureProbe>.table(Data(table.utf8))
     } throws: { error in
       let message = "\(error)"
       return error is FixtureError
@@ -29,7 +29,7 @@ import Testing
       #"{"name": "x.twice", "since": "5.0", "what": "w", "probe": {"kind": "file", "path": "/"}}"#
     let table = #"{"features": [\#(feature), \#(feature)]}"#
     #expect {
-      _ = try Features.decodeDefinitions(Data(table.utf8), file: "features.json")
+      _ = try FeatureDefinition<FeatureProbe>.table(Data(table.utf8))
     } throws: { "\($0)" == #"features.json: feature "x.twice" is listed twice"# }
   }
 

@@ -33,6 +33,23 @@ import Testing
     #expect(try CompiledProgram(call).levelSizes == [5])
   }
 
+  @Test func `a word±n is refused with a missing or doubled sign, or an n out of range`() throws {
+    for word in ["pid_max2", "pid_max++2", "pid_max+", "pid_max+4294967296"] {
+      #expect(throws: DecodingError.self, "\(word)") {
+        try JSONDecoder().decode(TidValue.self, from: Data("\"\(word)\"".utf8))
+      }
+    }
+    #expect(try JSONDecoder().decode(TidValue.self, from: Data(#""pid_max-1""#.utf8)).number == -1)
+    for word in ["level2", "level++2"] {
+      let call = ProgramCall(steps: [Self.clone3(["set_tid_size": .text(word)])])
+      #expect {
+        try CompiledProgram(call)
+      } throws: {
+        "\($0)".contains("set_tid_size \"\(word)\" is not level±n")
+      }
+    }
+  }
+
   @Test func `a $ word is resolved from the run's environment and an unknown one is refused`()
     throws
   {

@@ -1,8 +1,8 @@
-import ConformanceResults
 import Foundation
 import KernelABI
 import Testing
 
+@testable import ConformanceResults
 @testable import ConformanceSupport
 
 /// How an observation becomes PASS, FAIL or KNOWN: the exact result, PIDs included, or a
@@ -156,7 +156,7 @@ import Testing
     row.feature = "clone3.example"
     let absent: (String) -> FeatureState = { _ in .absent("clone3 answered ENOSYS") }
     func definition(since: KernelVersion, removedIn: [DistroRemoval]? = nil) -> [String:
-      FeatureDefinition]
+      FeatureDefinition<FeatureProbe>]
     {
       [
         "clone3.example": FeatureDefinition(
