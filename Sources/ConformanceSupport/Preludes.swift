@@ -87,7 +87,13 @@ extension ProgramCall: FixtureCall {
       fields.last { $0.name == name && (step == nil || $0.step == step) }?.value
     }
     let ran = Set(run.reports(.call).filter { $0.value >= 0 }.map(\.step))
-    for (step, stated) in (try? statedSets()) ?? [:] where ran.contains(step) {
+    let statedByStep: [Int32: CapabilitySets]
+    do {
+      statedByStep = try statedSets()
+    } catch {
+      return "the stated capability sets cannot be read: \(error)"
+    }
+    for (step, stated) in statedByStep where ran.contains(step) {
       let sets = ["effective", "permitted", "inheritable", "ambient"].compactMap {
         reported($0, step: step).map { UInt64(bitPattern: $0) }
       }

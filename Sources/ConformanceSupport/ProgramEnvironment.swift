@@ -230,7 +230,8 @@ extension ProgramCall {
       return room
     case .levels(let count):
       let needed =
-        count + pidNamespaces(before: steps.count) + (try makesPidNamespace() ? 1 : 0) + treeLevels
+        count + pidNamespaces(before: steps.count) + (try makesPidNamespace() ? 1 : 0)
+        + (try treeLevels())
       guard needed <= room else {
         throw CaseSkip(
           .environment,

@@ -529,16 +529,15 @@ extension CompiledProgram {
 }
 
 extension ProgramCall {
-  /// PID-namespace levels the program's trees add below the sandbox (0 without a tree, or
-  /// for a tree file that does not load: its table then refuses the row).
-  var treeLevels: Int {
-    steps.compactMap { step -> Int? in
+  /// PID-namespace levels the program's trees add below the sandbox (0 without a tree); throws
+  /// for a tree file that does not load, which its table refused already as it loaded.
+  func treeLevels() throws -> Int {
+    try steps.compactMap { step -> Int? in
       guard
         Operation.registered[step.op]?.parameters.contains(where: { $0.kind == KABI_ARG_TREE })
-          == true, case .text(let name)? = step.args["tree"],
-        let fixture = try? TreeFixture.load(name)
+          == true, case .text(let name)? = step.args["tree"]
       else { return nil }
-      return fixture.processes.map(\.pids.count).max()
+      return try TreeFixture.load(name).processes.map(\.pids.count).max()
     }.max() ?? 0
   }
 }
