@@ -131,8 +131,7 @@ final class BuiltCloneArgs {
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
     let pids = (spec.setTid ?? []).map(\.number)
-    let tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
-    self.tids = tids
+    tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
     pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
       .reduce(0) { $0 | 1 << Int64($1.offset) }
     let setTid: UInt64
