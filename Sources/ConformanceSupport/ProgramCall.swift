@@ -221,11 +221,11 @@ public struct ProgramError: Error, CustomStringConvertible {
 
   /// What `body` returns; an error it throws becomes one that starts with `what` (a
   /// `ProgramError` stays as it is).
-  static func naming<Value>(_ what: String?, _ body: () throws -> Value) throws(ProgramError)
+  static func naming<Value>(_ what: String, _ body: () throws -> Value) throws(ProgramError)
     -> Value
   {
     do { return try body() } catch let error as ProgramError { throw error } catch {
-      throw ProgramError(what.map { "\($0): \(error)" } ?? "\(error)")
+      throw ProgramError("\(what): \(error)")
     }
   }
 }
@@ -394,7 +394,10 @@ public final class CompiledProgram {
         fill(
           Int64(bitPattern: sets.effective), Int64(bitPattern: sets.permitted),
           Int64(bitPattern: sets.inheritable))
-      case (KABI_ARG_CAP_NAMES, _): fill(try ProgramCall.capabilityMask(value))
+      case (KABI_ARG_CAP_NAMES, _):
+        let names = try ProgramCall.capabilityNames(value)
+        let sets = try ProgramError.naming(what) { try CapabilitySets(text: "=", ambient: names) }
+        fill(Int64(bitPattern: sets.ambient))
       case (KABI_ARG_CLONE_ARGS, _):
         let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
