@@ -547,12 +547,10 @@ extension ProgramCall {
     spec.levels = levels
     spec.keepDescriptors = environment.keepDescriptors
     spec.timeoutMilliseconds = max(spec.timeoutMilliseconds, compiled.treeTimeoutMilliseconds)
-    return try withExtendedLifetime(compiled) {
-      let run = try run(compiled, spec: spec) { environment.inspect($0) }
-      let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
-      try environment.removeCgroup()
-      return observed
-    }
+    let run = try run(compiled, spec: spec) { environment.inspect($0) }
+    let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
+    try environment.removeCgroup()
+    return observed
   }
 
   /// The sandbox this program asks for.
@@ -589,10 +587,9 @@ extension ProgramCall {
       let step = self.step(ofRecord: report.step)
       let words = step.map { "step \(number), \($0.words)" } ?? "step \(number)"
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
-      let wentOn = run.reports(.call).first { call in
+      let after = run.reports(.call).first { call in
         call.step < report.step && call.value < 0 && self.step(ofRecord: call.step)?.goOn == true
-      }
-      let after = wentOn.map { call in
+      }.map { call in
         "; step \(Self.index(ofRecord: call.step) + 1) failed before it with "
           + "\(Errno(rawValue: Int32(-call.value)).name) and went on: that failure left what it "
           + "took reserved"
@@ -656,9 +653,7 @@ extension ProgramCall {
     }
     for (name, list) in lists { fields[name] = .numbers(list) }
     for call in calls {
-      if let name = steps[Self.index(ofRecord: call.step)].field {
-        fields[name] = .number(call.value)
-      }
+      if let name = step(ofRecord: call.step)?.field { fields[name] = .number(call.value) }
     }
     return .success(fields)
   }
