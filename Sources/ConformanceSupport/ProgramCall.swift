@@ -283,19 +283,6 @@ public struct Operation: Sendable {
   }()
 }
 
-extension ProgramCall {
-  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
-  /// make safely, or nil.
-  public var problem: String? {
-    do {
-      _ = try CompiledProgram(self, validating: true)
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }
-}
-
 /// A program compiled for the sandbox, with the memory its arguments point at (kept alive as
 /// long as this value).
 public final class CompiledProgram {
@@ -497,6 +484,17 @@ final class CArray<Element: FixedWidthInteger> {
 }
 
 extension ProgramCall {
+  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
+  /// make safely, or nil.
+  public var problem: String? {
+    do {
+      _ = try CompiledProgram(self, validating: true)
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+
   /// The record step of the step at `index`: the sandbox numbers a program's steps from
   /// `KABI_PROGRAM_FIRST_STEP`, its own setup steps below it.
   static func record(ofStep index: Int) -> Int32 { Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index) }
@@ -555,10 +553,9 @@ extension ProgramCall {
 
   /// The sandbox this program asks for.
   public var sandboxSpec: SandboxSpec {
-    var spec = SandboxSpec(
-      levels: levels?.count ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
-    spec.mapRoot = mapRoot ?? true
-    return spec
+    SandboxSpec(
+      levels: levels?.count ?? 1, mapRoot: mapRoot ?? true,
+      inCallersUserNamespace: inSuiteUserNamespace == true)
   }
 
   /// Runs the program (as `compiled`, or compiled here) at the innermost level of a fresh
