@@ -291,7 +291,7 @@ public final class CompiledProgram {
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
   /// Every `set_tid_size` a `"level+N"` word resolved to.
   public private(set) var levelSizes: [Int] = []
-  /// Per step, the tree it restores (`TreeRestore.swift`).
+  /// Per step, the tree it restores (`TreeRestore.swift`), with the memory the sandbox reads.
   public private(set) var trees: [Int32: TreeStep] = [:]
   private var memory: [AnyObject] = []
   let context: ProgramContext?
@@ -406,10 +406,7 @@ public final class CompiledProgram {
         let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
         trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
-        if let memory {
-          self.memory.append(memory)
-          fill(memory.address)
-        }
+        if let memory { fill(memory.address) }
       case (KABI_ARG_PIDS, _):
         let pids = try value.decode([Int32].self, what: what)
         let array = CArray(pids)
