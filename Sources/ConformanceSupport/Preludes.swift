@@ -32,12 +32,8 @@ extension ProgramCall: FixtureCall {
     }
     var call = self
     call.prelude = found
-    call.steps =
-      found.steps.map { step in
-        var step = step
-        step.setup = true
-        return step
-      } + steps
+    call.steps = found.steps + steps
+    for index in found.steps.indices { call.steps[index].setup = true }
     call.levels = levels ?? found.levels.map(SandboxDepth.levels)
     call.inSuiteUserNamespace = inSuiteUserNamespace ?? found.inSuiteUserNamespace
     return call
