@@ -149,13 +149,11 @@ final class BuiltCloneArgs {
     let base = UInt64(bitPattern: scratch.address)
     let flags = spec.flags?.rawValue ?? 0
     let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    let exitSignal = spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
     // The fields in the struct's order; nil leaves one zero.
     let words: [(offset: Int, value: UInt64?)] = [
       (CloneArgsLayout.Offset.flags, flags),
-      (
-        CloneArgsLayout.Offset.exitSignal,
-        spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
-      ),
+      (CloneArgsLayout.Offset.exitSignal, exitSignal),
       (CloneArgsLayout.Offset.setTid, setTid == 0 ? nil : setTid),
       (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
       (CloneArgsLayout.Offset.cgroup, spec.cgroup),
