@@ -191,19 +191,19 @@ final class BuiltCloneArgs {
 ///
 /// Resolved against the running system's page size, never a constant.
 public struct ByteCount: Decodable, Hashable, Sendable {
-  public var pages: Int
-  public var bytes: Int
+  /// The number of bytes on the running system.
+  public var resolved: Int
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     switch try container.decodeNumberOrWord(Int.self) {
-    case .number(let number): (pages, bytes) = (0, number)
+    case .number(let number): resolved = number
     case .word(let word):
       let text = word.replacingOccurrences(of: " ", with: "")
       if let number = Int(text) {
-        (pages, bytes) = (0, number)
+        resolved = number
       } else if let offset = text.offset(after: "PAGE_SIZE") {
-        (pages, bytes) = (1, offset)
+        resolved = RunningKernel.pageSize + offset
       } else {
         throw DecodingError.dataCorruptedError(
           in: container,
@@ -211,9 +211,6 @@ public struct ByteCount: Decodable, Hashable, Sendable {
       }
     }
   }
-
-  /// The number of bytes on the running system.
-  public var resolved: Int { pages * RunningKernel.pageSize + bytes }
 }
 
 extension String {
