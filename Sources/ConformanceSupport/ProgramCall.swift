@@ -313,9 +313,7 @@ public final class CompiledProgram {
     var labels: [String: Int] = [:]
     var compiledSteps: [kabi_step] = []
     for (index, step) in steps.enumerated() {
-      var compiled = kabi_step()
-      try compile(step, of: call, index: index, labels: labels, into: &compiled)
-      compiledSteps.append(compiled)
+      compiledSteps.append(try compile(step, of: call, index: index, labels: labels))
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
         labels[label] = index
@@ -326,14 +324,14 @@ public final class CompiledProgram {
   }
 
   private func compile(
-    _ step: ProgramCall.Step, of call: ProgramCall, index: Int, labels: [String: Int],
-    into compiled: inout kabi_step
-  ) throws(ProgramError) {
+    _ step: ProgramCall.Step, of call: ProgramCall, index: Int, labels: [String: Int]
+  ) throws(ProgramError) -> kabi_step {
     guard let operation = Operation.registered[step.op] else {
       throw ProgramError(
         "no operation \"\(step.op)\" (known: "
           + Operation.registered.keys.sorted().joined(separator: ", ") + ")")
     }
+    var compiled = kabi_step()
     Self.put(step.op, into: &compiled.op)
     compiled.setup = step.setup == true ? 1 : 0
     compiled.go_on = step.goOn == true ? 1 : 0
@@ -422,6 +420,7 @@ public final class CompiledProgram {
       let name = reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1)
       storeArray(name, into: &compiled.ref_name, at: slot * Int(KABI_NAME_MAX))
     }
+    return compiled
   }
 
   /// `@label` or `@label.name` of an earlier step.
