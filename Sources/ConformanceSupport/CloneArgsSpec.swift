@@ -131,8 +131,7 @@ final class BuiltCloneArgs {
     let bufferBytes = max(size, CloneArgsLayout.ver2.rawValue) + 8
     memory = try GuardedMemory(capacity: bufferBytes)
     let pids = (spec.setTid ?? []).map(\.number)
-    let tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
-    self.tids = tids
+    tids = CArray(pids, count: Int(KABI_MAX_PID_NS_LEVEL) + 1)
     pidMaxRelative = (spec.setTid ?? []).enumerated().filter(\.element.relativeToPidMax)
       .reduce(0) { $0 | 1 << Int64($1.offset) }
     let setTid: UInt64
@@ -150,13 +149,11 @@ final class BuiltCloneArgs {
     let base = UInt64(bitPattern: scratch.address)
     let flags = spec.flags?.rawValue ?? 0
     let parentOrThread = UInt64(KABI_CLONE_PARENT) | UInt64(KABI_CLONE_THREAD)
+    let exitSignal = spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
     // The fields in the struct's order; nil leaves one zero.
     let words: [(offset: Int, value: UInt64?)] = [
       (CloneArgsLayout.Offset.flags, flags),
-      (
-        CloneArgsLayout.Offset.exitSignal,
-        spec.exitSignal ?? (flags & parentOrThread != 0 ? 0 : UInt64(SIGCHLD))
-      ),
+      (CloneArgsLayout.Offset.exitSignal, exitSignal),
       (CloneArgsLayout.Offset.setTid, setTid == 0 ? nil : setTid),
       (CloneArgsLayout.Offset.setTidSize, spec.setTidSize ?? spec.setTid.map { UInt64($0.count) }),
       (CloneArgsLayout.Offset.cgroup, spec.cgroup),
@@ -194,19 +191,19 @@ final class BuiltCloneArgs {
 ///
 /// Resolved against the running system's page size, never a constant.
 public struct ByteCount: Decodable, Hashable, Sendable {
-  public var pages: Int
-  public var bytes: Int
+  /// The number of bytes on the running system.
+  public var resolved: Int
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     switch try container.decodeNumberOrWord(Int.self) {
-    case .number(let number): (pages, bytes) = (0, number)
+    case .number(let number): resolved = number
     case .word(let word):
       let text = word.replacingOccurrences(of: " ", with: "")
       if let number = Int(text) {
-        (pages, bytes) = (0, number)
+        resolved = number
       } else if let offset = text.offset(after: "PAGE_SIZE") {
-        (pages, bytes) = (1, offset)
+        resolved = RunningKernel.pageSize + offset
       } else {
         throw DecodingError.dataCorruptedError(
           in: container,
@@ -214,9 +211,6 @@ public struct ByteCount: Decodable, Hashable, Sendable {
       }
     }
   }
-
-  /// The number of bytes on the running system.
-  public var resolved: Int { pages * RunningKernel.pageSize + bytes }
 }
 
 extension String {

@@ -32,12 +32,8 @@ extension ProgramCall: FixtureCall {
     }
     var call = self
     call.prelude = found
-    call.steps =
-      found.steps.map { step in
-        var step = step
-        step.setup = true
-        return step
-      } + steps
+    call.steps = found.steps + steps
+    for index in found.steps.indices { call.steps[index].setup = true }
     call.levels = levels ?? found.levels.map(SandboxDepth.levels)
     call.inSuiteUserNamespace = inSuiteUserNamespace ?? found.inSuiteUserNamespace
     return call
@@ -55,9 +51,10 @@ extension ProgramCall: FixtureCall {
       let ambient = parameters.first { $0.kind == KABI_ARG_CAP_NAMES }.flatMap {
         step.args[$0.name]
       }
-      stated[Self.record(ofStep: index)] = try ProgramError.naming("\(step.op) \(caps.name)") {
+      let what = "\(step.op) \(caps.name)"
+      stated[Self.record(ofStep: index)] = try ProgramError.naming(what) {
         try CapabilitySets(
-          text: text.decode(String.self, what: "\(step.op) \(caps.name)"),
+          text: text.decode(String.self, what: what),
           ambient: ambient.map { try Self.capabilityNames($0) } ?? []
         ).knownToKernel
       }
@@ -69,13 +66,6 @@ extension ProgramCall: FixtureCall {
   static func capabilityNames(_ value: Argument) throws(ProgramError) -> [String] {
     if case .text(let name) = value { return [name] }
     return try value.decode([String].self, what: "capability names")
-  }
-
-  /// The mask of libcap names (bit n: capability n), for a CAP_NAMES argument.
-  static func capabilityMask(_ value: Argument) throws(ProgramError) -> Int64 {
-    try ProgramError.naming(nil) {
-      Int64(bitPattern: try CapabilitySets(text: "=", ambient: capabilityNames(value)).ambient)
-    }
   }
 
   /// Why the caller did not act from the premise the call states, or nil: a step with a CAPS

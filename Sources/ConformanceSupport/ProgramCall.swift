@@ -221,11 +221,11 @@ public struct ProgramError: Error, CustomStringConvertible {
 
   /// What `body` returns; an error it throws becomes one that starts with `what` (a
   /// `ProgramError` stays as it is).
-  static func naming<Value>(_ what: String?, _ body: () throws -> Value) throws(ProgramError)
+  static func naming<Value>(_ what: String, _ body: () throws -> Value) throws(ProgramError)
     -> Value
   {
     do { return try body() } catch let error as ProgramError { throw error } catch {
-      throw ProgramError(what.map { "\($0): \(error)" } ?? "\(error)")
+      throw ProgramError("\(what): \(error)")
     }
   }
 }
@@ -283,19 +283,6 @@ public struct Operation: Sendable {
   }()
 }
 
-extension ProgramCall {
-  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
-  /// make safely, or nil.
-  public var problem: String? {
-    do {
-      _ = try CompiledProgram(self, validating: true)
-      return nil
-    } catch {
-      return "\(error)"
-    }
-  }
-}
-
 /// A program compiled for the sandbox, with the memory its arguments point at (kept alive as
 /// long as this value).
 public final class CompiledProgram {
@@ -304,7 +291,7 @@ public final class CompiledProgram {
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
   /// Every `set_tid_size` a `"level+N"` word resolved to.
   public private(set) var levelSizes: [Int] = []
-  /// Per step, the tree it restores (`TreeRestore.swift`).
+  /// Per step, the tree it restores (`TreeRestore.swift`), with the memory the sandbox reads.
   public private(set) var trees: [Int32: TreeStep] = [:]
   private var memory: [AnyObject] = []
   let context: ProgramContext?
@@ -326,9 +313,7 @@ public final class CompiledProgram {
     var labels: [String: Int] = [:]
     var compiledSteps: [kabi_step] = []
     for (index, step) in steps.enumerated() {
-      var compiled = kabi_step()
-      try compile(step, of: call, index: index, labels: labels, into: &compiled)
-      compiledSteps.append(compiled)
+      compiledSteps.append(try compile(step, of: call, index: index, labels: labels))
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }
         labels[label] = index
@@ -339,14 +324,14 @@ public final class CompiledProgram {
   }
 
   private func compile(
-    _ step: ProgramCall.Step, of call: ProgramCall, index: Int, labels: [String: Int],
-    into compiled: inout kabi_step
-  ) throws(ProgramError) {
+    _ step: ProgramCall.Step, of call: ProgramCall, index: Int, labels: [String: Int]
+  ) throws(ProgramError) -> kabi_step {
     guard let operation = Operation.registered[step.op] else {
       throw ProgramError(
         "no operation \"\(step.op)\" (known: "
           + Operation.registered.keys.sorted().joined(separator: ", ") + ")")
     }
+    var compiled = kabi_step()
     Self.put(step.op, into: &compiled.op)
     compiled.setup = step.setup == true ? 1 : 0
     compiled.go_on = step.goOn == true ? 1 : 0
@@ -394,7 +379,10 @@ public final class CompiledProgram {
         fill(
           Int64(bitPattern: sets.effective), Int64(bitPattern: sets.permitted),
           Int64(bitPattern: sets.inheritable))
-      case (KABI_ARG_CAP_NAMES, _): fill(try ProgramCall.capabilityMask(value))
+      case (KABI_ARG_CAP_NAMES, _):
+        let names = try ProgramCall.capabilityNames(value)
+        let sets = try ProgramError.naming(what) { try CapabilitySets(text: "=", ambient: names) }
+        fill(Int64(bitPattern: sets.ambient))
       case (KABI_ARG_CLONE_ARGS, _):
         let (args, size) = try resolvingLevel(in: value, before: index, of: call, what: what)
         if let size { levelSizes.append(size) }
@@ -416,10 +404,7 @@ public final class CompiledProgram {
         let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
         trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
-        if let memory {
-          self.memory.append(memory)
-          fill(memory.address)
-        }
+        if let memory { fill(memory.address) }
       case (KABI_ARG_PIDS, _):
         let pids = try value.decode([Int32].self, what: what)
         let array = CArray(pids)
@@ -435,6 +420,7 @@ public final class CompiledProgram {
       let name = reference.name.utf8.prefix(Int(KABI_NAME_MAX) - 1)
       storeArray(name, into: &compiled.ref_name, at: slot * Int(KABI_NAME_MAX))
     }
+    return compiled
   }
 
   /// `@label` or `@label.name` of an earlier step.
@@ -494,6 +480,17 @@ final class CArray<Element: FixedWidthInteger> {
 }
 
 extension ProgramCall {
+  /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
+  /// make safely, or nil.
+  public var problem: String? {
+    do {
+      _ = try CompiledProgram(self, validating: true)
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+
   /// The record step of the step at `index`: the sandbox numbers a program's steps from
   /// `KABI_PROGRAM_FIRST_STEP`, its own setup steps below it.
   static func record(ofStep index: Int) -> Int32 { Int32(KABI_PROGRAM_FIRST_STEP) + Int32(index) }
@@ -544,20 +541,17 @@ extension ProgramCall {
     spec.levels = levels
     spec.keepDescriptors = environment.keepDescriptors
     spec.timeoutMilliseconds = max(spec.timeoutMilliseconds, compiled.treeTimeoutMilliseconds)
-    return try withExtendedLifetime(compiled) {
-      let run = try run(compiled, spec: spec) { environment.inspect($0) }
-      let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
-      try environment.removeCgroup()
-      return observed
-    }
+    let run = try run(compiled, spec: spec) { environment.inspect($0) }
+    let observed = try observation(of: run, compiled: compiled, outside: environment.outside)
+    try environment.removeCgroup()
+    return observed
   }
 
   /// The sandbox this program asks for.
   public var sandboxSpec: SandboxSpec {
-    var spec = SandboxSpec(
-      levels: levels?.count ?? 1, inCallersUserNamespace: inSuiteUserNamespace == true)
-    spec.mapRoot = mapRoot ?? true
-    return spec
+    SandboxSpec(
+      levels: levels?.count ?? 1, mapRoot: mapRoot ?? true,
+      inCallersUserNamespace: inSuiteUserNamespace == true)
   }
 
   /// Runs the program (as `compiled`, or compiled here) at the innermost level of a fresh
@@ -586,10 +580,9 @@ extension ProgramCall {
       let step = self.step(ofRecord: report.step)
       let words = step.map { "step \(number), \($0.words)" } ?? "step \(number)"
       let failed = report.name.map { $0 == step?.op ? "" : " (\($0))" } ?? ""
-      let wentOn = run.reports(.call).first { call in
+      let after = run.reports(.call).first { call in
         call.step < report.step && call.value < 0 && self.step(ofRecord: call.step)?.goOn == true
-      }
-      let after = wentOn.map { call in
+      }.map { call in
         "; step \(Self.index(ofRecord: call.step) + 1) failed before it with "
           + "\(Errno(rawValue: Int32(-call.value)).name) and went on: that failure left what it "
           + "took reserved"
@@ -653,9 +646,7 @@ extension ProgramCall {
     }
     for (name, list) in lists { fields[name] = .numbers(list) }
     for call in calls {
-      if let name = steps[Self.index(ofRecord: call.step)].field {
-        fields[name] = .number(call.value)
-      }
+      if let name = step(ofRecord: call.step)?.field { fields[name] = .number(call.value) }
     }
     return .success(fields)
   }
