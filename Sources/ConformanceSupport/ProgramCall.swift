@@ -304,8 +304,8 @@ public final class CompiledProgram {
   public private(set) var cloneArgs: [Int32: CloneArgsSpec] = [:]
   /// Every `set_tid_size` a `"level+N"` word resolved to.
   public private(set) var levelSizes: [Int] = []
-  /// Per step, the tree it restores (`TreeRestore.swift`).
-  public private(set) var trees: [Int32: TreeStep] = [:]
+  /// Per step, the tree it restores (`TreeRestore.swift`): its plan and the sandbox's memory.
+  public private(set) var trees: [Int32: (plan: TreePlan, memory: TreePlanMemory?)] = [:]
   private var memory: [AnyObject] = []
   let context: ProgramContext?
 
@@ -415,7 +415,7 @@ public final class CompiledProgram {
         let pidMax = validating ? 4_194_304 : TreePlan.pidMax
         let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
-        trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
+        trees[ProgramCall.record(ofStep: index)] = (plan, memory)
         if let memory {
           self.memory.append(memory)
           fill(memory.address)
