@@ -76,8 +76,12 @@ public struct FeatureProbe: Sendable {
       } catch {
         return Outcome(state: .blocked("the probe's clone_args cannot be built: \(error)"))
       }
+      // -errno, as the arguments are rejected.
+      let result = withExtendedLifetime(built) {
+        kabi_clone3_probe(UnsafeMutableRawPointer(bitPattern: Int(built.address)), built.size)
+      }
       return judge(
-        built.probe(), call: "clone3(\(arguments.probeSummary))",
+        result, call: "clone3(\(arguments.probeSummary))",
         succeeded: "created a process instead of failing")
     case .filePerPidNamespace(let path):
       return Outcome(state: Self.differsPerPidNamespace(path))
@@ -105,14 +109,13 @@ public struct FeatureProbe: Sendable {
     _ result: Int, call: String, succeeded: String? = nil,
     seccompMode: Int? = TestEnvironment.seccompMode
   ) -> Outcome {
-    let answer: ProbeAnswer =
-      result < 0 ? .failure(Errno(rawValue: Int32(-result))) : .value(result)
-    guard case .failure(let error) = answer else {
-      let present = present.map { $0 == answer } ?? true
+    guard result < 0 else {
+      let present = present.map { $0 == .value(result) } ?? true
       return Outcome(
         state: present ? .present : .absent("\(call) \(succeeded ?? "returned \(result)")"))
     }
-    if present == answer || (present == nil && !absent.contains(error)) {
+    let error = Errno(rawValue: Int32(-result))
+    if present == .failure(error) || (present == nil && !absent.contains(error)) {
       return Outcome(state: .present, answer: error)
     }
     if error == .ENOSYS || error == .EPERM, let seccompMode, seccompMode != 0 {
@@ -238,7 +241,8 @@ extension CloneArgsSpec {
     // fail: CLONE_INTO_CGROUP with cgroup INT_MAX, a descriptor number no process can hold
     // (fs.nr_open stays below it), lets clone3_args_valid() and copy_process() judge the flags
     // and then fails in cgroup_can_fork() (cgroup_css_set_fork(): EBADF) before the child runs.
-    if isFlagProbe { return nil }
+    let intoCgroup = (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
+    if size == CloneArgsLayout.ver2.rawValue, cgroup == Self.noDescriptor, intoCgroup { return nil }
     return "args: exit_signal \(exitSignal ?? 0) is valid, so the probe could create a process: "
       + "use one above 0xff, which every kernel that reads the arguments rejects, or "
       + "CLONE_INTO_CGROUP with cgroup \(Self.noDescriptor) at size 88 (EBADF from 5.7)"
@@ -247,21 +251,6 @@ extension CloneArgsSpec {
   /// A cgroup descriptor number above the most any process can have open (fs.nr_open is at
   /// most INT_MAX rounded down to a multiple of BITS_PER_LONG).
   static let noDescriptor = UInt64(Int32.max)
-
-  /// Whether these arguments fail with EBADF in cgroup_can_fork() once their flags passed.
-  var isFlagProbe: Bool {
-    resolvedSize == CloneArgsLayout.ver2.rawValue && cgroup == Self.noDescriptor
-      && (flags ?? []).contains(CloneFlags(rawValue: KABI_CLONE_INTO_CGROUP))
-  }
-}
-
-extension BuiltCloneArgs {
-  /// The probe's call with these arguments: -errno, as they are rejected.
-  func probe() -> Int {
-    withExtendedLifetime(self) {
-      kabi_clone3_probe(UnsafeMutableRawPointer(bitPattern: Int(address)), size)
-    }
-  }
 }
 
 extension FeatureProbe: Decodable {

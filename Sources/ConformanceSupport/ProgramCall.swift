@@ -292,7 +292,7 @@ public final class CompiledProgram {
   /// Every `set_tid_size` a `"level+N"` word resolved to.
   public private(set) var levelSizes: [Int] = []
   /// Per step, the tree it restores (`TreeRestore.swift`), with the memory the sandbox reads.
-  public private(set) var trees: [Int32: TreeStep] = [:]
+  public private(set) var trees: [Int32: (plan: TreePlan, memory: TreePlanMemory?)] = [:]
   private var memory: [AnyObject] = []
   let context: ProgramContext?
 
@@ -403,7 +403,7 @@ public final class CompiledProgram {
         let pidMax = validating ? 4_194_304 : TreePlan.pidMax
         let plan = try ProgramError.naming(what) { try TreePlan(named: name, pidMax: pidMax) }
         let memory = validating ? nil : try TreePlanMemory(plan)
-        trees[ProgramCall.record(ofStep: index)] = TreeStep(plan: plan, memory: memory)
+        trees[ProgramCall.record(ofStep: index)] = (plan, memory)
         if let memory { fill(memory.address) }
       case (KABI_ARG_PIDS, _):
         let pids = try value.decode([Int32].self, what: what)

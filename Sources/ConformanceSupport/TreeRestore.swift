@@ -82,8 +82,7 @@ public struct TreeFixture: Decodable, Sendable {
     guard !name.isEmpty,
       name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) })
     else { throw refusal(name, "a tree is named by letters, digits, '-' and '_'") }
-    let file = directory.appendingPathComponent("trees/\(name).json")
-    let data = try Data(contentsOf: file)
+    let data = try Data(contentsOf: directory.appendingPathComponent("trees/\(name).json"))
     do {
       return try JSONTree.decoder(for: data).decode(TreeFixture.self, from: data)
     } catch let error as DecodingError {
@@ -327,10 +326,9 @@ public struct TreePlan: Sendable {
         let key = "\(entry.namespaces[level]):\(pid)"
         if let other = owners[key] {
           let namespace = entries[entry.namespaces[level]].name
-          let owner = entries[other]
           throw refuse(
             "\(entry.what) has \(entry.isThread ? "TID" : "PID") \(pid) at level \(level) (the "
-              + "namespace of '\(namespace)'), which \(owner.what) has too")
+              + "namespace of '\(namespace)'), which \(entries[other].what) has too")
         }
         owners[key] = number
       }
@@ -455,9 +453,8 @@ extension TreePlan {
       }
       return "tree \(tree): \(words) answered \(failure.errno)"
     }
-    let records = run.reports(.status).filter { $0.step == step }
     var lines: [Int: [String: SandboxReport]] = [:]
-    for record in records {
+    for record in run.reports(.status) where record.step == step {
       guard record.value >= 0, record.value < Int64(entries.count), let name = record.name else {
         return "tree \(tree): a status record names entry \(record.value), which the plan lacks"
       }
@@ -484,12 +481,10 @@ extension TreePlan {
           + "\(seen[level]), the fixture says \(values[level]) (\(line) from the tree's outermost "
           + "level: \(Observation.spell(seen)), fixture: \(Observation.spell(values)))"
       }
-      let offset = entry.newPidNamespace ? 1 : 0
       let returned = memory.result(index)
-      if nspid.count > offset, returned != Int64(nspid[nspid.count - 1 - offset]) {
+      if let pid = nspid.dropLast(entry.newPidNamespace ? 1 : 0).last, returned != Int64(pid) {
         return "clone3 returned \(returned) to the creator of \(entry.what), whose NSpid "
-          + "\(Observation.spell(nspid)) gives \(nspid[nspid.count - 1 - offset]) at its "
-          + "creator's level"
+          + "\(Observation.spell(nspid)) gives \(pid) at its creator's level"
       }
       let parentPid = entry.creator.map { lines[$0]?["NSpid"]?.nspid?.first } ?? restorer
       guard !entry.isThread, let ppid = got["PPid"]?.nspid?.first, let parentPid, ppid != parentPid
@@ -540,10 +535,4 @@ extension ProgramCall {
       return try TreeFixture.load(name).processes.map(\.pids.count).max()
     }.max() ?? 0
   }
-}
-
-/// A tree step of a compiled program: its plan, and the memory the sandbox gets.
-public struct TreeStep {
-  public var plan: TreePlan
-  public var memory: TreePlanMemory?
 }
