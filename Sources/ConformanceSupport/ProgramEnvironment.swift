@@ -98,13 +98,15 @@ final class ProgramEnvironment {
     "$cgroupV1": { environment, _ in environment.pass(try OwnCgroup.openV1()) },
     // A descriptor of a cgroup2 directory made for the case below the suite's own, removed with
     // everything below it after the run (`CaseCgroup`).
-    "$cgroup": { environment, _ in try environment.makeCgroup(enable: nil) },
+    "$cgroup": { environment, _ in try environment.makeCgroup(enable: []) },
     // The same, with a domain controller enabled for its children (SKIP where none may be).
-    "$cgroupControlled": { environment, _ in try environment.makeCgroup(enable: .domain) },
+    "$cgroupControlled": { environment, _ in
+      try environment.makeCgroup(enable: CaseCgroup.domainControllers)
+    },
     // The same, with the pids controller enabled for its children, whose pids.max the sandbox
     // may then set (SKIP where pids is not enabled for the suite's cgroup's children, e.g.
     // bound to a cgroup v1 hierarchy).
-    "$cgroupPids": { environment, _ in try environment.makeCgroup(enable: .pids) },
+    "$cgroupPids": { environment, _ in try environment.makeCgroup(enable: ["pids"]) },
   ]
 
   private(set) var values: [String: Int64] = [:]
@@ -151,7 +153,7 @@ final class ProgramEnvironment {
   }
 
   /// The case's cgroup (`CaseCgroup`) as a number argument; BROKEN for a second one.
-  private func makeCgroup(enable: CaseCgroup.Enable?) throws -> Int64 {
+  private func makeCgroup(enable: [String]) throws -> Int64 {
     guard cgroup == nil else {
       throw CaseBroken(step: "make one cgroup for the case: the program names two")
     }
