@@ -304,7 +304,7 @@ extension CompiledProgram {
       return "the child's parent is PID \(child.value), not the caller's parent "
         + "(PID \(parent.value))"
     }
-    if let outside, outside.step == call.step, let problem = outside.verdict(for: child) {
+    if let outside, outside.step == call.step, let problem = outside.verdict {
       return problem
     }
     guard let requested = cloneArgs[call.step]?.requestedPids else { return nil }
