@@ -135,13 +135,12 @@ final class ProgramEnvironment {
   /// never touch the suite's own file would have nothing to compare with.
   private func hold(_ path: String) throws(CaseBroken) -> Int64 {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 { owned.append(fd) }  // closed by close(), also when this throws
     var status = stat()
     guard fd >= 0, fstat(fd, &status) == 0 else {
       let error = Errno(rawValue: errno)
-      if fd >= 0 { Glibc.close(fd) }
       throw CaseBroken(step: "hold \(path), which the sandbox must never write", errno: error)
     }
-    owned.append(fd)
     return Int64(bitPattern: UInt64(status.st_ino))
   }
 
@@ -209,13 +208,6 @@ extension ProgramCall {
     }
   }
 
-  /// Whether a clone_args of the program asks for a new PID namespace.
-  func makesPidNamespace() throws -> Bool {
-    try steps.contains { step in
-      try step.args.values.contains { try $0.asksNewPid(what: "flags") }
-    }
-  }
-
   /// Sandbox levels for this program where the suite runs; throws a SKIP when the nesting it
   /// needs (sandbox levels, `pid-namespaces`, CLONE_NEWPID) does not fit below
   /// `MAX_PID_NS_LEVEL`.
@@ -231,9 +223,11 @@ extension ProgramCall {
       }
       return room
     case .levels(let count):
+      let clonesNewPid = try steps.contains { step in
+        try step.args.values.contains { try $0.asksNewPid(what: "flags") }
+      }
       let needed =
-        count + pidNamespaces(before: steps.count) + (try makesPidNamespace() ? 1 : 0)
-        + (try treeLevels())
+        count + pidNamespaces(before: steps.count) + (clonesNewPid ? 1 : 0) + (try treeLevels())
       guard needed <= room else {
         throw CaseSkip(
           .environment,
