@@ -152,11 +152,10 @@ public enum TestEnvironment {
   }
 
   /// `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
-  static let initialPidNamespaceInode: UInt64 = 0xEFFF_FFFC
+  static let initialPidNamespaceInode = 0xEFFF_FFFC
 
   private static let levelMeasurement: LevelMeasurement = {
-    var own = stat()
-    let ownInode = stat("/proc/self/ns/pid", &own) == 0 ? UInt64(own.st_ino) : nil
+    let ownInode = kabi_inode("/proc/self/ns/pid")
     let ownNSpidCount = ProcessStatus.nspid("self")?.count
     var nothing: Int32 = 0
     let run: SandboxRun
