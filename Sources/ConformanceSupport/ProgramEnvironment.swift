@@ -5,11 +5,9 @@ import KernelABI
 
 /// How many nested user + PID namespaces the sandbox makes: a number, or `"deepest"` (as many as
 /// fit below `MAX_PID_NS_LEVEL` from the suite's own level).
-public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLiteral {
+public enum SandboxDepth: Decodable, Hashable, Sendable {
   case levels(Int)
   case deepest
-
-  public init(integerLiteral value: Int) { self = .levels(value) }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
@@ -31,7 +29,7 @@ public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLit
 
 /// A PID in a fixture's `set_tid`: a number, or `pid_max`, `pid_max-1`, `pid_max+1` (the
 /// creator's own `pid_max`, read inside the sandbox just before the call).
-public struct TidValue: Decodable, Hashable, Sendable, CustomStringConvertible {
+public struct TidValue: Decodable, Hashable, Sendable {
   public var number: Int32
   public var relativeToPidMax: Bool
 
@@ -47,11 +45,6 @@ public struct TidValue: Decodable, Hashable, Sendable, CustomStringConvertible {
       }
       (number, relativeToPidMax) = (offset, true)
     }
-  }
-
-  public var description: String {
-    guard relativeToPidMax else { return "\(number)" }
-    return number == 0 ? "pid_max" : number > 0 ? "pid_max+\(number)" : "pid_max\(number)"
   }
 }
 
