@@ -113,8 +113,8 @@ public final class CaseCgroup {
   /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
   public let descriptor: Int32
 
-  private static let made = Mutex(0)
-  private static let swept = Mutex(false)
+  private static let made = Atomic(0)
+  private static let swept = Atomic(false)
 
   /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
   /// `cgroup.subtree_control` puts it under the no-internal-process rule.
@@ -132,11 +132,12 @@ public final class CaseCgroup {
     guard flock(baseDescriptor, LOCK_EX) == 0 else {
       throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
     }
-    try Self.sweepOnce(base)
-    let number = Self.made.withLock { count in
-      count += 1
-      return count
+    // Once per process, before its first case cgroup: BROKEN when a killed run's cgroup cannot
+    // be removed, as the run would leave it behind.
+    if !Self.swept.exchange(true, ordering: .relaxed), let problem = Self.sweepStale(in: base) {
+      throw CaseBroken(step: "remove the cgroups of a killed run: \(problem)")
     }
+    let number = Self.made.wrappingAdd(1, ordering: .relaxed).newValue
     path = "\(base)/\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
     if mkdir(path, 0o755) != 0 {
       let error = Errno(rawValue: errno)
@@ -279,17 +280,6 @@ public final class CaseCgroup {
       problem = problem ?? "rmdir \(path): \(Errno(rawValue: errno).name)"
     }
     return problem
-  }
-
-  /// Once per process, before its first case cgroup (with the base locked): BROKEN when a
-  /// killed run's cgroup cannot be removed, as the run would leave it behind.
-  private static func sweepOnce(_ base: String) throws {
-    let problem: String? = swept.withLock { done in
-      guard !done else { return nil }
-      done = true
-      return sweepStale(in: base)
-    }
-    if let problem { throw CaseBroken(step: "remove the cgroups of a killed run: \(problem)") }
   }
 
   /// Removes every case cgroup tree below `base` that no one holds locked: those of runs that
