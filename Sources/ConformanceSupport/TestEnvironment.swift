@@ -151,9 +151,6 @@ public enum TestEnvironment {
     var disagreement: String?
   }
 
-  /// `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
-  static let initialPidNamespaceInode = 0xEFFF_FFFC
-
   private static let levelMeasurement: LevelMeasurement = {
     let ownInode = kabi_inode("/proc/self/ns/pid")
     let ownNSpidCount = ProcessStatus.nspid("self")?.count
@@ -193,7 +190,8 @@ public enum TestEnvironment {
     } else {
       evidence.append("nesting PID namespaces stopped after \(made + 1) with \(refusal.name)")
     }
-    if ownInode == initialPidNamespaceInode {
+    // `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
+    if ownInode == 0xEFFF_FFFC {
       if level != nil, level != 0 {
         evidence.append("yet the suite's PID namespace is the initial one (inode 0xeffffffc)")
         level = nil
