@@ -106,11 +106,11 @@ public enum Conformance {
   ///
   /// - Throws: the cancellation that marks a SKIP in Swift Testing.
   public static func check<Call>(
-    _ row: ConformanceCase<Call>, needsSandbox: Bool = true,
-    sourceLocation: SourceLocation = #_sourceLocation, observe: () throws -> Observation
+    _ row: ConformanceCase<Call>, sourceLocation: SourceLocation = #_sourceLocation,
+    observe: () throws -> Observation
   ) throws {
     let start = ContinuousClock.now
-    let (verdict, expected, observation) = decide(row, needsSandbox: needsSandbox, observe: observe)
+    let (verdict, expected, observation) = decide(row, observe: observe)
     let logFailure = ResultLogWriter.append(
       CaseResult(
         id: row.id, area: row.area, title: row.title, status: verdict.status,
@@ -127,21 +127,22 @@ public enum Conformance {
 
   /// Observes the case unless it cannot run here and judges the observation: the verdict,
   /// and what it rests on.
-  static func decide<Call>(
-    _ row: ConformanceCase<Call>, needsSandbox: Bool = true, observe: () throws -> Observation
-  ) -> (Verdict, Expectation?, Observation?) {
+  static func decide<Call>(_ row: ConformanceCase<Call>, observe: () throws -> Observation)
+    -> (Verdict, Expectation?, Observation?)
+  {
     let verdict: Verdict
     var expected: Expectation?
     var observation: Observation?
     do {
-      expected = try applicableExpectation(row)
-      if needsSandbox, let unavailable = TestEnvironment.sandboxUnavailable {
+      let expectation = try applicableExpectation(row)
+      expected = expectation
+      if let unavailable = TestEnvironment.sandboxUnavailable {
         throw CaseSkip(.environment, unavailable)
       }
       let observed = try observeOnWholeRuns(observe)
       observation = observed
-      try requireOwnLimitsNotHit(observed, expected: expected)
-      verdict = judge(row, expected: expected, observed: observed)
+      try requireOwnLimitsNotHit(observed, expected: expectation)
+      verdict = judge(row, expected: expectation, observed: observed)
     } catch let skip as CaseSkip {
       verdict = Verdict(status: .skip, reason: skip.reason, skipKind: skip.kind)
     } catch let failure as FeatureMissing {
@@ -212,18 +213,17 @@ public enum Conformance {
   /// kernel's answer to the case: the premise (room for one more process) did not hold. Small
   /// means parallel cases, each up to 70 processes, can reach it; the default limit (tens of
   /// thousands, from memory size) cannot, and there EAGAIN is judged like any errno.
-  static func requireOwnLimitsNotHit(_ observed: Observation, expected: Expectation?) throws {
+  static func requireOwnLimitsNotHit(_ observed: Observation, expected: Expectation) throws {
     let limit = kabi_nproc_limit()
-    guard observed.outcome == .failure(.EAGAIN), expected?.result != .failure(.EAGAIN),
+    guard observed.outcome == .failure(.EAGAIN), expected.result != .failure(.EAGAIN),
       limit >= 0, limit < 10_000
     else { return }
     throw CaseBroken(step: "the call under test (room for one more process)", errno: .EAGAIN)
   }
 
   static func judge<Call>(
-    _ row: ConformanceCase<Call>, expected: Expectation?, observed: Observation
+    _ row: ConformanceCase<Call>, expected: Expectation, observed: Observation
   ) -> Verdict {
-    guard let expected else { return Verdict(status: .fail, reason: "no expectation") }
     if observed.satisfies(expected) { return Verdict(status: .pass) }
     if let result = observed.result,
       let bug = row.knownBug(

@@ -13,12 +13,9 @@ public final class OutsideCheck {
   private(set) var holdDescriptor: Int32 = -1
   private var releaseDescriptor: Int32 = -1
   private var levelInits: [Int32: SandboxReport] = [:]
-  private var outsideNSpid: [Int32]?
-  /// Why the child could not be looked at from outside.
+  /// Why the child looked different from outside, or could not be looked at.
   private var problem: String?
-  /// Sandbox level → the child's PID as that level's PID namespace reports it.
-  private var views: [Int32: Int32] = [:]
-  private(set) var checked = false
+  private var checked = false
   /// The record step of the call whose child is checked.
   let step: Int32
 
@@ -56,11 +53,13 @@ public final class OutsideCheck {
     _ = write(releaseDescriptor, &byte, 1)
   }
 
-  /// Reads the held child's NSpid from outside and its PID in each level's PID namespace; why
-  /// it could not, or nil.
+  /// Reads the held child's NSpid from outside and its PID in each level's PID namespace, and
+  /// compares them with the child's own report: why they differ or could not be read, or nil.
   private func look(at child: SandboxReport) -> String? {
-    guard let hostPid = child.nspid?.first else { return "the child sent no NSpid" }
-    outsideNSpid = ProcessStatus.nspid("\(hostPid)")
+    guard let own = child.nspid, let hostPid = own.first else { return "the child sent no NSpid" }
+    let outsideNSpid = ProcessStatus.nspid("\(hostPid)")
+    // Sandbox level → the child's PID as that level's PID namespace reports it.
+    var views: [Int32: Int32] = [:]
     for (level, initReport) in levelInits.sorted(by: { $0.key < $1.key }) {
       guard let initPid = initReport.nspid?.first else { continue }
       let nsfd = open("/proc/\(initPid)/ns/pid", O_RDONLY | O_CLOEXEC)
@@ -75,14 +74,6 @@ public final class OutsideCheck {
       }
       if translated >= 0 { views[level] = Int32(translated) }
     }
-    return nil
-  }
-
-  /// Why the outside view disagrees with the child's own report, or nil.
-  func verdict(for child: SandboxReport) -> String? {
-    guard checked else { return "the child was never inspected from outside" }
-    if let problem { return problem }
-    guard let own = child.nspid else { return "the child sent no NSpid" }
     guard let outsideNSpid, outsideNSpid == own else {
       return
         "from outside, /proc/<pid>/status says NSpid \(outsideNSpid.map(Observation.spell) ?? "?"), "
@@ -97,4 +88,7 @@ public final class OutsideCheck {
     }
     return nil
   }
+
+  /// Why the outside view disagrees with the child's own report, or nil.
+  var verdict: String? { checked ? problem : "the child was never inspected from outside" }
 }

@@ -1,3 +1,4 @@
+import CKernelABI
 import Foundation
 import Glibc
 import KernelABI
@@ -112,24 +113,17 @@ public final class CaseCgroup {
   /// Open read-only and locked (`LOCK_EX`) until `remove()`; the sandbox gets it.
   public let descriptor: Int32
 
-  private static let made = Mutex(0)
-  private static let swept = Mutex(false)
+  private static let made = Atomic(0)
+  private static let swept = Atomic(false)
 
   /// Controllers that only domain cgroups take (not threaded ones): one enabled in a cgroup's
   /// `cgroup.subtree_control` puts it under the no-internal-process rule.
   static let domainControllers = ["memory", "io", "hugetlb", "rdma", "misc"]
 
-  /// A controller the case cgroup enables for its children.
-  public enum Enable: Sendable {
-    /// The first domain controller it may: its children's no-internal-process rule.
-    case domain
-    /// The pids controller: its children's `pids.max`.
-    case pids
-  }
-
-  /// With `enable`, the new cgroup also enables that controller for its children; SKIP where it
-  /// is not enabled for the suite's own cgroup's children (the suite never writes that).
-  public init(enable: Enable? = nil) throws {
+  /// With `enable` (`domainControllers`, or `["pids"]`), the new cgroup also enables the first
+  /// of them for its children; SKIP where none is enabled for the suite's own cgroup's children
+  /// (the suite never writes that).
+  public init(enable: [String] = []) throws {
     let base = try Self.base()
     // The base is locked while a case cgroup is made and locked and while stale ones are
     // swept, so no sweep sees one between its mkdir and its flock.
@@ -138,11 +132,12 @@ public final class CaseCgroup {
     guard flock(baseDescriptor, LOCK_EX) == 0 else {
       throw CaseBroken(step: "lock the suite's cgroup \(base)", errno: Errno(rawValue: errno))
     }
-    try Self.sweepOnce(base)
-    let number = Self.made.withLock { count in
-      count += 1
-      return count
+    // Once per process, before its first case cgroup: BROKEN when a killed run's cgroup cannot
+    // be removed, as the run would leave it behind.
+    if !Self.swept.exchange(true, ordering: .relaxed), let problem = Self.sweepStale(in: base) {
+      throw CaseBroken(step: "remove the cgroups of a killed run: \(problem)")
     }
+    let number = Self.made.wrappingAdd(1, ordering: .relaxed).newValue
     path = "\(base)/\(Self.prefix)\(getpid()).\(number).\(UInt32.random(in: 0...UInt32.max))"
     if mkdir(path, 0o755) != 0 {
       let error = Errno(rawValue: errno)
@@ -155,32 +150,28 @@ public final class CaseCgroup {
       throw CaseBroken(step: "mkdir \(path)", errno: error)
     }
     descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard descriptor >= 0, flock(descriptor, LOCK_EX) == 0 else {
-      let error = Errno(rawValue: errno)
-      if descriptor >= 0 { Glibc.close(descriptor) }
-      _ = Self.removeTree(path)
-      throw CaseBroken(step: "open and lock \(path)", errno: error)
-    }
-    switch enable {
-    case .domain?: try enableController(of: Self.domainControllers, below: base)
-    case .pids?: try enableController(of: ["pids"], below: base)
-    case nil: break
+    do {
+      guard descriptor >= 0, flock(descriptor, LOCK_EX) == 0 else {
+        throw CaseBroken(step: "open and lock \(path)", errno: Errno(rawValue: errno))
+      }
+      if !enable.isEmpty { try enableController(of: enable, below: base) }
+    } catch {
+      _ = remove()
+      throw error
     }
   }
 
   /// Writes `+NAME` to the cgroup's `cgroup.subtree_control` for the first of `wanted` that its
-  /// `cgroup.controllers` offers; removes the cgroup before it throws.
+  /// `cgroup.controllers` offers.
   private func enableController(of wanted: [String], below base: String) throws {
     let offered: [String]
     do {
       offered = try String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8)
         .split(whereSeparator: \.isWhitespace).map(String.init)
     } catch {
-      _ = remove()
       throw CaseBroken(step: "read \(path)/cgroup.controllers: \(error)")
     }
     guard let name = wanted.first(where: offered.contains) else {
-      _ = remove()
       let kind =
         wanted == ["pids"]
         ? "the pids controller is not"
@@ -192,13 +183,10 @@ public final class CaseCgroup {
           + "one: the suite never writes that cgroup's cgroup.subtree_control"
           + elsewhere)
     }
-    let fd = open(path + "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
     let text = "+" + name
-    let written = fd < 0 ? -1 : write(fd, text, text.utf8.count)
-    let error = Errno(rawValue: errno)
-    if fd >= 0 { Glibc.close(fd) }
-    guard written == text.utf8.count else {
-      _ = remove()
+    let written = kabi_write_file(path + "/cgroup.subtree_control", text, text.utf8.count)
+    guard written == 0 else {
+      let error = Errno(rawValue: Int32(-written))
       throw CaseBroken(step: "enable \(name) in \(path)/cgroup.subtree_control", errno: error)
     }
   }
@@ -243,19 +231,13 @@ public final class CaseCgroup {
   /// The suite's own cgroup2 directory (the `0::` line of `/proc/self/cgroup`), and where the
   /// hierarchy is mounted; SKIP without one.
   static func own() throws -> (path: String, mount: String) {
-    let mount = try mount()
+    guard let mount = OwnCgroup.mountPoint(mountinfo: try read("/proc/self/mountinfo")) else {
+      throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo")
+    }
     guard let own = OwnCgroup.path(cgroup: try read("/proc/self/cgroup")) else {
       throw CaseSkip(.environment, "/proc/self/cgroup has no cgroup2 (0::) line")
     }
     return (own == "/" ? mount : mount + own, mount)
-  }
-
-  /// Where the cgroup2 hierarchy is mounted; SKIP without one.
-  static func mount() throws -> String {
-    guard let mount = OwnCgroup.mountPoint(mountinfo: try read("/proc/self/mountinfo")) else {
-      throw CaseSkip(.environment, "no cgroup2 filesystem in /proc/self/mountinfo")
-    }
-    return mount
   }
 
   /// A file of /proc the lookup needs; one that cannot be read is a SKIP that names why.
@@ -298,17 +280,6 @@ public final class CaseCgroup {
       problem = problem ?? "rmdir \(path): \(Errno(rawValue: errno).name)"
     }
     return problem
-  }
-
-  /// Once per process, before its first case cgroup (with the base locked): BROKEN when a
-  /// killed run's cgroup cannot be removed, as the run would leave it behind.
-  private static func sweepOnce(_ base: String) throws {
-    let problem: String? = swept.withLock { done in
-      guard !done else { return nil }
-      done = true
-      return sweepStale(in: base)
-    }
-    if let problem { throw CaseBroken(step: "remove the cgroups of a killed run: \(problem)") }
   }
 
   /// Removes every case cgroup tree below `base` that no one holds locked: those of runs that

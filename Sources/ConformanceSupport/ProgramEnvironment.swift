@@ -5,11 +5,9 @@ import KernelABI
 
 /// How many nested user + PID namespaces the sandbox makes: a number, or `"deepest"` (as many as
 /// fit below `MAX_PID_NS_LEVEL` from the suite's own level).
-public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLiteral {
+public enum SandboxDepth: Decodable, Hashable, Sendable {
   case levels(Int)
   case deepest
-
-  public init(integerLiteral value: Int) { self = .levels(value) }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
@@ -31,7 +29,7 @@ public enum SandboxDepth: Decodable, Hashable, Sendable, ExpressibleByIntegerLit
 
 /// A PID in a fixture's `set_tid`: a number, or `pid_max`, `pid_max-1`, `pid_max+1` (the
 /// creator's own `pid_max`, read inside the sandbox just before the call).
-public struct TidValue: Decodable, Hashable, Sendable, CustomStringConvertible {
+public struct TidValue: Decodable, Hashable, Sendable {
   public var number: Int32
   public var relativeToPidMax: Bool
 
@@ -47,11 +45,6 @@ public struct TidValue: Decodable, Hashable, Sendable, CustomStringConvertible {
       }
       (number, relativeToPidMax) = (offset, true)
     }
-  }
-
-  public var description: String {
-    guard relativeToPidMax else { return "\(number)" }
-    return number == 0 ? "pid_max" : number > 0 ? "pid_max+\(number)" : "pid_max\(number)"
   }
 }
 
@@ -98,13 +91,15 @@ final class ProgramEnvironment {
     "$cgroupV1": { environment, _ in environment.pass(try OwnCgroup.openV1()) },
     // A descriptor of a cgroup2 directory made for the case below the suite's own, removed with
     // everything below it after the run (`CaseCgroup`).
-    "$cgroup": { environment, _ in try environment.makeCgroup(enable: nil) },
+    "$cgroup": { environment, _ in try environment.makeCgroup(enable: []) },
     // The same, with a domain controller enabled for its children (SKIP where none may be).
-    "$cgroupControlled": { environment, _ in try environment.makeCgroup(enable: .domain) },
+    "$cgroupControlled": { environment, _ in
+      try environment.makeCgroup(enable: CaseCgroup.domainControllers)
+    },
     // The same, with the pids controller enabled for its children, whose pids.max the sandbox
     // may then set (SKIP where pids is not enabled for the suite's cgroup's children, e.g.
     // bound to a cgroup v1 hierarchy).
-    "$cgroupPids": { environment, _ in try environment.makeCgroup(enable: .pids) },
+    "$cgroupPids": { environment, _ in try environment.makeCgroup(enable: ["pids"]) },
   ]
 
   private(set) var values: [String: Int64] = [:]
@@ -133,13 +128,12 @@ final class ProgramEnvironment {
   /// never touch the suite's own file would have nothing to compare with.
   private func hold(_ path: String) throws(CaseBroken) -> Int64 {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 { owned.append(fd) }  // closed by close(), also when this throws
     var status = stat()
     guard fd >= 0, fstat(fd, &status) == 0 else {
       let error = Errno(rawValue: errno)
-      if fd >= 0 { Glibc.close(fd) }
       throw CaseBroken(step: "hold \(path), which the sandbox must never write", errno: error)
     }
-    owned.append(fd)
     return Int64(bitPattern: UInt64(status.st_ino))
   }
 
@@ -151,7 +145,7 @@ final class ProgramEnvironment {
   }
 
   /// The case's cgroup (`CaseCgroup`) as a number argument; BROKEN for a second one.
-  private func makeCgroup(enable: CaseCgroup.Enable?) throws -> Int64 {
+  private func makeCgroup(enable: [String]) throws -> Int64 {
     guard cgroup == nil else {
       throw CaseBroken(step: "make one cgroup for the case: the program names two")
     }
@@ -207,13 +201,6 @@ extension ProgramCall {
     }
   }
 
-  /// Whether a clone_args of the program asks for a new PID namespace.
-  func makesPidNamespace() throws -> Bool {
-    try steps.contains { step in
-      try step.args.values.contains { try $0.asksNewPid(what: "flags") }
-    }
-  }
-
   /// Sandbox levels for this program where the suite runs; throws a SKIP when the nesting it
   /// needs (sandbox levels, `pid-namespaces`, CLONE_NEWPID) does not fit below
   /// `MAX_PID_NS_LEVEL`.
@@ -229,9 +216,11 @@ extension ProgramCall {
       }
       return room
     case .levels(let count):
+      let clonesNewPid = try steps.contains { step in
+        try step.args.values.contains { try $0.asksNewPid(what: "flags") }
+      }
       let needed =
-        count + pidNamespaces(before: steps.count) + (try makesPidNamespace() ? 1 : 0)
-        + (try treeLevels())
+        count + pidNamespaces(before: steps.count) + (clonesNewPid ? 1 : 0) + (try treeLevels())
       guard needed <= room else {
         throw CaseSkip(
           .environment,
@@ -302,7 +291,7 @@ extension CompiledProgram {
       return "the child's parent is PID \(child.value), not the caller's parent "
         + "(PID \(parent.value))"
     }
-    if let outside, outside.step == call.step, let problem = outside.verdict(for: child) {
+    if let outside, outside.step == call.step, let problem = outside.verdict {
       return problem
     }
     guard let requested = cloneArgs[call.step]?.requestedPids else { return nil }

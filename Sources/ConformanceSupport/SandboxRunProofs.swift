@@ -53,9 +53,13 @@ extension SandboxRun {
         "the child's NSpid \(child.nspid.map(Observation.spell) ?? "?") does not end "
           + "with its getpid() \(child.pid)")
     }
-    guard let levels = sandboxLevels(of: child, creator: call) else {
+    // Its NSpid without the levels above the sandbox (the creator's NSpid ends with one entry
+    // per sandbox level), so the result does not depend on where the suite runs.
+    let above = call.nspid.map { $0.count - levelsMade }
+    guard let above, above >= 0, nspid.count >= above else {
       return .broken("the child's NSpid \(Observation.spell(nspid)) is shorter than the sandbox")
     }
+    let levels = Array(nspid.dropFirst(above))
     let creatorIndex = levelsMade - 1
     guard creatorIndex >= 0, creatorIndex < levels.count, Int64(levels[creatorIndex]) == pid
     else {
@@ -73,17 +77,5 @@ extension SandboxRun {
   /// How many namespace levels the sandbox made (its deepest LEVEL_READY).
   public var levelsMade: Int {
     Int(reports(.levelReady).map(\.level).max() ?? 0)
-  }
-
-  /// `process`'s NSpid without the levels above the sandbox, so the result does not depend on
-  /// where the suite runs: the entry for the sandbox's outermost level comes first.
-  ///
-  /// `creator` is a record from a process at the body's level, whose NSpid ends with one entry
-  /// per sandbox level.
-  public func sandboxLevels(of process: SandboxReport, creator: SandboxReport) -> [Int32]? {
-    guard let nspid = process.nspid, let creatorNSpid = creator.nspid else { return nil }
-    let levelsAbove = creatorNSpid.count - levelsMade
-    guard levelsAbove >= 0, nspid.count >= levelsAbove else { return nil }
-    return Array(nspid.dropFirst(levelsAbove))
   }
 }

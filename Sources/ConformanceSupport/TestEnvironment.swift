@@ -41,15 +41,14 @@ public enum TestEnvironment {
         refused[syscall] = Errno(rawValue: Int32(-result))
       }
     }
-    let pidfd = kabi_pidfd_open(getpid(), 0)
-    note("pidfd_open", pidfd)
-    note("pidfd_send_signal", kabi_pidfd_send_signal(pidfd >= 0 ? Int32(pidfd) : -1, 0, nil, 0))
+    let opened = kabi_pidfd_open(getpid(), 0)
+    note("pidfd_open", opened)
+    let pidfd = opened >= 0 ? Int32(opened) : -1
+    note("pidfd_send_signal", kabi_pidfd_send_signal(pidfd, 0, nil, 0))
     // A descriptor number nobody has: EBADF where the call exists (5.6+), ENOSYS or EPERM where
     // a filter refuses it (scripts/hostile-environments' pidfd settings).
-    let copied = kabi_pidfd_getfd(pidfd >= 0 ? Int32(pidfd) : -1, -1, 0)
-    note("pidfd_getfd", copied)
-    if copied >= 0 { close(Int32(copied)) }
-    if pidfd >= 0 { close(Int32(pidfd)) }
+    note("pidfd_getfd", kabi_pidfd_getfd(pidfd, -1, 0))
+    if pidfd >= 0 { close(pidfd) }
     if case .blocked = Features.state("clone3"), let answer = Features.answer("clone3") {
       refused["clone3"] = answer
     }
@@ -152,12 +151,8 @@ public enum TestEnvironment {
     var disagreement: String?
   }
 
-  /// `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
-  static let initialPidNamespaceInode: UInt64 = 0xEFFF_FFFC
-
   private static let levelMeasurement: LevelMeasurement = {
-    var own = stat()
-    let ownInode = stat("/proc/self/ns/pid", &own) == 0 ? UInt64(own.st_ino) : nil
+    let ownInode = kabi_inode("/proc/self/ns/pid")
     let ownNSpidCount = ProcessStatus.nspid("self")?.count
     var nothing: Int32 = 0
     let run: SandboxRun
@@ -167,8 +162,8 @@ public enum TestEnvironment {
       let why = explainSandboxFailure(error)
       return LevelMeasurement(unavailable: why, evidence: "no sandbox: \(why)")
     }
-    if let failure = run.setupFailure {
-      let why = "sandbox setup failed at step \(failure.step): \(failure.errno)"
+    if let report = run.reports(.setupFailed).first, case .failure(let errno) = report.result {
+      let why = "sandbox setup failed at step \(report.step): \(errno)"
       return LevelMeasurement(unavailable: why, evidence: why)
     }
     if let damage = run.damage {
@@ -195,7 +190,8 @@ public enum TestEnvironment {
     } else {
       evidence.append("nesting PID namespaces stopped after \(made + 1) with \(refusal.name)")
     }
-    if ownInode == initialPidNamespaceInode {
+    // `init_pid_ns.ns.inum`: PROC_PID_INIT_INO in include/linux/proc_ns.h, fixed since 3.8.
+    if ownInode == 0xEFFF_FFFC {
       if level != nil, level != 0 {
         evidence.append("yet the suite's PID namespace is the initial one (inode 0xeffffffc)")
         level = nil

@@ -117,13 +117,6 @@ public struct SandboxRun: Sendable {
     reports.filter { $0.tag == tag }
   }
 
-  /// Why the sandbox's own setup failed, if it did: the step and its errno.
-  public var setupFailure: (step: Int32, errno: Errno)? {
-    guard let report = reports(.setupFailed).first, case .failure(let errno) = report.result
-    else { return nil }
-    return (report.step, errno)
-  }
-
   /// Why this run cannot be judged, the gravest reason first; nil when it can.
   ///
   /// A missing record reads like a kernel that never made a process, and a record without
