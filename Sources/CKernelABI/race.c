@@ -34,26 +34,10 @@ enum race_method {
 static long spawn(const struct kabi_body_context *ctx, int slot, const int32_t *set_tid,
 		  int (*fn)(void *), void *arg)
 {
-	struct kabi_clone_args a;
-
 	if ((unsigned long)(slot + 1) * RACE_SLOT > ctx->scratch_bytes)
 		return -ENOMEM;
-	kabi_zero(&a, sizeof(a));
-	a.flags = KABI_CLONE_VM;
-	a.exit_signal = SIGCHLD;
-	a.stack = (uint64_t)(uintptr_t)ctx->scratch + (uint64_t)slot * RACE_SLOT;
-	a.stack_size = RACE_SLOT;
-	if (set_tid) {
-		a.set_tid = (uint64_t)(uintptr_t)set_tid;
-		a.set_tid_size = 1;
-	}
-	return kabi_clone3_run(&a, sizeof(a), fn, arg);
-}
-
-static int exit_at_once(void *arg)
-{
-	(void)arg;
-	return 0;
+	return kabi_clone_vm_run((char *)ctx->scratch + (size_t)slot * RACE_SLOT, RACE_SLOT, set_tid,
+				 fn, arg);
 }
 
 /* Exits 0 if it runs at PID *target. */
@@ -75,7 +59,7 @@ static int noise(void *arg)
 
 	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	for (;;) {
-		long child = spawn(start->ctx, start->slot, 0, exit_at_once, 0);
+		long child = spawn(start->ctx, start->slot, 0, kabi_exit_at_once, 0);
 
 		if (child > 0)
 			kabi_reap(child, &info);

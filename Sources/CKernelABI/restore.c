@@ -198,24 +198,8 @@ void kabi_tree_unmap(struct kabi_tree_plan *plan)
 static long on_slot(struct kabi_tree_plan *plan, uint32_t n, int32_t *pid,
 		    int (*fn)(void *), void *arg)
 {
-	struct kabi_clone_args a;
-
-	kabi_zero(&a, sizeof(a));
-	a.flags = KABI_CLONE_VM;
-	a.exit_signal = SIGCHLD;
-	a.stack = (uint64_t)(uintptr_t)(slot_of(plan, n) + KABI_TREE_GUARD);
-	a.stack_size = KABI_TREE_STACK - KABI_TREE_GUARD;
-	if (pid) {
-		a.set_tid = (uint64_t)(uintptr_t)pid;
-		a.set_tid_size = 1;
-	}
-	return kabi_clone3_run(&a, sizeof(a), fn, arg);
-}
-
-static int exit_at_once(void *arg)
-{
-	(void)arg;
-	return 0;
+	return kabi_clone_vm_run(slot_of(plan, n) + KABI_TREE_GUARD, KABI_TREE_STACK - KABI_TREE_GUARD,
+				 pid, fn, arg);
 }
 
 /*
@@ -236,7 +220,7 @@ static int noise(void *arg)
 		return 1;
 	while (!done(plan, load(&plan->next))) {
 		uint32_t slot = plan->count + KABI_TREE_NOISE_MAX + k;
-		long child = on_slot(plan, slot, 0, exit_at_once, 0);
+		long child = on_slot(plan, slot, 0, kabi_exit_at_once, 0);
 
 		if (child > 0)
 			kabi_reap(child, &info);

@@ -55,6 +55,28 @@ int kabi_threads_supported(void)
 }
 #endif
 
+long kabi_clone_vm_run(void *stack, size_t size, const int32_t *pid, int (*fn)(void *), void *arg)
+{
+	struct kabi_clone_args a;
+
+	kabi_zero(&a, sizeof(a));
+	a.flags = KABI_CLONE_VM;
+	a.exit_signal = SIGCHLD;
+	a.stack = (uint64_t)(uintptr_t)stack;
+	a.stack_size = size;
+	if (pid) {
+		a.set_tid = (uint64_t)(uintptr_t)pid;
+		a.set_tid_size = 1;
+	}
+	return kabi_clone3_run(&a, sizeof(a), fn, arg);
+}
+
+int kabi_exit_at_once(void *unused)
+{
+	(void)unused;
+	return 0;
+}
+
 struct thread_start {
 	const struct kabi_body_context *ctx;
 	int32_t step;

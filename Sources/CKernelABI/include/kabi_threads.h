@@ -17,4 +17,13 @@ int kabi_threads_supported(void);
  */
 long kabi_clone3_run(struct kabi_clone_args *args, size_t size, int (*fn)(void *), void *arg);
 
+/*
+ * A CLONE_VM process (exit signal SIGCHLD) that runs fn(arg) on the size bytes of stack at
+ * stack, at PID *pid of the caller's PID namespace when pid is not NULL: its PID, or -errno.
+ */
+long kabi_clone_vm_run(void *stack, size_t size, const int32_t *pid, int (*fn)(void *), void *arg);
+
+/* A process body that exits 0 at once: the namespace's next PID taken and given back. */
+int kabi_exit_at_once(void *unused);
+
 #endif
