@@ -113,7 +113,7 @@ static int parse_numbers(const char *text, long len, const char *key, int32_t *o
 long kabi_read_lines(const char *path, char *buf, long size)
 {
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	long len = 0, n;
+	long len = 0, n = 0;
 
 	if (fd < 0)
 		return fd;
@@ -121,7 +121,8 @@ long kabi_read_lines(const char *path, char *buf, long size)
 	while (len < size && (n = kabi_sys(SYS_read, fd, buf + len, size - len)) > 0)
 		len += n;
 	kabi_sys(SYS_close, fd);
-	return len;
+	/* A read that fails midway leaves lines missing, which would read as absent ones. */
+	return n < 0 ? n : len;
 }
 
 int kabi_parse_numbers(const char *text, long len, const char *key, int32_t *out, int max)

@@ -21,6 +21,14 @@ import Testing
     #expect(CloneArgsLayout.allCases.map(\.rawValue) == [64, 80, 88])
   }
 
+  @Test func `a status file that cannot be read is its errno, never a file without the line`() {
+    var numbers = [Int32](repeating: 0, count: 4)
+    // A directory opens, and read() answers EISDIR.
+    #expect(kabi_read_numbers("/proc/self", "NSpid:", &numbers, 4) == -EISDIR)
+    #expect(kabi_read_numbers("/proc/self/nonexistent", "NSpid:", &numbers, 4) == -ENOENT)
+    #expect(kabi_read_numbers("/proc/self/status", "NSpid:", &numbers, 4) >= 1)
+  }
+
   @Test func `an errno prints as name, number and message`() {
     #expect(Errno.EINVAL.description == "EINVAL (22): Invalid argument")
     #expect(Errno(name: "E2BIG") == .E2BIG)

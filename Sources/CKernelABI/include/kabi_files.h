@@ -37,7 +37,8 @@ int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max);
 
 /*
  * Reads path whole into buf (at most size bytes), after a '\n' put first so that the first
- * line matches "\nKey:" too: the length, or -errno. For kabi_parse_numbers.
+ * line matches "\nKey:" too: the length, or -errno of the open or of a read. For
+ * kabi_parse_numbers.
  */
 long kabi_read_lines(const char *path, char *buf, long size);
 
