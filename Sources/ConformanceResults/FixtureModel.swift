@@ -140,6 +140,11 @@ public enum ExpectedResult: Hashable, Sendable, Decodable, CustomStringConvertib
   }
 
   public var description: String { name }
+
+  /// `EINVAL`, or a success with the fields it reports: `success (pid 500, NSpid 500 1)`.
+  public func spelled(with fields: Fields) -> String {
+    self == .success && !fields.isEmpty ? "success (\(fields.spelled))" : name
+  }
 }
 
 /// Kernels `from` (inclusive) up to `until` (exclusive); an open end is unbounded.
@@ -202,6 +207,9 @@ public struct Expectation: Decodable, Hashable, Sendable {
     why = try container.decodeIfPresent(String.self, forKey: NamedKey("why"))
     fields = try Fields(besides: ["kernels", "result", "why"], in: container)
   }
+
+  /// `EINVAL`, or `success (pid 500, NSpid 500 1)`.
+  public var spelled: String { result.spelled(with: fields) }
 }
 
 /// A key by name, for the objects whose other keys are fields.
@@ -254,9 +262,7 @@ public struct KnownBugExpectation: Decodable, Hashable, Sendable {
   }
 
   /// `ENOTTY`, or `success (cloexec 1)`.
-  public var spelled: String {
-    result == .success && !fields.isEmpty ? "success (\(fields.spelled))" : result.name
-  }
+  public var spelled: String { result.spelled(with: fields) }
 }
 
 /// One row of a fixture table: what is called, and what each kernel must answer.

@@ -42,7 +42,7 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch outcome {
     case .failure(let errno): errno.name
-    case .success: fields.isEmpty ? "success" : "success (\(fields.spelled))"
+    case .success: ExpectedResult.success.spelled(with: fields)
     case .broken(let how): "broken: \(how)"
     }
   }
@@ -73,12 +73,6 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Expectation {
-  /// `EINVAL`, or `success (pid 500, NSpid 500 1)`.
-  public var spelled: String {
-    guard result == .success, !fields.isEmpty else { return result.name }
-    return "success (\(fields.spelled))"
-  }
-
   /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
   var detailed: String { result == .success ? spelled : result.detailed }
 }
