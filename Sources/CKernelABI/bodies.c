@@ -106,7 +106,7 @@ broken:
  * reports its parent as field callersParent. The args' mask: bit i makes set_tid[i] an offset
  * from the caller's pid_max, read just before the call (reported as field pid_max).
  */
-KABI_OP(op_clone3, "clone3", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 },
+KABI_OP(op_clone3, "clone3", "clone3", { "clone_args", KABI_ARG_CLONE_ARGS, 0 },
 	{ "fromChild", KABI_ARG_NUMBER, KABI_CLONE3_FROM_CHILD },
 	{ "hold", KABI_ARG_NUMBER, KABI_CLONE3_HOLD, -1 },
 	{ "childReadsPidMax", KABI_ARG_NUMBER, KABI_CLONE3_CHILD_READS_PID_MAX },

@@ -37,7 +37,7 @@ KABI_OP(op_fork_reap, "fork-reap", "clone", { "count", KABI_ARG_NUMBER, 0 })
  * release, or until the program's process ends. Returns its PID and keeps the descriptor that
  * releases it as "release".
  */
-KABI_OP(op_blocker, "blocker", "clone3", { "args", KABI_ARG_CLONE_ARGS, 0 })
+KABI_OP(op_blocker, "blocker", "clone3", { "clone_args", KABI_ARG_CLONE_ARGS, 0 })
 {
 	int fds[2];
 	char byte;

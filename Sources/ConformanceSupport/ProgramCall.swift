@@ -9,7 +9,7 @@ import KernelABI
 /// new area adds an operation in its C file and rows in its table, and no Swift.
 ///
 /// ```json
-/// {"label": "child", "op": "clone3", "args": {"args": {"flags": ["CLONE_PIDFD"]}}},
+/// {"label": "child", "op": "clone3", "args": {"clone_args": {"flags": ["CLONE_PIDFD"]}}},
 /// {"op": "release", "args": {"pid": "@blocker", "fd": "@blocker.release"}, "setup": true}
 /// ```
 ///

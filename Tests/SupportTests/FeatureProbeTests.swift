@@ -144,9 +144,10 @@ import Testing
 
   @Test func `a program's clone_args with a field the struct lacks is refused as a probe's is`() {
     let args: Argument = .object(["exit_signal": .number(256), "tls": .number(1)])
-    let problem = ProgramCall(steps: [.init("clone3", args: ["args": args])]).problem
+    let problem = ProgramCall(steps: [.init("clone3", args: ["clone_args": args])]).problem
     #expect(
-      problem?.hasPrefix(#"clone3 args: clone_args has no field "tls" (fields: flags"#) == true)
+      problem?.hasPrefix(#"clone3 clone_args: clone_args has no field "tls" (fields: flags"#)
+        == true)
   }
 
   @Test(.needsSandbox)

@@ -39,7 +39,7 @@ import Testing
     args: String, result: String, complaint: String
   ) throws {
     let row =
-      #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "clone3", "args": {"args": "#
+      #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "clone3", "args": {"clone_args": "#
       + args + #"}}]}, "expect": [{"result": ""# + result + #""}]}"#
     #expect {
       _ = try MalformedFixture.load(MalformedFixture.table(row)) {

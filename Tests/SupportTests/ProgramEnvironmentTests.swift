@@ -15,7 +15,7 @@ import Testing
   }
 
   static func clone3(_ args: [String: Argument]) -> ProgramCall.Step {
-    .init("clone3", args: ["args": .object(args)])
+    .init("clone3", args: ["clone_args": .object(args)])
   }
 
   @Test func `set_tid_size level+N counts the sandbox, nested namespaces and CLONE_NEWPID`() throws
@@ -82,10 +82,10 @@ import Testing
     try Self.requireClone3()
     let tids: [String: Argument] = ["set_tid": .list([.number(4300)])]
     let call = ProgramCall(steps: [
-      .init("blocker", label: "blocker", args: ["args": .object(tids)], setup: true),
-      .init("clone3", args: ["args": .object(tids)], goOn: true),
+      .init("blocker", label: "blocker", args: ["clone_args": .object(tids)], setup: true),
+      .init("clone3", args: ["clone_args": .object(tids)], goOn: true),
       // Not released: the retry must fail as a leaked PID would make it.
-      .init("clone3", label: "retry", args: ["args": .object(tids)], setup: true),
+      .init("clone3", label: "retry", args: ["clone_args": .object(tids)], setup: true),
     ])
     let broken = try #require(throws: CaseBroken.self) { try call.observe() }
     #expect(broken.failure.step.contains("step 3, clone3 (retry)"))
