@@ -608,7 +608,11 @@ extension ProgramCall {
     var fields = Fields()
     var produced: Observation?
     for call in calls {
-      guard let child = run.reports(.child).first(where: { $0.step == call.step }) else { continue }
+      let child = run.reports(.child).first { $0.step == call.step }
+      // A process its creator reaped (CHILD_EXIT) was made even if it never reported back:
+      // the proof, not a plain success, judges it.
+      let reaped = call.value > 0 && run.reports(.childExit).contains { $0.step == call.step }
+      guard child != nil || reaped else { continue }
       let step = steps[Self.index(ofRecord: call.step)]
       let proof = run.proveChild(
         returned: call.value, by: call, step: call.step,
@@ -619,7 +623,9 @@ extension ProgramCall {
         return .broken(problem)
       }
       fields.values.merge(proof.fields.values) { _, proved in proved }
-      if step.args["childReadsPidMax"] == .flag(true) { produced = .produced(child.value) }
+      if step.args["childReadsPidMax"] == .flag(true), let child {
+        produced = .produced(child.value)
+      }
     }
     let failed = calls.first { $0.value < 0 }
     if let failed, case .failure(let errno) = failed.result,

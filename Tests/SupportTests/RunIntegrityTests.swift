@@ -141,6 +141,25 @@ import Testing
         + "EPERM (1): Operation not permitted: the sandbox was left running")
   }
 
+  @Test func `a process a step made that was reaped without reporting back is not a success`()
+    throws
+  {
+    // set_tid.errors.pid-max-minus-1 expects a plain success: clone3 returned a PID and its
+    // creator reaped the child (killed by SIGSEGV), which never sent its CHILD record.
+    let call = try CapabilitySetsTests.call(
+      #"{"steps": [{"op": "clone3", "args": {"clone_args": {"set_tid": ["pid_max-1"]}}}]}"#)
+    let step = Int32(KABI_PROGRAM_FIRST_STEP)
+    let run = CapabilitySetsTests.run([
+      CapabilitySetsTests.report(.field, step: step, name: "pid_max", value: 32768),
+      CapabilitySetsTests.report(.field, step: step, name: "creatorView", value: 0),
+      CapabilitySetsTests.report(.childExit, step: step, name: "", value: Int64(SIGSEGV)),
+      CapabilitySetsTests.report(.call, step: step, name: "clone3", value: 32767),
+    ])
+    #expect(
+      try call.observation(of: run)
+        == .broken("clone3 returned 32767 but no process reported back"))
+  }
+
   /// A case expecting a plain success: every observation above would PASS or FAIL it.
   private func row() throws -> ConformanceCase<ProgramCall> {
     let fixture =
