@@ -427,11 +427,17 @@ public final class CompiledProgram {
   private func reference(_ word: String, labels: [String: Int], before index: Int)
     throws(ProgramError) -> (step: Int8, name: String)
   {
-    let parts = word.dropFirst().split(separator: ".", maxSplits: 1).map(String.init)
+    // Empty parts kept: "@blocker." must not read as "@blocker", nor "@.blocker" as it.
+    let parts = word.dropFirst().split(
+      separator: ".", maxSplits: 1, omittingEmptySubsequences: false
+    ).map(String.init)
     guard let label = parts.first, let target = labels[label], target < index else {
       throw ProgramError("\(word) names no earlier step")
     }
     let name = parts.count > 1 ? parts[1] : ""
+    guard parts.count == 1 || !name.isEmpty else {
+      throw ProgramError("\(word) names no kept value after the dot")
+    }
     guard name.utf8.count < Int(KABI_NAME_MAX) else {
       throw ProgramError("\(word): a kept value's name has at most \(KABI_NAME_MAX - 1) bytes")
     }

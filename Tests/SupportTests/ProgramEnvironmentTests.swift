@@ -65,6 +65,20 @@ import Testing
     #expect(unknown.problem?.contains("no value $noSuchValue") == true)
   }
 
+  @Test func `a reference with an empty label or kept name is refused, not read as another`() {
+    func call(releasing fd: String) -> ProgramCall {
+      ProgramCall(steps: [
+        .init("blocker", label: "blocker", args: ["clone_args": .object([:])], setup: true),
+        .init("release", args: ["pid": .text("@blocker"), "fd": .text(fd)], setup: true),
+      ])
+    }
+    #expect(call(releasing: "@blocker.release").problem == nil)
+    // "@blocker." read as "@blocker" (what the step returned, a PID, not its kept descriptor);
+    // "@.blocker" as "@blocker".
+    #expect(call(releasing: "@blocker.").problem?.contains("@blocker.") == true)
+    #expect(call(releasing: "@.blocker").problem?.contains("@.blocker") == true)
+  }
+
   @Test func `levels is a number or deepest`() throws {
     let decoded = try JSONDecoder().decode(
       ProgramCall.self, from: Data(#"{"levels": "deepest", "steps": [{"op": "capget"}]}"#.utf8))
