@@ -203,16 +203,26 @@ public enum Conformance {
     }
   }
 
-  /// An unexpected EAGAIN under a small RLIMIT_NPROC is the limit the caller set, not the
-  /// kernel's answer to the case: the premise (room for one more process) did not hold. Small
-  /// means parallel cases, each up to 70 processes, can reach it; the default limit (tens of
-  /// thousands, from memory size) cannot, and there EAGAIN is judged like any errno.
-  static func requireOwnLimitsNotHit(_ observed: Observation, expected: Expectation) throws {
-    let limit = kabi_nproc_limit()
-    guard observed.outcome == .failure(.EAGAIN), expected.result != .failure(.EAGAIN),
-      limit >= 0, limit < 10_000
-    else { return }
-    throw CaseBroken(step: "the call under test (room for one more process)", errno: .EAGAIN)
+  /// An unexpected EAGAIN under a small RLIMIT_NPROC, or a small `pids.max` on the suite's
+  /// cgroup or one above it, is the limit the caller set, not the kernel's answer to the case:
+  /// the premise (room for one more process) did not hold. Small means parallel cases, each up
+  /// to 70 processes, can reach it; the default limit (tens of thousands, from memory size)
+  /// cannot, and there EAGAIN is judged like any errno.
+  static func requireOwnLimitsNotHit(
+    _ observed: Observation, expected: Expectation, nprocLimit: Int = kabi_nproc_limit(),
+    pidsLimit: @autoclosure () -> Int64? = OwnCgroup.pidsLimit()
+  ) throws {
+    guard observed.outcome == .failure(.EAGAIN), expected.result != .failure(.EAGAIN) else {
+      return
+    }
+    if nprocLimit >= 0, nprocLimit < 10_000 {
+      throw CaseBroken(step: "the call under test (room for one more process)", errno: .EAGAIN)
+    }
+    if let limit = pidsLimit(), limit < 10_000 {
+      throw CaseBroken(
+        step: "the call under test (room for one more process: pids.max \(limit))",
+        errno: .EAGAIN)
+    }
   }
 
   static func judge<Call>(

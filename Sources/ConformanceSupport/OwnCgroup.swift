@@ -30,6 +30,50 @@ public enum OwnCgroup {
     cgroup.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
   }
 
+  /// The smallest `pids.max` set on the suite's own cgroup or one above it, in the cgroup2
+  /// hierarchy and in a v1 hierarchy holding the pids controller: a limit on processes that
+  /// refuses a fork with EAGAIN as RLIMIT_NPROC does (a container's or a CI job's). nil where
+  /// none is set or none can be read.
+  public static func pidsLimit(
+    cgroup: String, mountinfo: String,
+    read: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
+  ) -> Int64? {
+    var places: [(mount: String, path: String)] = []
+    if let mount = mountPoint(mountinfo: mountinfo), let own = path(cgroup: cgroup) {
+      places.append((mount, own))
+    }
+    let v1 = cgroup.split(separator: "\n").lazy.map { $0.split(separator: ":", maxSplits: 2) }
+      .first { $0.count == 3 && $0[1].split(separator: ",").contains("pids") }
+    if let v1,
+      let mount = v1Hierarchies(mountinfo: mountinfo).first(where: {
+        $0.options.contains("pids")
+      })
+    {
+      places.append((mount.path, String(v1[2])))
+    }
+    var smallest: Int64?
+    for (mount, own) in places {
+      var directory = own == "/" ? mount : mount + own
+      while true {
+        let text = read(directory + "/pids.max")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let limit = text.flatMap({ Int64($0) }) { smallest = min(smallest ?? limit, limit) }
+        guard directory.count > mount.count, let slash = directory.lastIndex(of: "/") else {
+          break
+        }
+        directory = String(directory[..<slash])
+      }
+    }
+    return smallest
+  }
+
+  /// `pidsLimit` where the suite runs.
+  static func pidsLimit() -> Int64? {
+    guard let cgroup = try? CaseCgroup.read("/proc/self/cgroup"),
+      let mountinfo = try? CaseCgroup.read("/proc/self/mountinfo")
+    else { return nil }
+    return pidsLimit(cgroup: cgroup, mountinfo: mountinfo)
+  }
+
   /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
   public static func unescape(_ field: String) -> String {
     var bytes: [UInt8] = []

@@ -31,6 +31,10 @@ public struct CaseBroken: Error, CustomStringConvertible {
     }
     switch errno {
     case .EAGAIN:
+      if let pids = OwnCgroup.pidsLimit(), pids < 10_000 {
+        return "pids.max is \(pids) on the suite's cgroup or one above it: every sandbox level, "
+          + "helper and thread of the suite counts"
+      }
       let limit = kabi_nproc_limit()
       if limit >= 0 {
         return "RLIMIT_NPROC is \(limit) for uid \(getuid()) (ulimit -u): every "

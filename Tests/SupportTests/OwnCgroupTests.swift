@@ -37,6 +37,20 @@ import Testing
     #expect(OwnCgroup.v1Hierarchies(mountinfo: alone).isEmpty)
   }
 
+  @Test func `the smallest pids.max at or above the suite's cgroup is found, v2 and v1 pids`() {
+    let files = [
+      "/sys/fs/cgroup/unified/ci/job/pids.max": "max\n",
+      "/sys/fs/cgroup/unified/ci/pids.max": "1024\n",
+      "/sys/fs/cgroup/pids/pod/pids.max": "500\n",
+    ]
+    func limit(_ cgroup: String) -> Int64? {
+      OwnCgroup.pidsLimit(cgroup: cgroup, mountinfo: Self.hybrid) { files[$0] }
+    }
+    #expect(limit("0::/ci/job\n") == 1024)
+    #expect(limit("8:pids:/pod/a\n0::/ci/job\n") == 500)
+    #expect(limit("8:pids:/\n0::/user.slice\n") == nil)
+  }
+
   @Test func `the 0:: line of /proc/self/cgroup is the cgroup2 path`() {
     let hybrid = "9:name=systemd:/\n4:memory:/process_api/dc78\n0::/user.slice/session-1.scope\n"
     #expect(OwnCgroup.path(cgroup: hybrid) == "/user.slice/session-1.scope")

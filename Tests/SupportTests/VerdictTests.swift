@@ -185,6 +185,23 @@ import Testing
     } throws: { ($0 as? CaseSkip)?.kind == .environment }
   }
 
+  @Test func `an unexpected EAGAIN under a small pids.max of the suite's cgroup is BROKEN`() throws
+  {
+    let success = row(expect: "success").expect[0]
+    #expect {
+      try Conformance.requireOwnLimitsNotHit(
+        .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: 1024)
+    } throws: { error in
+      "\(error)".contains("pids.max 1024")
+    }
+    // Without a limit of its own in the way, EAGAIN is the kernel's answer, judged as such.
+    try Conformance.requireOwnLimitsNotHit(
+      .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: nil)
+    try Conformance.requireOwnLimitsNotHit(
+      .failed(.EAGAIN), expected: row(expect: "EAGAIN").expect[0], nprocLimit: -1,
+      pidsLimit: 1024)
+  }
+
   private func row(expect result: String) -> ConformanceCase<ProgramCall> {
     let json = #"""
       {"id": "t.x", "title": "t", "call": {"steps": [{"op": "clone3"}]},
