@@ -13,8 +13,11 @@ public final class OutsideCheck {
   private(set) var holdDescriptor: Int32 = -1
   private var releaseDescriptor: Int32 = -1
   private var levelInits: [Int32: SandboxReport] = [:]
-  /// Why the child looked different from outside, or could not be looked at.
+  /// Why the child looked different from outside.
   private var problem: String?
+  /// Why the test process could not look (an LSM, a seccomp filter, a procfs it may not read):
+  /// the case's setup broke, which says nothing of the kernel.
+  private(set) var blocked: String?
   private var checked = false
   /// The record step of the call whose child is checked.
   let step: Int32
@@ -48,35 +51,53 @@ public final class OutsideCheck {
     if report.tag == .levelReady { levelInits[report.level] = report }
     guard report.tag == .child, report.step == step, !checked else { return }
     checked = true
-    problem = look(at: report)
+    do {
+      problem = try look(at: report)
+    } catch {
+      blocked = error.text
+    }
     var byte: UInt8 = 1
     _ = write(releaseDescriptor, &byte, 1)
   }
 
+  /// What kept the test process from looking.
+  private struct Blocked: Error {
+    var text: String
+  }
+
   /// Reads the held child's NSpid from outside and its PID in each level's PID namespace, and
-  /// compares them with the child's own report: why they differ or could not be read, or nil.
-  private func look(at child: SandboxReport) -> String? {
+  /// compares them with the child's own report: why they differ, or nil; throws when the test
+  /// process cannot read them.
+  private func look(at child: SandboxReport) throws(Blocked) -> String? {
     guard let own = child.nspid, let hostPid = own.first else { return "the child sent no NSpid" }
-    let outsideNSpid = ProcessStatus.nspid("\(hostPid)")
+    guard let outsideNSpid = ProcessStatus.nspid("\(hostPid)") else {
+      throw Blocked(text: "/proc/\(hostPid)/status has no NSpid line the test process can read")
+    }
     // Sandbox level → the child's PID as that level's PID namespace reports it.
     var views: [Int32: Int32] = [:]
     for (level, initReport) in levelInits.sorted(by: { $0.key < $1.key }) {
       guard let initPid = initReport.nspid?.first else { continue }
       let nsfd = open("/proc/\(initPid)/ns/pid", O_RDONLY | O_CLOEXEC)
       guard nsfd >= 0 else {
-        return "cannot open the PID namespace of sandbox level \(level): \(Errno(rawValue: errno))"
+        let error = Errno(rawValue: errno)
+        throw Blocked(text: "cannot open the PID namespace of sandbox level \(level): \(error)")
       }
       defer { close(nsfd) }
       let translated = kabi_ioctl(nsfd, UInt(KABI_NS_GET_PID_IN_PIDNS), UInt(hostPid))
-      guard translated >= 0 || translated == -Int(Errno.ENOTTY.rawValue) else {
-        let error = Errno(rawValue: Int32(-translated))
+      let error = Errno(rawValue: Int32(-translated))
+      if translated < 0, error == .EPERM || error == .ENOSYS, TestEnvironment.seccompMode != 0 {
+        throw Blocked(
+          text:
+            "NS_GET_PID_IN_PIDNS answered \(error.name) under \(TestEnvironment.seccompDescription)"
+        )
+      }
+      guard translated >= 0 || error == .ENOTTY else {
         return "NS_GET_PID_IN_PIDNS for sandbox level \(level) failed: \(error)"
       }
       if translated >= 0 { views[level] = Int32(translated) }
     }
-    guard let outsideNSpid, outsideNSpid == own else {
-      return
-        "from outside, /proc/<pid>/status says NSpid \(outsideNSpid.map(Observation.spell) ?? "?"), "
+    guard outsideNSpid == own else {
+      return "from outside, /proc/<pid>/status says NSpid \(Observation.spell(outsideNSpid)), "
         + "the child says \(Observation.spell(own))"
     }
     for (level, seen) in views.sorted(by: { $0.key < $1.key }) {

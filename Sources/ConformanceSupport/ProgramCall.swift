@@ -606,6 +606,9 @@ extension ProgramCall {
     of run: SandboxRun, compiled: CompiledProgram? = nil, outside: OutsideCheck? = nil
   ) throws(CaseBroken) -> Observation {
     try requireSetUp(run)
+    if let blocked = outside?.blocked {
+      throw CaseBroken(step: "look at the child from outside the sandbox: \(blocked)")
+    }
     if let problem = premiseProblem(in: run) {
       throw CaseBroken(step: "stand on the case's premise: \(problem)")
     }

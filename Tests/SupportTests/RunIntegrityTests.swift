@@ -35,6 +35,29 @@ import Testing
         == "the body sent 201 records, the buffer holds 128: 73 dropped (raise maxReports)")
   }
 
+  @Test func `a child the test process cannot look at from outside is BROKEN, not a kernel FAIL`()
+    throws
+  {
+    let step = ProgramCall.record(ofStep: 0)
+    let check = try OutsideCheck(step: step)
+    defer { check.finish() }
+    // Above PID_MAX_LIMIT: no process has it, so its /proc/<pid>/status cannot be read.
+    let pid = Int32.max
+    var child = CapabilitySetsTests.report(.child, step: step, name: "clone3")
+    child.nspid.0 = pid
+    check.inspect(SandboxReport(child))
+    #expect(check.verdict == nil)
+    let call = CapabilitySetsTests.report(.call, step: step, name: "clone3", value: Int64(pid))
+    let program = try JSONDecoder().decode(
+      ProgramCall.self, from: Data(#"{"steps": [{"op": "clone3"}]}"#.utf8))
+    #expect {
+      _ = try program.observation(of: CapabilitySetsTests.run([call, child]), outside: check)
+    } throws: { error in
+      "\(error)".contains(
+        "look at the child from outside the sandbox: /proc/\(pid)/status has no NSpid line")
+    }
+  }
+
   @Test func `a body that fills the buffer exactly is judged`() throws {
     var count: UInt32 = 127
     let (verdict, _, _) = Conformance.decide(try row()) {
