@@ -141,9 +141,10 @@ public enum ExpectedResult: Hashable, Sendable, Decodable, CustomStringConvertib
 
   public var description: String { name }
 
-  /// `EINVAL`, or a success with the fields it reports: `success (pid 500, NSpid 500 1)`.
+  /// `EINVAL`, or the result with the fields it reports: `success (pid 500, NSpid 500 1)`,
+  /// `ESRCH (secondRunning 1)`.
   public func spelled(with fields: Fields) -> String {
-    self == .success && !fields.isEmpty ? "success (\(fields.spelled))" : name
+    fields.isEmpty ? name : "\(name) (\(fields.spelled))"
   }
 }
 
@@ -186,7 +187,8 @@ public struct Expectation: Decodable, Hashable, Sendable {
   /// Where this result holds; nil means every kernel that has the case's feature.
   public var kernels: KernelRange?
   public var result: ExpectedResult
-  /// For success: every field the observation must report with this value.
+  /// Every field the observation must report with this value: of a success, or of a failure
+  /// the program went on after (`goOn`), as the steps after it report them.
   public var fields: Fields
   /// Why this is the result on these kernels: the kernel function, or the commit that changed it.
   public var why: String?

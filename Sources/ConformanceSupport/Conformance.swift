@@ -41,7 +41,7 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
   /// `EINVAL`, `success (pid 500)`, or `broken: …`, as the result log spells it.
   public var description: String {
     switch outcome {
-    case .failure(let errno): errno.name
+    case .failure(let errno): ExpectedResult.failure(errno).spelled(with: fields)
     case .success: ExpectedResult.success.spelled(with: fields)
     case .broken(let how): "broken: \(how)"
     }
@@ -56,16 +56,16 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
-  /// Whether this observation is what `expectation` states: the same result and, for a
-  /// success, every expected field observed with the same value.
+  /// Whether this observation is what `expectation` states: the same result, and every
+  /// expected field observed with the same value.
   public func satisfies(_ expectation: Expectation) -> Bool {
     guard let result, result == expectation.result else { return false }
-    return result != .success || expectation.fields.areMatched(by: fields)
+    return expectation.fields.areMatched(by: fields)
   }
 
-  /// Like `description`, with the errno's number and message.
+  /// Like `description`, with the errno's number and message when no field comes with it.
   var detailed: String {
-    if case .failure(let errno) = outcome { return errno.description }
+    if case .failure(let errno) = outcome, fields.isEmpty { return errno.description }
     return description
   }
 
@@ -74,7 +74,7 @@ public struct Observation: Sendable, Equatable, CustomStringConvertible {
 
 extension Expectation {
   /// Like `spelled`, with the errno's number and message: `EINVAL (22): Invalid argument`.
-  var detailed: String { result == .success ? spelled : result.detailed }
+  var detailed: String { result == .success || !fields.isEmpty ? spelled : result.detailed }
 }
 
 extension ConformanceCase: CustomTestStringConvertible {

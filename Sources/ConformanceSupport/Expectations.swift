@@ -79,7 +79,11 @@ public enum Fixtures {
         var row = row
         do {
           row.call = try row.call.using(table.preludes ?? [:])
-          if let problem = row.call.problem ?? row.resultProblem { throw ProgramError(problem) }
+          if let problem = row.call.problem ?? row.resultProblem
+            ?? row.call.failureFieldsProblem(in: row.expect)
+          {
+            throw ProgramError(problem)
+          }
         } catch {
           throw FixtureError(file: name, message: "\(row.id): \(error)")
         }

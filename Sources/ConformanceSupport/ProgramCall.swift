@@ -486,6 +486,21 @@ final class CArray<Element: FixedWidthInteger> {
 }
 
 extension ProgramCall {
+  /// Why a failure that `expect` states with fields could never be observed with them, or nil:
+  /// only the `field` results of the steps after a `goOn` step come with its failure.
+  func failureFieldsProblem(in expect: [Expectation]) -> String? {
+    let wentOn = steps.firstIndex { $0.goOn == true }.map { $0 + 1 } ?? steps.count
+    let reported = Set(steps[wentOn...].compactMap(\.field))
+    for (number, expectation) in expect.enumerated() where expectation.result != .success {
+      let names = expectation.fields.values.keys.sorted()
+      if let name = names.first(where: { !reported.contains($0) }) {
+        return "expect[\(number)]: \(expectation.result.name) with field \"\(name)\", which no "
+          + "step after a goOn step reports (\"field\"): a failure carries only those"
+      }
+    }
+    return nil
+  }
+
   /// Why the suite refuses the row: a call that is well-formed JSON but not one the suite can
   /// make safely, or nil.
   public var problem: String? {
@@ -637,10 +652,17 @@ extension ProgramCall {
       }
     }
     let failed = calls.first { $0.value < 0 }
-    if let failed, case .failure(let errno) = failed.result,
-      steps[Self.index(ofRecord: failed.step)].goOn != true || calls.count == steps.count
-    {
-      return .failed(errno)
+    if let failed, case .failure(let errno) = failed.result {
+      guard steps[Self.index(ofRecord: failed.step)].goOn == true else { return .failed(errno) }
+      if calls.count == steps.count {
+        // The program went on: what the steps after the failure found comes with it (whether
+        // a refused signal still reached another process).
+        var after = Fields()
+        for call in calls where call.step > failed.step {
+          if let name = step(ofRecord: call.step)?.field { after[name] = .number(call.value) }
+        }
+        return Observation(.failure(errno), after)
+      }
     }
     guard calls.count == steps.count else {
       return .broken(

@@ -71,6 +71,18 @@ import Testing
     #expect(try !Features.table.get().isEmpty)
   }
 
+  @Test func `a failure with a field no step after a goOn step reports is refused`() {
+    let row =
+      #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "clone3", "args": {"clone_args": {"size": 1}}}]}, "expect": [{"result": "EINVAL", "secondRunning": 1}]}"#
+    #expect {
+      _ = try MalformedFixture.load(MalformedFixture.table(row)) {
+        try Fixtures.load("broken.json", from: $0, selection: nil)
+      }
+    } throws: { error in
+      "\(error)".contains(#"a.x: expect[0]: EINVAL with field "secondRunning", which no step"#)
+    }
+  }
+
   @Test(arguments: MalformedFixture.all)
   func `a malformed fixture is reported with its file and row`(_ fixture: MalformedFixture) {
     var problems: [String]

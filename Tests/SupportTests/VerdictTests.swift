@@ -54,6 +54,33 @@ import Testing
     #expect(decoded.spelled == "success (NSpid 5 1, nstype 536870912)")
   }
 
+  @Test func `a failure the program went on after carries what the later steps found`() throws {
+    let call = try JSONDecoder().decode(
+      ProgramCall.self,
+      from: Data(
+        #"{"steps": [{"op": "send-signal", "goOn": true}, {"op": "running", "field": "secondRunning"}]}"#
+          .utf8))
+    var row = self.row(expect: "ESRCH")
+    row.expect[0].fields = ["secondRunning": .number(1)]
+    func observed(running: Int64) throws -> Observation {
+      let first = ProgramCall.record(ofStep: 0)
+      let records = [
+        CapabilitySetsTests.report(.call, step: first, name: "send-signal", value: -3),
+        CapabilitySetsTests.report(.call, step: first + 1, name: "running", value: running),
+      ]
+      return try call.observation(of: CapabilitySetsTests.run(records))
+    }
+    #expect(try observed(running: 1).description == "ESRCH (secondRunning 1)")
+    #expect(
+      Conformance.judge(row, expected: row.expect[0], observed: try observed(running: 1)).status
+        == .pass)
+    // The refused signal reached the other process after all.
+    let reached = Conformance.judge(
+      row, expected: row.expect[0], observed: try observed(running: 0))
+    #expect(reached.status == .fail)
+    #expect(reached.reason == "expected ESRCH (secondRunning 1), observed ESRCH (secondRunning 0)")
+  }
+
   @Test func `a PID without a process behind it fails`() {
     let broken = Observation.broken("clone3 returned 500 but no process reported back")
     #expect(verdict(expect: "success", pid: 500, observed: broken).status == .fail)
