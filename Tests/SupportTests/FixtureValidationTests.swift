@@ -158,6 +158,35 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
       ),
       complaint: #"known[0].bug: missing "report""#),
     .init(
+      name: "misspelt row key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""knwon": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r"}}]}"#),
+      complaint: #"cases[0]: unknown key "knwon""#),
+    .init(
+      name: "misspelt table key",
+      json: #"{"area": "a", "summary": "s", "tags": ["t"], "featur": "warp", "cases": []}"#,
+      complaint: #"unknown key "featur""#),
+    .init(
+      name: "misspelt kernel range key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": ["#
+          + #"{"kernels": {"form": "6.3"}, "result": "EINVAL"}]}"#),
+      complaint: #"cases[0].expect[0].kernels: unknown key "form""#),
+    .init(
+      name: "misspelt known bug key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r", "stable": [], "fixed_by": "c"}}]}"#),
+      complaint: #"known[0].bug: unknown key "fixed_by""#),
+    .init(
+      name: "fields on an expected failure",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EINVAL", "wyh": "w"}]}"#),
+      complaint: "case 1 (a.x) expect[0]: fields (wyh w) belong to an expected success only"),
+    .init(
       name: "missing expectations",
       json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
       complaint: #"cases[0]: missing "expect""#),
