@@ -34,6 +34,20 @@ import Testing
   @Test(arguments: [
     (#"{"size": 64, "flags": ["CLONE_VM"]}"#, "success", "a.x: CLONE_VM needs a stack"),
     (#"{"size": 64}"#, "EWHAT", #"a.x: expect[0]: unknown result "EWHAT""#),
+    // Each of these loaded, then trapped the test process when the case built its clone_args.
+    (#"{"size": 64, "nonZeroBytesAt": [-1]}"#, "EINVAL", "a.x: clone_args nonZeroBytesAt"),
+    (
+      #"{"size": 88, "placement": "straddlesGuardPage", "readableBytes": -1}"#, "EFAULT",
+      "a.x: clone_args readableBytes"
+    ),
+    (
+      #"{"size": 88, "placement": "straddlesGuardPage", "readableBytes": 8192}"#, "EFAULT",
+      "a.x: clone_args readableBytes"
+    ),
+    (#"{"size": 9223372036854775807}"#, "E2BIG", "a.x: clone_args size"),
+    (#"{"size": "PAGE_SIZE+9223372036854775807"}"#, "E2BIG", "not a byte count"),
+    // Left out without a word: the byte lies outside what the call passes.
+    (#"{"size": 64, "nonZeroBytesAt": [64]}"#, "E2BIG", "a.x: clone_args nonZeroBytesAt"),
   ])
   func `a row the suite cannot judge safely is refused when its table loads`(
     args: String, result: String, complaint: String
