@@ -59,6 +59,25 @@ public enum FixtureValidation {
         }
         if known.kernels.isEmpty { complain(at, "a known bug needs the kernels it affects") }
         for problem in known.kernels.compactMap(\.problem) { complain(at, problem) }
+        // `Conformance.judge` asks the known bugs only when the observation misses the
+        // expectation, and only on kernels an expectation covers: elsewhere the entry is dead.
+        for range in known.kernels where range.problem == nil {
+          let covering = row.expect.enumerated().filter {
+            ($0.element.kernels ?? KernelRange()).overlaps(range)
+          }
+          if covering.isEmpty {
+            complain(at, "kernels \(range) can never match: no expectation covers them")
+          }
+          for (number, expectation) in covering
+          where expectation.result == known.result
+            && (known.result != .success || expectation.fields.areMatched(by: known.fields))
+          {
+            complain(
+              at,
+              "\(known.spelled) on \(range) can never match: expect[\(number)] states it on "
+                + (expectation.kernels ?? KernelRange()).description)
+          }
+        }
         if known.bug.title.isEmpty { complain(at, "bug needs a \"title\"") }
         if known.bug.report.isEmpty { complain(at, "bug needs a \"report\" (commit or link)") }
       }

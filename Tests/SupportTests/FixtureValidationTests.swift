@@ -201,6 +201,21 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
         #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EINVAL", "wyh": "w"}]}"#),
       complaint: "case 1 (a.x) expect[0]: fields (wyh w) belong to an expected success only"),
     .init(
+      name: "known bug that states the expected result",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"from": "6.12"}], "result": "ESRCH", "#
+          + #""bug": {"title": "b", "report": "r", "stable": []}}]}"#),
+      complaint: "known[0]: ESRCH on 6.12+ can never match: expect[0] states it on all"),
+    .init(
+      name: "known bug on kernels the case does not apply to",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "#
+          + #""expect": [{"kernels": {"from": "6.1"}, "result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"until": "6.1"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r", "stable": []}}]}"#),
+      complaint: "known[0]: kernels <6.1 can never match: no expectation covers them"),
+    .init(
       name: "missing expectations",
       json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
       complaint: #"cases[0]: missing "expect""#),
