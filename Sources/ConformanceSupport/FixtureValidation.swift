@@ -25,6 +25,10 @@ public enum FixtureValidation {
     for (index, row) in table.cases.enumerated() {
       let place = " case \(index + 1)" + (row.id.isEmpty ? "" : " (\(row.id))")
       if row.id.isEmpty { complain(place, "missing \"id\"") }
+      // Selectors are split at commas and spaces: another id could never be selected alone.
+      if !row.id.isEmpty, !CaseSelection.isCaseId(row.id) {
+        complain(place, "id must be letters, digits, '_', '-', '+' and '.'")
+      }
       if !row.id.isEmpty, !row.id.hasPrefix(table.area + ".") {
         complain(place, "id must start with the area \"\(table.area).\"")
       }

@@ -216,6 +216,10 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
           + #""bug": {"title": "b", "report": "r", "stable": []}}]}"#),
       complaint: "known[0]: kernels <6.1 can never match: no expectation covers them"),
     .init(
+      name: "id that no selector can name",
+      json: table(#"{"id": "a.x y", "title": "t", "call": {}, "expect": [{"result": "success"}]}"#),
+      complaint: "case 1 (a.x y): id must be letters, digits, '_', '-', '+' and '.'"),
+    .init(
       name: "missing expectations",
       json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
       complaint: #"cases[0]: missing "expect""#),
