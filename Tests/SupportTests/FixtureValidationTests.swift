@@ -64,6 +64,44 @@ import Testing
     }
   }
 
+  /// `levels` -1 loaded, then trapped the test process (`UInt32(-1)` for the sandbox); 0 loaded
+  /// and was BROKEN on every kernel, 33 SKIPped on every kernel.
+  @Test(arguments: ["-1", "0", "33"])
+  func `sandbox levels outside 1 to 32 are refused when the table loads`(levels: String) throws {
+    let row =
+      #"{"id": "a.x", "title": "t", "call": {"levels": \#(levels), "steps": [{"op": "setsid"}]}, "#
+      + #""expect": [{"result": "success"}]}"#
+    #expect {
+      _ = try MalformedFixture.load(MalformedFixture.table(row)) {
+        try Fixtures.load("broken.json", from: $0, selection: nil)
+      }
+    } throws: { error in
+      "\(error)".hasPrefix("broken.json") && "\(error)".contains("levels: 1 to 32")
+    }
+  }
+
+  /// A misspelt `premises` dropped the premise check: the case was judged from whatever
+  /// namespace it ended up in.
+  @Test(arguments: [
+    (#""premisses": {"pidLevels": 2}"#, #"unknown key "premisses""#),
+    (#""levels": 0"#, "levels: 1 to 32"),
+  ])
+  func `a malformed prelude is refused when the table loads`(key: String, complaint: String)
+    throws
+  {
+    let table =
+      #"{"area": "a", "summary": "s", "tags": ["t"], "preludes": {"p": {"about": "a", "#
+      + #""steps": [], \#(key)}}, "cases": [{"id": "a.x", "title": "t", "#
+      + #""call": {"use": "p", "steps": [{"op": "setsid"}]}, "expect": [{"result": "success"}]}]}"#
+    #expect {
+      _ = try MalformedFixture.load(table) {
+        try Fixtures.load("broken.json", from: $0, selection: nil)
+      }
+    } throws: { error in
+      "\(error)".hasPrefix("broken.json") && "\(error)".contains(complaint)
+    }
+  }
+
   @Test func `clone_args addresses are numbers, hex or the suite's scratch words`() throws {
     let json =
       #"{"pidfd": "scratch", "parent_tid": "scratch+8", "stack": "0xffff800000000000", "#
