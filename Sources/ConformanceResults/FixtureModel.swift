@@ -158,6 +158,17 @@ public struct KernelRange: Decodable, Hashable, Sendable, CustomStringConvertibl
     self.until = until
   }
 
+  private enum CodingKeys: String, CodingKey, CaseIterable { case from, until }
+
+  /// A misspelt bound (`"form"`) would leave that end open: the range would hold kernels the
+  /// table never meant, so it is an error.
+  public init(from decoder: any Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    from = try container.decodeIfPresent(KernelVersion.self, forKey: .from)
+    until = try container.decodeIfPresent(KernelVersion.self, forKey: .until)
+  }
+
   public func contains(_ version: KernelVersion) -> Bool {
     (from.map { $0 <= version } ?? true) && (until.map { version < $0 } ?? true)
   }
@@ -223,6 +234,27 @@ struct NamedKey: CodingKey {
   init?(intValue: Int) { nil }
 }
 
+extension Decoder {
+  /// The first key of the object this decoder holds, in sorted order, that is not one of
+  /// `known`.
+  public func firstKey(notIn known: some Sequence<String>) throws -> String? {
+    try container(keyedBy: NamedKey.self).allKeys.map(\.stringValue).sorted().first {
+      !known.contains($0)
+    }
+  }
+
+  /// Throws for a key outside `known`: a misspelt or unsupported key in a table is an error,
+  /// never a setting silently left out.
+  public func rejectUnknownKeys(_ known: [String]) throws {
+    if let unknown = try firstKey(notIn: known) {
+      throw DecodingError.dataCorrupted(
+        .init(
+          codingPath: codingPath,
+          debugDescription: "unknown key \"\(unknown)\" (known: \(known.joined(separator: ", ")))"))
+    }
+  }
+}
+
 extension Fields {
   /// Every key of `container` but `own`, as a field: how a table writes the fields of a
   /// success next to `result`.
@@ -260,6 +292,9 @@ public struct KnownBugExpectation: Decodable, Hashable, Sendable {
     kernels = try container.decode([KernelRange].self, forKey: NamedKey("kernels"))
     result = try container.decode(ExpectedResult.self, forKey: NamedKey("result"))
     bug = try container.decode(KnownBug.self, forKey: NamedKey("bug"))
+    // A misspelt `fixedBy` or `stable` would drop what the reports say about the fix.
+    try container.superDecoder(forKey: NamedKey("bug")).rejectUnknownKeys(
+      ["title", "report", "fixedBy", "stable"])
     fields = try Fields(besides: ["kernels", "result", "bug"], in: container)
   }
 
@@ -284,8 +319,21 @@ public struct ConformanceCase<Call: Decodable & Sendable>: Decodable, Sendable {
   public var expect: [Expectation]
   public var known: [KnownBugExpectation]?
 
-  private enum CodingKeys: String, CodingKey {
+  private enum CodingKeys: String, CodingKey, CaseIterable {
     case id, title, feature, call, expect, known
+  }
+
+  /// A misspelt key (`"knwon"`, `"featur"`) is an error: the row would run without its known
+  /// bugs or with the table's feature, and nothing would say so.
+  public init(from decoder: any Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    id = try container.decode(String.self, forKey: .id)
+    title = try container.decode(String.self, forKey: .title)
+    feature = try container.decodeIfPresent(String.self, forKey: .feature)
+    call = try container.decode(Call.self, forKey: .call)
+    expect = try container.decode([Expectation].self, forKey: .expect)
+    known = try container.decodeIfPresent([KnownBugExpectation].self, forKey: .known)
   }
 
   /// The expectation for `version`, or nil when the case does not apply to that kernel.
@@ -347,9 +395,21 @@ public struct FixtureFile<Call: FixtureCall>: Decodable, Sendable {
   }
   private var rows: [ConformanceCase<Call>]
 
-  private enum CodingKeys: String, CodingKey {
+  private enum CodingKeys: String, CodingKey, CaseIterable {
     case area, summary, tags, feature, preludes
     case rows = "cases"
+  }
+
+  /// A misspelt key (`"featur"`) is an error, as in a row.
+  public init(from decoder: any Decoder) throws {
+    try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    area = try container.decode(String.self, forKey: .area)
+    summary = try container.decode(String.self, forKey: .summary)
+    tags = try container.decode([String].self, forKey: .tags)
+    feature = try container.decodeIfPresent(String.self, forKey: .feature)
+    preludes = try container.decodeIfPresent([String: Call.Prelude].self, forKey: .preludes)
+    rows = try container.decode([ConformanceCase<Call>].self, forKey: .rows)
   }
 
   /// Decodes the table `name` in `directory`, whole; errors name the file and the row.
@@ -386,12 +446,16 @@ public struct FeatureDefinition<Probe: Decodable & Sendable>: Decodable, Sendabl
   /// Distro kernels known to build without the feature, where its absence is a SKIP.
   public var removedIn: [DistroRemoval]?
 
-  private enum CodingKeys: String, CodingKey { case name, since, what, probe, removedIn }
+  private enum CodingKeys: String, CodingKey, CaseIterable {
+    case name, since, what, probe, removedIn
+  }
 }
 
 extension FeatureDefinition {
 
   public init(from decoder: any Decoder) throws {
+    // A misspelt `removedIn` would turn a distro kernel's documented absence into a FAIL.
+    try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
     let container = try decoder.container(keyedBy: CodingKeys.self)
     name = try container.decode(String.self, forKey: .name)
     since = try container.decode(KernelVersion.self, forKey: .since)

@@ -115,9 +115,13 @@ public struct KernelVersion: Comparable, Hashable, Sendable, Codable, CustomStri
 
   public init(from decoder: any Decoder) throws {
     let text = try decoder.singleValueContainer().decode(String.self)
-    guard let version = KernelVersion(release: text) else {
+    // A fixture writes a boundary as the version spells it: what `init(release:)` passes over
+    // as a distro suffix would be a typo here (`7.1rc5` read as the start of 7.1, before rc1).
+    guard let version = KernelVersion(release: text), version.description == text else {
       throw DecodingError.dataCorrupted(
-        .init(codingPath: decoder.codingPath, debugDescription: "not a kernel version: \(text)"))
+        .init(
+          codingPath: decoder.codingPath,
+          debugDescription: "not a kernel version: \(text) (write 7.1, 7.1-rc5 or 6.18.14)"))
     }
     self = version
   }

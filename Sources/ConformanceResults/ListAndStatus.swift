@@ -12,7 +12,7 @@ extension CaseSelection {
             + tags.sorted().joined(separator: " ") + ")"
         }
       } else if !Self.isCaseId(selector) {
-        return "--filter '\(selector)' is not a case id (letters, digits, '_', '-' and '.') "
+        return "--filter '\(selector)' is not a case id (letters, digits, '_', '-', '+' and '.') "
           + "nor tag:NAME"
       } else if !cases.contains(where: { $0.id == selector || $0.id.hasPrefix(selector + ".") }) {
         return "--filter '\(selector)' selects no case: no case id is or starts with "
@@ -22,13 +22,14 @@ extension CaseSelection {
     return nil
   }
 
-  /// Letters, digits, `_`, `-` and `.`, not starting with `-` or `.`.
-  private static func isCaseId(_ text: String) -> Bool {
+  /// Letters, digits, `_`, `-`, `+` and `.`, not starting with `-`, `+` or `.`: what a
+  /// selector can name, and every id the fixtures use (`clone3.size.page-size+1`).
+  public static func isCaseId(_ text: String) -> Bool {
     func allowed(_ character: Character) -> Bool {
       character.isASCII && (character.isLetter || character.isNumber || character == "_")
     }
     guard let first = text.first, allowed(first) else { return false }
-    return text.allSatisfy { allowed($0) || $0 == "-" || $0 == "." }
+    return text.allSatisfy { allowed($0) || $0 == "-" || $0 == "+" || $0 == "." }
   }
 }
 

@@ -45,7 +45,17 @@ public struct ResultLog: Sendable, Equatable {
           cases.append(try decoder.decode(CaseResult.self, from: data))
           continue
         case "environment":
-          environments.append(try decoder.decode(EnvironmentRecord.self, from: data))
+          let environment = try decoder.decode(EnvironmentRecord.self, from: data)
+          // Every report adds the counts up: a negative one would plan `1..-3` in KTAP, and
+          // two near Int.max would trap in the sum. No table holds 2^31 cases, so the bound
+          // keeps every sum exact.
+          if let (area, count) = environment.expectedCases?.sorted(by: { $0.key < $1.key })
+            .first(where: { !(0...Int(Int32.max)).contains($0.value) })
+          {
+            problem = "expectedCases: \(count) cases for '\(area)' is no count of a table's cases"
+            break
+          }
+          environments.append(environment)
           continue
         case let other:
           problem = "unknown record kind '\(other)'"

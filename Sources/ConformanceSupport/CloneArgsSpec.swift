@@ -88,13 +88,35 @@ public struct CloneArgsSpec: Decodable, Hashable, Sendable {
     }
   }
 
+  /// The largest `size` the suite passes: 1 MiB, above any page size.
+  static let largestSize = 1 << 20
+
   /// The `size` argument on the running system.
   var resolvedSize: Int { size?.resolved ?? CloneArgsLayout.ver2.rawValue }
 
   /// The size to pass, once the struct is one the suite can pass safely.
   func validSize() throws(ProgramError) -> Int {
     let size = resolvedSize
-    guard size >= 0 else { throw ProgramError("clone_args size \(size) is negative") }
+    // The suite maps max(size, 88) + 8 bytes for the struct (an Int.max size trapped in that
+    // sum); the kernel refuses any size above PAGE_SIZE alike (E2BIG).
+    guard (0...Self.largestSize).contains(size) else {
+      throw ProgramError("clone_args size \(size) is not 0 to \(Self.largestSize)")
+    }
+    // `build()` writes these bytes: a negative offset or readable count trapped the test
+    // process there, and a byte past the ones passed was left out without a word.
+    if let offset = nonZeroBytesAt?.map(\.resolved).first(where: { !(0..<size).contains($0) }) {
+      throw ProgramError(
+        "clone_args nonZeroBytesAt \(offset) is not one of the \(size) bytes passed")
+    }
+    if let readable = readableBytes {
+      guard placement == .straddlesGuardPage else {
+        throw ProgramError("clone_args readableBytes needs the placement straddlesGuardPage")
+      }
+      guard (0...size).contains(readable) else {
+        throw ProgramError(
+          "clone_args readableBytes \(readable) is not 0 to the \(size) bytes passed")
+      }
+    }
     // Every step that takes a clone_args makes a fork-like child, which has no stack of its
     // own: flags that make it share the caller's memory or stack, or set its TLS, would run it
     // on the body's stack. CLONE_THREAD without CLONE_VM is allowed: the kernel refuses it
@@ -202,8 +224,11 @@ public struct ByteCount: Decodable, Hashable, Sendable {
       let text = word.replacingOccurrences(of: " ", with: "")
       if let number = Int(text) {
         resolved = number
-      } else if let offset = text.offset(after: "PAGE_SIZE") {
-        resolved = RunningKernel.pageSize + offset
+      } else if let offset = text.offset(after: "PAGE_SIZE"),
+        case (let sum, let overflow) = RunningKernel.pageSize.addingReportingOverflow(offset),
+        !overflow
+      {
+        resolved = sum
       } else {
         throw DecodingError.dataCorruptedError(
           in: container,

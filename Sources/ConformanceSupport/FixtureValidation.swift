@@ -25,6 +25,10 @@ public enum FixtureValidation {
     for (index, row) in table.cases.enumerated() {
       let place = " case \(index + 1)" + (row.id.isEmpty ? "" : " (\(row.id))")
       if row.id.isEmpty { complain(place, "missing \"id\"") }
+      // Selectors are split at commas and spaces: another id could never be selected alone.
+      if !row.id.isEmpty, !CaseSelection.isCaseId(row.id) {
+        complain(place, "id must be letters, digits, '_', '-', '+' and '.'")
+      }
       if !row.id.isEmpty, !row.id.hasPrefix(table.area + ".") {
         complain(place, "id must start with the area \"\(table.area).\"")
       }
@@ -37,6 +41,11 @@ public enum FixtureValidation {
       var ranges: [(Int, KernelRange)] = []
       for (number, expectation) in row.expect.enumerated() {
         let at = "\(place) expect[\(number)]"
+        // The fields of a failure are never compared (`Observation.satisfies`), so one here
+        // is a misspelt key, such as `"wyh"`, silently dropped.
+        if expectation.result != .success, !expectation.fields.isEmpty {
+          complain(at, "fields (\(expectation.fields.spelled)) belong to an expected success only")
+        }
         let range = expectation.kernels ?? KernelRange()
         if let problem = range.problem {
           complain(at, problem)
@@ -54,6 +63,25 @@ public enum FixtureValidation {
         }
         if known.kernels.isEmpty { complain(at, "a known bug needs the kernels it affects") }
         for problem in known.kernels.compactMap(\.problem) { complain(at, problem) }
+        // `Conformance.judge` asks the known bugs only when the observation misses the
+        // expectation, and only on kernels an expectation covers: elsewhere the entry is dead.
+        for range in known.kernels where range.problem == nil {
+          let covering = row.expect.enumerated().filter {
+            ($0.element.kernels ?? KernelRange()).overlaps(range)
+          }
+          if covering.isEmpty {
+            complain(at, "kernels \(range) can never match: no expectation covers them")
+          }
+          for (number, expectation) in covering
+          where expectation.result == known.result
+            && (known.result != .success || expectation.fields.areMatched(by: known.fields))
+          {
+            complain(
+              at,
+              "\(known.spelled) on \(range) can never match: expect[\(number)] states it on "
+                + (expectation.kernels ?? KernelRange()).description)
+          }
+        }
         if known.bug.title.isEmpty { complain(at, "bug needs a \"title\"") }
         if known.bug.report.isEmpty { complain(at, "bug needs a \"report\" (commit or link)") }
       }

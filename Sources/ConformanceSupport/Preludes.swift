@@ -14,7 +14,7 @@ extension ProgramCall: FixtureCall {
     /// One sentence: who owns what, and what the caller can reach.
     public var about: String
     /// Sandbox levels, when the row does not say (`ProgramCall.levels`).
-    public var levels: Int?
+    public var levels: SandboxDepth?
     /// The first level is a PID namespace in the suite's own user namespace: such rows run
     /// only under `.needsInitialUserNamespace` (`Fixtures.programs(_:inSuiteUserNamespace:)`).
     public var inSuiteUserNamespace: Bool?
@@ -22,6 +22,22 @@ extension ProgramCall: FixtureCall {
     /// What the caller must report, or the case is BROKEN: a FIELD record's last value by
     /// name, and `pidLevels`, how many PID namespaces deep into the sandbox it sits.
     public var premises: [String: Int64]?
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+      case about, levels, inSuiteUserNamespace, steps, premises
+    }
+
+    /// A misspelt key is an error: without `premises` the case would be judged from whatever
+    /// namespace it ended up in.
+    public init(from decoder: any Decoder) throws {
+      try decoder.rejectUnknownKeys(CodingKeys.allCases.map(\.rawValue))
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      about = try container.decode(String.self, forKey: .about)
+      levels = try container.decodeIfPresent(SandboxDepth.self, forKey: .levels)
+      inSuiteUserNamespace = try container.decodeIfPresent(Bool.self, forKey: .inSuiteUserNamespace)
+      steps = try container.decode([ProgramCall.Step].self, forKey: .steps)
+      premises = try container.decodeIfPresent([String: Int64].self, forKey: .premises)
+    }
   }
 
   /// The call with its prelude's steps (as setup) before its own, and the prelude's levels.
@@ -34,7 +50,7 @@ extension ProgramCall: FixtureCall {
     call.prelude = found
     call.steps = found.steps + steps
     for index in found.steps.indices { call.steps[index].setup = true }
-    call.levels = levels ?? found.levels.map(SandboxDepth.levels)
+    call.levels = levels ?? found.levels
     call.inSuiteUserNamespace = inSuiteUserNamespace ?? found.inSuiteUserNamespace
     return call
   }

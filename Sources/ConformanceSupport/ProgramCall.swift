@@ -101,35 +101,6 @@ public struct ProgramCall: Decodable, Hashable, Sendable {
   }
 }
 
-/// A key a table wrote, whatever it is.
-private struct WrittenKey: CodingKey {
-  var stringValue: String
-  var intValue: Int? { nil }
-  init?(stringValue: String) { self.stringValue = stringValue }
-  init?(intValue: Int) { nil }
-}
-
-extension Decoder {
-  /// The first key of the object this decoder holds, in sorted order, that is not one of
-  /// `known`.
-  func firstKey(notIn known: some Sequence<String>) throws -> String? {
-    try container(keyedBy: WrittenKey.self).allKeys.map(\.stringValue).sorted().first {
-      !known.contains($0)
-    }
-  }
-
-  /// Throws for a key outside `known`: a misspelt or unsupported key in a table is an error,
-  /// never a setting silently left out.
-  func rejectUnknownKeys(_ known: [String]) throws {
-    if let unknown = try firstKey(notIn: known) {
-      throw DecodingError.dataCorrupted(
-        .init(
-          codingPath: codingPath,
-          debugDescription: "unknown key \"\(unknown)\" (known: \(known.joined(separator: ", ")))"))
-    }
-  }
-}
-
 /// A named argument as a table writes it: a number, a word, a list or an object, read by the
 /// kind of the parameter it fills.
 public enum Argument: Codable, Hashable, Sendable, CustomStringConvertible {

@@ -11,12 +11,16 @@ public enum SandboxDepth: Decodable, Hashable, Sendable {
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
+    // The sandbox makes 1 to MAX_PID_NS_LEVEL levels: a negative count trapped the test
+    // process (`UInt32(-1)`), 0 was BROKEN and more SKIPped on every kernel.
     switch try container.decodeNumberOrWord(Int.self) {
-    case .number(let number): self = .levels(number)
+    case .number(let number) where (1...Int(KABI_MAX_PID_NS_LEVEL)).contains(number):
+      self = .levels(number)
     case .word("deepest"): self = .deepest
-    case .word:
+    case .number, .word:
       throw DecodingError.dataCorruptedError(
-        in: container, debugDescription: "levels: a number or \"deepest\"")
+        in: container,
+        debugDescription: "levels: 1 to \(KABI_MAX_PID_NS_LEVEL) or \"deepest\"")
     }
   }
 

@@ -1,4 +1,5 @@
 import ConformanceResults
+import Foundation
 import Testing
 
 /// The one kernel version type: releases from `uname -r` and the fixtures' versions.
@@ -79,5 +80,14 @@ import Testing
   @Test(arguments: ["7.0", "6.18.14", "7.1-rc5", "7.1.0"])
   func `a version is spelled as the fixtures write it`(text: String) {
     #expect(KernelVersion(release: text)?.description == text)
+  }
+
+  /// `uname -r` may carry any suffix, a fixture's boundary may not: `7.1rc5` read as the start
+  /// of 7.1 would move a fix merged in rc5 back to rc1.
+  @Test(arguments: ["7.1rc5", "7.1-rc0", "7.1-rc", "7.1-rc5x", "6.18.14+deb13", "6.18.14 ", "6.01"])
+  func `a fixture's version that is not one of its spellings is an error`(text: String) {
+    #expect(throws: DecodingError.self) {
+      try JSONDecoder().decode(KernelVersion.self, from: Data("\"\(text)\"".utf8))
+    }
   }
 }

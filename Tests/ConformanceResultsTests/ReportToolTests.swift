@@ -226,6 +226,15 @@ private final class LockedText: @unchecked Sendable {
     #expect(below.status == .usage)
   }
 
+  @Test func `an id with a plus, as clone3.size.page-size+1, selects its case`() throws {
+    let scratch = try fixtures()
+    try scratch.table(
+      "pages.json", area: "clone3.page", tags: ["clone3"], ids: ["clone3.page.page-size+1"])
+    let run = ToolRun(["list", "--fixtures", scratch.path, "--filter", "clone3.page.page-size+1"])
+    #expect(run.status == .success)
+    #expect(run.output == "clone3.page.page-size+1\tclone3\n")
+  }
+
   @Test(arguments: [
     (
       "clone3.size.6,clone3.size.60",
@@ -233,7 +242,7 @@ private final class LockedText: @unchecked Sendable {
     ),
     (
       "clone3.size.6 ([",
-      "--filter '([' is not a case id (letters, digits, '_', '-' and '.') nor tag:NAME"
+      "--filter '([' is not a case id (letters, digits, '_', '-', '+' and '.') nor tag:NAME"
     ),
     ("tag:pidfd", "--filter 'tag:pidfd': no suite has that tag (tags: clone3 setTid)"),
     (" , ", "--filter needs a value"),

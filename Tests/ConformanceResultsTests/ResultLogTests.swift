@@ -42,6 +42,25 @@ import Testing
     }
   }
 
+  @Test(arguments: [
+    #"{"a": -3}"#, #"{"a": 9223372036854775807, "b": 9223372036854775807}"#,
+  ])
+  func `an expected case count no table can have is an error naming its line`(counts: String)
+    throws
+  {
+    let environment = try jsonLine(sampleEnvironment).replacingOccurrences(
+      of: #""record":"environment""#, with: #""record":"environment","expectedCases":\#(counts)"#)
+    #expect(environment.contains("expectedCases"))
+    #expect {
+      let log = try ResultLog.parse(
+        try jsonLine(sample("a.x", .pass, area: "a")) + "\n" + environment)
+      // What a report reads first: without the error, an overflow traps here.
+      _ = log.completeness()
+    } throws: { error in
+      (error as? ResultLogError)?.line == 2
+    }
+  }
+
   @Test func `a repeated case id keeps the last record and notes it`() {
     let log = ResultLog(cases: [sample("a", .fail), sample("b", .pass), sample("a", .pass)])
     #expect(log.cases.map(\.id) == ["b", "a"])

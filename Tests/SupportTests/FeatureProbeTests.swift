@@ -33,6 +33,15 @@ import Testing
     } throws: { "\($0)" == #"features.json: feature "x.twice" is listed twice"# }
   }
 
+  @Test func `a misspelt key of a feature is a load error that names it`() {
+    let feature =
+      #"{"name": "x.misspelt", "since": "5.0", "what": "w", "probe": {"kind": "file", "path": "/"}, "#
+      + #""removedin": [{"releaseContains": "+deb12-rt", "why": "w"}]}"#
+    #expect {
+      _ = try FeatureDefinition<FeatureProbe>.table(Data(#"{"features": [\#(feature)]}"#.utf8))
+    } throws: { "\($0)".contains(#"unknown key "removedin""#) }
+  }
+
   @Test func `a file probe finds a file, misses one that does not exist, and needs its premise`() {
     #expect(FeatureProbe(kind: .file(path: "/proc/self/ns/pid")).run().state == .present)
     let missing = "/proc/self/no_such_file"

@@ -34,6 +34,20 @@ import Testing
   @Test(arguments: [
     (#"{"size": 64, "flags": ["CLONE_VM"]}"#, "success", "a.x: CLONE_VM needs a stack"),
     (#"{"size": 64}"#, "EWHAT", #"a.x: expect[0]: unknown result "EWHAT""#),
+    // Each of these loaded, then trapped the test process when the case built its clone_args.
+    (#"{"size": 64, "nonZeroBytesAt": [-1]}"#, "EINVAL", "a.x: clone_args nonZeroBytesAt"),
+    (
+      #"{"size": 88, "placement": "straddlesGuardPage", "readableBytes": -1}"#, "EFAULT",
+      "a.x: clone_args readableBytes"
+    ),
+    (
+      #"{"size": 88, "placement": "straddlesGuardPage", "readableBytes": 8192}"#, "EFAULT",
+      "a.x: clone_args readableBytes"
+    ),
+    (#"{"size": 9223372036854775807}"#, "E2BIG", "a.x: clone_args size"),
+    (#"{"size": "PAGE_SIZE+9223372036854775807"}"#, "E2BIG", "not a byte count"),
+    // Left out without a word: the byte lies outside what the call passes.
+    (#"{"size": 64, "nonZeroBytesAt": [64]}"#, "E2BIG", "a.x: clone_args nonZeroBytesAt"),
   ])
   func `a row the suite cannot judge safely is refused when its table loads`(
     args: String, result: String, complaint: String
@@ -43,6 +57,44 @@ import Testing
       + args + #"}}]}, "expect": [{"result": ""# + result + #""}]}"#
     #expect {
       _ = try MalformedFixture.load(MalformedFixture.table(row)) {
+        try Fixtures.load("broken.json", from: $0, selection: nil)
+      }
+    } throws: { error in
+      "\(error)".hasPrefix("broken.json") && "\(error)".contains(complaint)
+    }
+  }
+
+  /// `levels` -1 loaded, then trapped the test process (`UInt32(-1)` for the sandbox); 0 loaded
+  /// and was BROKEN on every kernel, 33 SKIPped on every kernel.
+  @Test(arguments: ["-1", "0", "33"])
+  func `sandbox levels outside 1 to 32 are refused when the table loads`(levels: String) throws {
+    let row =
+      #"{"id": "a.x", "title": "t", "call": {"levels": \#(levels), "steps": [{"op": "setsid"}]}, "#
+      + #""expect": [{"result": "success"}]}"#
+    #expect {
+      _ = try MalformedFixture.load(MalformedFixture.table(row)) {
+        try Fixtures.load("broken.json", from: $0, selection: nil)
+      }
+    } throws: { error in
+      "\(error)".hasPrefix("broken.json") && "\(error)".contains("levels: 1 to 32")
+    }
+  }
+
+  /// A misspelt `premises` dropped the premise check: the case was judged from whatever
+  /// namespace it ended up in.
+  @Test(arguments: [
+    (#""premisses": {"pidLevels": 2}"#, #"unknown key "premisses""#),
+    (#""levels": 0"#, "levels: 1 to 32"),
+  ])
+  func `a malformed prelude is refused when the table loads`(key: String, complaint: String)
+    throws
+  {
+    let table =
+      #"{"area": "a", "summary": "s", "tags": ["t"], "preludes": {"p": {"about": "a", "#
+      + #""steps": [], \#(key)}}, "cases": [{"id": "a.x", "title": "t", "#
+      + #""call": {"use": "p", "steps": [{"op": "setsid"}]}, "expect": [{"result": "success"}]}]}"#
+    #expect {
+      _ = try MalformedFixture.load(table) {
         try Fixtures.load("broken.json", from: $0, selection: nil)
       }
     } throws: { error in
@@ -169,6 +221,54 @@ struct MalformedFixture: Sendable, CustomTestStringConvertible {
           + #""known": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "bug": {"title": "b"}}]}"#
       ),
       complaint: #"known[0].bug: missing "report""#),
+    .init(
+      name: "misspelt row key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""knwon": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r"}}]}"#),
+      complaint: #"cases[0]: unknown key "knwon""#),
+    .init(
+      name: "misspelt table key",
+      json: #"{"area": "a", "summary": "s", "tags": ["t"], "featur": "warp", "cases": []}"#,
+      complaint: #"unknown key "featur""#),
+    .init(
+      name: "misspelt kernel range key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": ["#
+          + #"{"kernels": {"form": "6.3"}, "result": "EINVAL"}]}"#),
+      complaint: #"cases[0].expect[0].kernels: unknown key "form""#),
+    .init(
+      name: "misspelt known bug key",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"from": "6.12"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r", "stable": [], "fixed_by": "c"}}]}"#),
+      complaint: #"known[0].bug: unknown key "fixed_by""#),
+    .init(
+      name: "fields on an expected failure",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "EINVAL", "wyh": "w"}]}"#),
+      complaint: "case 1 (a.x) expect[0]: fields (wyh w) belong to an expected success only"),
+    .init(
+      name: "known bug that states the expected result",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "expect": [{"result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"from": "6.12"}], "result": "ESRCH", "#
+          + #""bug": {"title": "b", "report": "r", "stable": []}}]}"#),
+      complaint: "known[0]: ESRCH on 6.12+ can never match: expect[0] states it on all"),
+    .init(
+      name: "known bug on kernels the case does not apply to",
+      json: table(
+        #"{"id": "a.x", "title": "t", "call": {}, "#
+          + #""expect": [{"kernels": {"from": "6.1"}, "result": "ESRCH"}], "#
+          + #""known": [{"kernels": [{"until": "6.1"}], "result": "ENOTTY", "#
+          + #""bug": {"title": "b", "report": "r", "stable": []}}]}"#),
+      complaint: "known[0]: kernels <6.1 can never match: no expectation covers them"),
+    .init(
+      name: "id that no selector can name",
+      json: table(#"{"id": "a.x y", "title": "t", "call": {}, "expect": [{"result": "success"}]}"#),
+      complaint: "case 1 (a.x y): id must be letters, digits, '_', '-', '+' and '.'"),
     .init(
       name: "missing expectations",
       json: table(#"{"id": "a.x", "title": "t", "call": {}}"#),
