@@ -139,6 +139,20 @@ import Testing
     }
   }
 
+  @Test func `a table that breaks the schema is a fixture error of the run, not only of the tests`()
+    throws
+  {
+    let row =
+      #"{"id": "a.x", "title": "t", "call": {"steps": [{"op": "setsid"}]}, "expect": ["#
+      + #"{"kernels": {"from": "6.1"}, "result": "success"}, {"kernels": {"from": "6.3"}, "result": "EPERM"}]}"#
+    let (counts, errors) = try MalformedFixture.load(MalformedFixture.table(row)) {
+      FixtureCatalog.expected(in: $0, selection: nil)
+    }
+    #expect(counts == ["a": 1])
+    #expect(
+      errors == [#"broken.json case 1 (a.x) expect[1]: kernels 6.3+ overlaps expect[0] 6.1+"#])
+  }
+
   @Test(arguments: MalformedFixture.all)
   func `a malformed fixture is reported with its file and row`(_ fixture: MalformedFixture) {
     var problems: [String]
