@@ -32,6 +32,17 @@ import Testing
     #expect(run.reports(.call).map(\.name) == ["fork-reap"])
   }
 
+  @Test func `what a failed setup step names reaches the BROKEN reason whole`() throws {
+    // open-handle refuses more than 8 handle bytes as its own setup failure, named in words
+    // longer than an operation's name.
+    let program = ProgramCall(steps: [.init("open-handle", args: ["bytes": .number(9)])])
+    let run = try program.run()
+    let broken = try #require(throws: CaseBroken.self) { try program.requireSetUp(run) }
+    #expect(
+      broken.failure.step == "sandbox level 1: step 1, open-handle (bytes (0 to 8: one word kept))")
+    #expect(broken.failure.errno == "EINVAL")
+  }
+
   @Test func `a program that nests PID namespaces runs its remaining steps in the innermost`()
     throws
   {
