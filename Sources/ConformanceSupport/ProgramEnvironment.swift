@@ -12,7 +12,11 @@ public enum SandboxDepth: Decodable, Hashable, Sendable {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     switch try container.decodeNumberOrWord(Int.self) {
-    case .number(let number): self = .levels(number)
+    case .number(let number) where (1...Int(KABI_MAX_PID_NS_LEVEL)).contains(number):
+      self = .levels(number)
+    case .number:
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "levels: 1 to \(KABI_MAX_PID_NS_LEVEL), or \"deepest\"")
     case .word("deepest"): self = .deepest
     case .word:
       throw DecodingError.dataCorruptedError(

@@ -18,6 +18,14 @@ import Testing
     #expect(run.exitCode == 0)
   }
 
+  @Test(arguments: [-1, 0, 33])
+  func `a sandbox of no level, or more than 32, is refused with EINVAL`(levels: Int) {
+    var nothing: Int32 = 0
+    #expect(throws: Errno.EINVAL) {
+      try Sandbox.run(SandboxSpec(levels: levels), body: kabi_body_hang, argument: &nothing)
+    }
+  }
+
   @Test func `a program's failed setup step is BROKEN, named in words with its errno`() throws {
     let missing = "/proc/sys/kernel/no_such_sysctl"
     let program = ProgramCall(steps: [
