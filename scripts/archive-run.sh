@@ -34,7 +34,8 @@ Exit status (kselftest's):
   1   a case FAILed, or is BROKEN (its own setup failed: KTAP `# error`), or the run did not
       complete (results missing, a fixture table that did not load, a crash)
   4   skip: nothing could run here (user namespaces disabled, ...); the KTAP plan says why
-  64  bad usage: an unknown option, a selector that is not an id or tag:NAME or selects no case
+  64  bad usage: an unknown option, a selector that is not an id or tag:NAME or selects no
+      case, a PIDNS_TIMEOUT_SCALE that is not a positive number up to 1000
   73  DIR cannot be created or written
 EOF
 }
@@ -45,6 +46,11 @@ bad_usage() {
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
+# As the suite takes it: a bad one would stop the suite at its first sandbox (a crash).
+if [ -n "${PIDNS_TIMEOUT_SCALE+set}" ] && ! awk -v s="$PIDNS_TIMEOUT_SCALE" \
+	'BEGIN { exit !(s ~ /^([0-9]+[.]?[0-9]*|[.][0-9]+)$/ && s + 0 > 0 && s + 0 <= 1000) }'; then
+	bad_usage "PIDNS_TIMEOUT_SCALE=$PIDNS_TIMEOUT_SCALE: a positive number up to 1000 is needed"
+fi
 filter=
 out=
 while [ $# -gt 0 ]; do

@@ -16,7 +16,11 @@
  * Sandbox code: raw syscalls only, no malloc, no stdio.
  */
 
-enum { CGROUP_TEXT = 256 };
+/*
+ * A cgroup's path, as /proc/self/cgroup and readlink name it (PATH_MAX): a Kubernetes pod's
+ * container seen from the host's cgroup namespace is 200 bytes before the case's own cgroups.
+ */
+enum { CGROUP_TEXT = 4096 };
 
 /* cgroup-mkdir: mkdirat(fd, path, 0755); returns the new directory opened read-only. */
 KABI_OP(op_cgroup_mkdir, "cgroup-mkdir", "mkdirat", { "fd", KABI_ARG_NUMBER, 0 },
@@ -110,28 +114,30 @@ static int lists(const char *text, long pid)
 /* The path on the 0:: line of /proc/self/cgroup, NUL-ended in out: its length, or -errno. */
 static long own_cgroup_path(char *out, long size)
 {
-	char buf[1024];
-	long n = read_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof(buf)), len = 0;
+	/* Whole lines: a hybrid hierarchy's v1 lines, which come first, may fill any buffer. */
+	char buf[CGROUP_TEXT];
+	long n = kabi_read_lines("/proc/self/cgroup", buf, sizeof(buf)), len = 0;
 
-	if (n < 0)
-		return n;
-	for (long i = 0; i + 3 <= n; i++) {
-		if ((i == 0 || buf[i - 1] == '\n') && buf[i] == '0' && buf[i + 1] == ':' &&
-		    buf[i + 2] == ':') {
-			for (i += 3; i < n && buf[i] != '\n' && len < size - 1; i++)
+	for (long i = 0; i + 4 <= n; i++) {
+		if (buf[i] == '\n' && buf[i + 1] == '0' && buf[i + 2] == ':' && buf[i + 3] == ':') {
+			for (i += 4; i < n && buf[i] != '\n'; i++) {
+				if (len == size - 1)
+					return -ENAMETOOLONG;
 				out[len++] = buf[i];
+			}
 			out[len] = 0;
 			return len;
 		}
 	}
-	return -ENOENT;
+	return n < 0 ? n : -ENOENT;
 }
 
 /*
  * Whether the cgroup directory open as fd is the cgroup the path on the child's 0:: line names:
- * that path, not "/", ends the directory's own path (readlink of /proc/self/fd/<fd>).
+ * that path, not "/", ends the directory's own path (readlink of /proc/self/fd/<fd>). 1, 0, or
+ * -errno: a path cut short would compare as another cgroup.
  */
-static int is_cgroup_of(long fd, const char *child_path, long child_len)
+static long is_cgroup_of(long fd, const char *child_path, long child_len)
 {
 	char link[48], *end = link, dir[CGROUP_TEXT];
 	long n;
@@ -140,7 +146,9 @@ static int is_cgroup_of(long fd, const char *child_path, long child_len)
 		*end++ = *s;
 	*kabi_format_int(end, fd) = 0;
 	n = kabi_sys(SYS_readlinkat, AT_FDCWD, link, dir, sizeof(dir));
-	if (n <= 0 || child_len <= 1 || child_len > n)
+	if (n < 0 || n == (long)sizeof(dir))
+		return n < 0 ? n : -ENAMETOOLONG;
+	if (n == 0 || child_len <= 1 || child_len > n)
 		return 0;
 	return kabi_equal(dir + n - child_len, child_path, (unsigned long)child_len);
 }
@@ -163,7 +171,7 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 	const struct kabi_body_context *ctx = call->ctx;
 	struct kabi_clone_args a;
 	char text[CGROUP_TEXT];
-	long fd = call->args[0], opened = -1, r, len = 0, forked = -EPIPE;
+	long fd = call->args[0], opened = -1, r, len = 0, forked = -EPIPE, in_cgroup = 0;
 	int back[2], hold[2];
 
 	if (call->text[0]) {
@@ -215,10 +223,15 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 	if (r > 0 && call->args[3] && forked != -EPIPE)
 		kabi_report_field(ctx, call->step, "forked", forked);
 	if (r > 0 && call->args[2]) {
-		if (kabi_sys(SYS_read, back[0], &len, sizeof(len)) != (long)sizeof(len) || len < 0 ||
-		    len >= (long)sizeof(text) || kabi_sys(SYS_read, back[0], text, len) != len)
-			len = 0;
-		kabi_report_field(ctx, call->step, "inCgroup", is_cgroup_of(fd, text, len));
+		if (kabi_sys(SYS_read, back[0], &len, sizeof(len)) != (long)sizeof(len))
+			len = -EPIPE;
+		if (len >= (long)sizeof(text) ||
+		    (len > 0 && kabi_sys(SYS_read, back[0], text, len) != len))
+			len = -EPIPE;
+		/* A path not read is the setup's failure, not a child outside the cgroup. */
+		in_cgroup = len < 0 ? len : is_cgroup_of(fd, text, len);
+		if (in_cgroup >= 0)
+			kabi_report_field(ctx, call->step, "inCgroup", in_cgroup);
 		len = read_at(fd, "cgroup.procs", text, sizeof(text));
 		kabi_report_field(ctx, call->step, "listed", len < 0 ? len : lists(text, r));
 		len = read_at(fd, "cgroup.threads", text, sizeof(text));
@@ -232,5 +245,8 @@ KABI_OP(op_into_cgroup, "into-cgroup", "clone3", { "fd", KABI_ARG_NUMBER, 0, -1 
 		kabi_sys(SYS_close, opened);
 	if (r > 0 && call->args[3] && forked == -EPIPE)
 		return kabi_setup_failed(call, "read whether the child could fork", -EPIPE);
+	if (in_cgroup < 0)
+		return kabi_setup_failed(call, "read the child's cgroup path and the directory's",
+					 in_cgroup);
 	return r;
 }

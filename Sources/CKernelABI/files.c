@@ -110,16 +110,65 @@ static int parse_numbers(const char *text, long len, const char *key, int32_t *o
 	return count;
 }
 
+/*
+ * Makes room in a full buf (size bytes, len == size, the unfinished line from line on): leaves
+ * out its longest line, so that every line it keeps is whole and the short ones, the numbers
+ * read from it, stay. Returns the new length; *skip is set when the unfinished line went.
+ */
+static long make_room(char *buf, long size, long *line, int *skip)
+{
+	long longest = *line, longest_len = size - *line, start = 1;
+
+	for (long i = 1; i < *line; i++)
+		if (buf[i] == '\n') {
+			if (i + 1 - start > longest_len) {
+				longest = start;
+				longest_len = i + 1 - start;
+			}
+			start = i + 1;
+		}
+	if (longest == *line) {
+		*skip = 1;
+		return *line;
+	}
+	kabi_copy(buf + longest, buf + longest + longest_len,
+		  (unsigned long)(size - longest - longest_len));
+	*line -= longest_len;
+	return size - longest_len;
+}
+
 long kabi_read_lines(const char *path, char *buf, long size)
 {
 	long fd = kabi_sys(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-	long len = 0, n = 0;
+	long len = 1, line = 1, n = 0;	/* line: where the unfinished line starts */
+	int skip = 0;			/* the unfinished line was left out: drop it to its end */
 
 	if (fd < 0)
 		return fd;
-	buf[len++] = '\n';	/* so the first line matches "\nKey:" too */
-	while (len < size && (n = kabi_sys(SYS_read, fd, buf + len, size - len)) > 0)
-		len += n;
+	buf[0] = '\n';	/* so the first line matches "\nKey:" too */
+	while ((n = kabi_sys(SYS_read, fd, buf + len, size - len)) > 0) {
+		long end = len + n, from = len;
+
+		if (skip) {
+			while (from < end && buf[from] != '\n')
+				from++;
+			if (from == end)
+				continue;
+			skip = 0;
+			kabi_copy(buf + len, buf + from + 1, (unsigned long)(end - from - 1));
+			end -= from + 1 - len;
+		}
+		for (long i = end - 1; i >= len; i--)
+			if (buf[i] == '\n') {
+				line = i + 1;
+				break;
+			}
+		/*
+		 * Full: a line cut short would read as other numbers ("NSpid: 47" for 4711), and a
+		 * member of hundreds of groups has a Groups line that pushes NSpid past 4096 bytes.
+		 */
+		len = end == size ? make_room(buf, size, &line, &skip) : end;
+	}
 	kabi_sys(SYS_close, fd);
 	/* A read that fails midway leaves lines missing, which would read as absent ones. */
 	return n < 0 ? n : len;

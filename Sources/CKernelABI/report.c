@@ -33,7 +33,7 @@ static void report(const struct kabi_body_context *ctx, int32_t tag, int32_t ste
 	r.uid = (int32_t)kabi_sys(SYS_getuid);
 	r.value = value;
 	r.nspid_count = kabi_read_nspid(status, r.nspid);
-	for (int i = 0; name && name[i] && i < KABI_NAME_MAX - 1; i++)
+	for (int i = 0; name && name[i] && i < KABI_REPORT_NAME_MAX - 1; i++)
 		r.name[i] = name[i];
 	put_record(ctx->report_fd, &r);
 }

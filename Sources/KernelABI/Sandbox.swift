@@ -279,7 +279,8 @@ public enum Sandbox {
   ) throws(Errno) -> SandboxRun {
     precondition(spec.keepDescriptors.count <= Int(KABI_SANDBOX_KEEP_FDS))
     var raw = kabi_sandbox_spec()
-    raw.levels = UInt32(spec.levels)
+    // Out of 1 ... 32 is kabi_sandbox_run's EINVAL, thrown, not a trap for a negative count.
+    raw.levels = UInt32(clamping: spec.levels)
     raw.leave_unmapped = spec.mapRoot ? 0 : 1
     raw.outer_user_ns = spec.inCallersUserNamespace ? 1 : 0
     raw.timeout_ms = Sandbox.scaled(spec.timeoutMilliseconds)

@@ -29,6 +29,24 @@ import Testing
     #expect(kabi_read_numbers("/proc/self/status", "NSpid:", &numbers, 4) >= 1)
   }
 
+  /// A member of some 800 supplementary groups has a status file whose Groups line pushes NSpid
+  /// past 4096 bytes (`setpriv --groups $(seq -s, 10000 10800)`): the line must still be read,
+  /// and never as numbers cut short where the buffer ended (4085: the buffer, a newline and
+  /// 4095 bytes of the file, ends after "NSpid:\t47").
+  @Test(arguments: [5000, 4085])
+  func `a status line after a long Groups line is read whole`(groupsBytes: Int) throws {
+    let head = "Name:\tx\nGroups:\t"
+    let filler = String(repeating: "7", count: groupsBytes - head.utf8.count)
+    let file = FileManager.default.temporaryDirectory
+      .appendingPathComponent("status-\(getpid())-\(groupsBytes)")
+    try Data((head + filler + "\nNSpid:\t4711\t1\nNSsid:\t9\n").utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    var numbers = [Int32](repeating: 0, count: Int(KABI_NSPID_MAX))
+    let count = kabi_read_nspid(file.path, &numbers)
+    #expect(count == 2)
+    #expect(numbers.prefix(2) == [4711, 1])
+  }
+
   @Test func `an errno prints as name, number and message`() {
     #expect(Errno.EINVAL.description == "EINVAL (22): Invalid argument")
     #expect(Errno(name: "E2BIG") == .E2BIG)

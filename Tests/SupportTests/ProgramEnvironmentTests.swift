@@ -89,6 +89,14 @@ import Testing
         try JSONDecoder().decode(
           ProgramCall.self, from: Data(#"{"levels": "deep", "steps": [{"op": "capget"}]}"#.utf8))
       })
+    // A sandbox has 1 to 32 levels: -1 trapped in Sandbox.run, 0 ran as a BROKEN case.
+    for levels in [-1, 0, 33] {
+      #expect(throws: DecodingError.self, "levels \(levels)") {
+        try JSONDecoder().decode(
+          ProgramCall.self,
+          from: Data(#"{"levels": \#(levels), "steps": [{"op": "capget"}]}"#.utf8))
+      }
+    }
   }
 
   @Test(.needsSandbox)

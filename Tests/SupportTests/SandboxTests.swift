@@ -18,6 +18,14 @@ import Testing
     #expect(run.exitCode == 0)
   }
 
+  @Test(arguments: [-1, 0, 33])
+  func `a sandbox of no level, or more than 32, is refused with EINVAL`(levels: Int) {
+    var nothing: Int32 = 0
+    #expect(throws: Errno.EINVAL) {
+      try Sandbox.run(SandboxSpec(levels: levels), body: kabi_body_hang, argument: &nothing)
+    }
+  }
+
   @Test func `a program's failed setup step is BROKEN, named in words with its errno`() throws {
     let missing = "/proc/sys/kernel/no_such_sysctl"
     let program = ProgramCall(steps: [
@@ -30,6 +38,17 @@ import Testing
     #expect(broken.failure.step == "sandbox level 1: step 2, write \(missing)")
     #expect(broken.failure.errno == "ENOENT")
     #expect(run.reports(.call).map(\.name) == ["fork-reap"])
+  }
+
+  @Test func `what a failed setup step names reaches the BROKEN reason whole`() throws {
+    // open-handle refuses more than 8 handle bytes as its own setup failure, named in words
+    // longer than an operation's name.
+    let program = ProgramCall(steps: [.init("open-handle", args: ["bytes": .number(9)])])
+    let run = try program.run()
+    let broken = try #require(throws: CaseBroken.self) { try program.requireSetUp(run) }
+    #expect(
+      broken.failure.step == "sandbox level 1: step 1, open-handle (bytes (0 to 8: one word kept))")
+    #expect(broken.failure.errno == "EINVAL")
   }
 
   @Test func `a program that nests PID namespaces runs its remaining steps in the innermost`()

@@ -36,9 +36,9 @@ int kabi_read_nspid(const char *status, int32_t *out);
 int kabi_read_numbers(const char *path, const char *key, int32_t *out, int max);
 
 /*
- * Reads path whole into buf (at most size bytes), after a '\n' put first so that the first
- * line matches "\nKey:" too: the length, or -errno of the open or of a read. For
- * kabi_parse_numbers.
+ * Reads path's lines into buf (at most size bytes), after a '\n' put first so that the first
+ * line matches "\nKey:" too: the length, or -errno of the open or of a read. Only whole lines:
+ * where the file does not fit, its longest lines are left out. For kabi_parse_numbers.
  */
 long kabi_read_lines(const char *path, char *buf, long size);
 

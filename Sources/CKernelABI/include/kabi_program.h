@@ -164,7 +164,10 @@ const char *kabi_op_unmet_need(const struct kabi_op *op, char *buf, size_t len);
 /* Leaves value under name for later steps ("@label.name"); -ENOSPC when the step has no room. */
 long kabi_keep(struct kabi_call *call, const char *name, int64_t value);
 
-/* Reports a SETUP_FAILED record naming what failed, and returns KABI_STEP_ABORTED. */
+/*
+ * Reports a SETUP_FAILED record naming what failed (in words, at most 127 bytes), and returns
+ * KABI_STEP_ABORTED.
+ */
 long kabi_setup_failed(struct kabi_call *call, const char *what, long error);
 
 /* Opens path read-only for a step; on failure reports SETUP_FAILED and returns -errno. */

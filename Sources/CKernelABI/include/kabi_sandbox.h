@@ -20,6 +20,11 @@ enum {
 	/* Exit code of a sandbox level whose own setup failed (a SETUP_FAILED record says why). */
 	KABI_SANDBOX_SETUP_EXIT = 125,
 	KABI_NAME_MAX = 16,
+	/*
+	 * A record's name: a field's or an operation's (KABI_NAME_MAX), or what a SETUP_FAILED
+	 * says failed, in words ("map the new user namespace's ids"), which the BROKEN reason quotes.
+	 */
+	KABI_REPORT_NAME_MAX = 128,
 };
 
 enum kabi_report_tag {
@@ -59,8 +64,11 @@ struct kabi_report {
 	int32_t nspid_count;	/* entries in nspid, or -errno if /proc/self/status was unreadable */
 	int32_t nspid[KABI_NSPID_MAX];	/* NSpid of the writer (of the thread), outermost first */
 	int32_t reserved;
-	/* FIELD: the observed field's name; a program step's record: its operation. NUL-ended. */
-	char name[KABI_NAME_MAX];
+	/*
+	 * FIELD: the observed field's name; a program step's record: its operation, or for its
+	 * SETUP_FAILED what failed. NUL-ended.
+	 */
+	char name[KABI_REPORT_NAME_MAX];
 };
 
 /* What a body gets: where to report, how deep it runs, and its argument. */
