@@ -464,8 +464,11 @@ KABI_OP_WITH((.needs_trampoline = "the agreement case's thread is started with t
 
 	kabi_zero(&w, sizeof(w));
 	kabi_zero(&sum, sizeof(sum));
-	if (append(w.root, call->text, -1) - w.root >= (long)sizeof(w.root) - 1)
-		return kabi_setup_failed(call, "path (too long)", -ENAMETOOLONG);
+	/* Measured before it is copied: a step's text (64 bytes) is longer than root. */
+	for (long n = 0; call->text[n]; n++)
+		if (n >= (long)sizeof(w.root) - 2)
+			return kabi_setup_failed(call, "path (too long)", -ENAMETOOLONG);
+	append(w.root, call->text, -1);
 	if ((r = build(&w, call)) < 0 || (r = open_routes(&w, call)) < 0)
 		return r;
 	for (int x = 0; x < NS_COUNT; x++) {
