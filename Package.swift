@@ -52,7 +52,7 @@ let package = Package(
     // For tests only: runs a program (a validator, nm) with a deadline, then kills and reaps it.
     .target(
       name: "TestCommands",
-      dependencies: ["ConformanceResults"],
+      dependencies: ["ConformanceResults", "CKernelABI"],
       path: "Sources/TestCommands"
     ),
 

@@ -1,3 +1,4 @@
+import CKernelABI
 import ConformanceResults
 import Glibc
 
@@ -21,11 +22,10 @@ public enum BoundedCommand {
     throws(FileError) -> Outcome
   {
     var ends: [Int32] = [-1, -1]
-    // pipe2 is a GNU call the Glibc module hides: close-on-exec is set right after, before
-    // any spawn of this process can inherit the ends.
-    guard pipe(&ends) == 0 else { throw FileError(path: program, code: errno) }
-    _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-    _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+    // Close-on-exec from the start (pipe2, which the Glibc module hides): set after pipe(), a
+    // test's spawn in another thread meanwhile inherited the ends, and the read waited for it.
+    let made = kabi_pipe_cloexec(&ends)
+    guard made == 0 else { throw FileError(path: program, code: Int32(-made)) }
     defer { close(ends[0]) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
