@@ -89,3 +89,21 @@ KABI_OP(op_write_fd, "write-fd", "write", { "path", KABI_ARG_PATH }, { "fd", KAB
 	kabi_report_field(call->ctx, call->step, "value", r);
 	return 0;
 }
+
+/*
+ * read-fd: the decimal value read at offset 0 of descriptor fd (opened by save). A sysctl file
+ * keeps the table it was opened on: a pid_max descriptor opened in a parent PID namespace reads
+ * that namespace's pid_max from any child namespace.
+ */
+KABI_OP(op_read_fd, "read-fd", "pread64", { "fd", KABI_ARG_NUMBER, 0 })
+{
+	char buf[32];
+	long n = kabi_sys(SYS_pread64, call->args[0], buf, sizeof(buf), 0);
+	int64_t v = 0;
+
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		v = v * 10 + (buf[i] - '0');
+	return v;
+}
