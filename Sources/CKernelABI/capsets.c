@@ -89,7 +89,11 @@ KABI_OP(op_capget, "capget", "capget")
 	return report_sets(call);
 }
 
-/* drop-caps: clears the capabilities named in caps from the effective and permitted sets. */
+/*
+ * drop-caps: clears the capabilities named in caps from the effective and permitted sets, and
+ * reads the sets back: a row that claims a write succeeds without CAP_SYS_ADMIN would pass on a
+ * capset that answered 0 and kept it, so one still held is a failed setup (EEXIST).
+ */
 KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_CAP_NAMES, 0 })
 {
 	uint64_t drop = (uint64_t)call->args[0];
@@ -100,7 +104,14 @@ KABI_OP(op_drop_caps, "drop-caps", "capset", { "caps", KABI_ARG_CAP_NAMES, 0 })
 		return r;
 	sets.effective &= ~drop;
 	sets.permitted &= ~drop;
-	return kabi_capset(&sets);
+	r = kabi_capset(&sets);
+	if (r == 0)
+		r = kabi_capget(&sets);
+	if (r < 0)
+		return r;
+	if ((sets.effective | sets.permitted) & drop)
+		return kabi_setup_failed(call, "see them dropped", -EEXIST);
+	return 0;
 }
 
 /*
