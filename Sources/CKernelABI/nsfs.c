@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "kabi_clone3.h"
 #include "kabi_files.h"
 #include "kabi_nsfs.h"
 #include "kabi_processes.h"
@@ -119,7 +120,8 @@ KABI_OP(op_parent, "parent", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path"
  * parent-walk: NS_GET_PARENT on the file, then on each parent it opened, until it fails. When
  * the walk ends with EPERM (the next parent is above the caller's active PID namespace) it
  * returns how many parents it opened, with field reachedOwn: 1 when the last one is the
- * caller's own PID namespace (/proc/self/ns/pid); any other failure is the step's answer.
+ * caller's own PID namespace (/proc/self/ns/pid); any other failure is the step's answer. A
+ * walk still opening parents past MAX_PID_NS_LEVEL stops there and returns that count.
  */
 KABI_OP(op_parent_walk, "parent-walk", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 },
 	{ "path", KABI_ARG_PATH })
@@ -128,6 +130,11 @@ KABI_OP(op_parent_walk, "parent-walk", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }
 
 	if (fd < 0 && (fd = kabi_step_open(call, call->text)) < 0)
 		return KABI_STEP_ABORTED;
+	/*
+	 * No chain of PID namespaces is deeper than MAX_PID_NS_LEVEL: a kernel whose parents
+	 * go on past it (one that answers a namespace with itself) ends the walk there, with
+	 * that count as the answer, instead of looping until the sandbox's timeout (BROKEN).
+	 */
 	for (;;) {
 		next = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_PARENT, 0);
 		if (fd != call->args[0])
@@ -137,10 +144,16 @@ KABI_OP(op_parent_walk, "parent-walk", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }
 		fd = next;
 		opened++;
 		own = kabi_fd_is_namespace(fd, "/proc/self/ns/pid");
-		if (own < 0) {
+		if (own < 0 || opened > KABI_MAX_PID_NS_LEVEL)
 			kabi_sys(SYS_close, fd);
+		if (own < 0)
 			return kabi_setup_failed(call, "readlink", own);
-		}
+		if (opened > KABI_MAX_PID_NS_LEVEL)
+			break;
+	}
+	if (next >= 0) {
+		kabi_report_field(call->ctx, call->step, "reachedOwn", own);
+		return opened;
 	}
 	if (next != -EPERM)
 		return next;
