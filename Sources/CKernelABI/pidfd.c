@@ -591,7 +591,8 @@ KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
  * child-fdinfo: a child in new PID and mount namespaces (clone(CLONE_NEWPID |
  * CLONE_NEWNS)) mounts a procfs of its own PID namespace on /proc (mounts made private
  * first, so nothing propagates out) and reads the pidfd fd through it; fields
- * childFdinfoPid (its Pid line) and childNspidCount (how many numbers its NSpid line has).
+ * childFdinfoPid (its Pid line), childNspidCount (how many numbers its NSpid line has) and
+ * childNspid (those numbers, a list).
  * Returns 0, or -errno of the child's mount or read, which is the case's setup.
  */
 KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
@@ -616,6 +617,8 @@ KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
 			kabi_sys(SYS_exit_group, n < 0 ? -n : ENOENT);
 		kabi_report_field(call->ctx, call->step, "childFdinfoPid", pid);
 		kabi_report_field(call->ctx, call->step, "childNspidCount", n);
+		for (int i = 0; i < n; i++)
+			kabi_report_field(call->ctx, call->step, "childNspid[]", nspid[i]);
 		kabi_sys(SYS_exit_group, 0);
 	}
 	if (child < 0)
