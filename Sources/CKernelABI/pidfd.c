@@ -59,16 +59,19 @@ static void fdinfo_path(char *path, long fd)
 static long fdinfo_pid(struct kabi_call *call, long fd, int64_t *pid)
 {
 	char path[48];
-	int32_t own[KABI_NSPID_MAX], theirs[KABI_NSPID_MAX];
+	int32_t own[KABI_NSPID_MAX], theirs[KABI_NSPID_MAX], line;
 	int n_own = kabi_read_nspid("/proc/self/status", own), n;
 
 	if (n_own <= 0)
 		return kabi_setup_failed(call, "read /proc/self/status", n_own < 0 ? n_own : -ENOENT);
 	fdinfo_path(path, fd);
+	n = kabi_read_numbers(path, "Pid:", &line, 1);
+	if (n != 1)
+		return kabi_setup_failed(call, "read the pidfd's fdinfo", n < 0 ? n : -ENOENT);
+	kabi_report_field(call->ctx, call->step, "fdinfoPid", line);
 	n = kabi_read_numbers(path, "NSpid:", theirs, KABI_NSPID_MAX);
 	if (n <= 0)
 		return kabi_setup_failed(call, "read the pidfd's fdinfo", n < 0 ? n : -ENOENT);
-	kabi_report_field(call->ctx, call->step, "fdinfoPid", theirs[0]);
 	*pid = theirs[0] <= 0 ? theirs[0] : (n >= n_own ? theirs[n_own - 1] : 0);
 	return 0;
 }
