@@ -33,11 +33,11 @@ static long ns_ioctl(struct kabi_call *call, unsigned long request, void *arg)
 
 /*
  * The caller's own namespace of the kind of the namespace file fd, by the name its link starts
- * with (ns_dname(): "user:[...]", "pid:[...]"; pid_for_children is a PID namespace too):
- * /proc/self/ns/user, /proc/self/ns/pid (the active PID namespace), or NULL for another kind.
- * Read from procfs, not asked of the ioctls under test.
+ * with (ns_dname(): "user:[...]", "pid:[...]"; pid_for_children is a PID namespace too), at
+ * *own: /proc/self/ns/user, /proc/self/ns/pid (the active PID namespace), or NULL for another
+ * kind. Read from procfs, not asked of the ioctls under test. 0, or -errno of readlink.
  */
-static const char *own_of_kind(long fd)
+static long own_of_kind(long fd, const char **own)
 {
 	char path[48], link[24];
 	const volatile char *head = "/proc/self/fd/";
@@ -48,10 +48,13 @@ static const char *own_of_kind(long fd)
 		*p++ = *head++;
 	*kabi_format_int(p, fd) = 0;
 	n = kabi_sys(SYS_readlinkat, AT_FDCWD, path, link, sizeof(link));
+	if (n < 0)
+		return n;
+	*own = 0;
 	if (n >= 5 && kabi_equal(link, "user:", 5))
-		return "/proc/self/ns/user";
-	if (n >= 4 && kabi_equal(link, "pid:", 4))
-		return "/proc/self/ns/pid";
+		*own = "/proc/self/ns/user";
+	else if (n >= 4 && kabi_equal(link, "pid:", 4))
+		*own = "/proc/self/ns/pid";
 	return 0;
 }
 
@@ -105,12 +108,15 @@ KABI_OP(op_nstype, "nstype", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path"
 KABI_OP(op_parent, "parent", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", KABI_ARG_PATH })
 {
 	long fd = call->args[0], r;
-	const char *own;
+	const char *own = 0;
 
 	if (fd < 0 && (fd = kabi_step_open(call, call->text)) < 0)
 		return KABI_STEP_ABORTED;
-	own = own_of_kind(fd);
-	r = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_PARENT, 0);
+	r = own_of_kind(fd, &own);
+	if (r == 0)
+		r = kabi_sys(SYS_ioctl, fd, KABI_NS_GET_PARENT, 0);
+	else
+		r = kabi_setup_failed(call, "readlink the namespace file", r);
 	if (call->args[0] < 0)
 		kabi_sys(SYS_close, fd);
 	return report_own(call, r, own, "parentIsOwn", -1);
