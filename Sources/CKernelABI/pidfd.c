@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "clone3_effects.h"
 #include "kabi_clone3.h"
 #include "kabi_files.h"
 #include "kabi_probe.h"
@@ -326,16 +327,31 @@ KABI_OP(op_group_remnant, "group-remnant", "clone")
 	return r < 0 ? r : child;
 }
 
-/* reap: waitid(P_PID, pid, WEXITED); fields exitCode (or -1) and killedBy (a signal, or 0). */
+/*
+ * reap: waitid(P_PID, pid, WEXITED) once the child has exited; fields exitCode (or -1) and
+ * killedBy (a signal, or 0). The wait is bounded (KABI_POLL_TRIES naps of 1 ms): a child the
+ * call under test should have ended (a signal pidfd_send_signal() claimed to deliver) and that
+ * still runs is the kernel's answer, not a slow sandbox: it is killed and reaped, and the step
+ * answers -ETIMEDOUT (unbounded, the sandbox's timeout made the case BROKEN).
+ */
 KABI_OP(op_reap, "reap", "waitid", { "pid", KABI_ARG_NUMBER, 0 })
 {
 	siginfo_t info;
-	long r;
+	long r, w;
+	int naps = 0;
 
-	kabi_zero(&info, sizeof(info));
-	r = kabi_reap(call->args[0], &info);
+	while ((r = kabi_has_exited(call->args[0])) == 0 && naps++ < KABI_POLL_TRIES)
+		kabi_nap();
 	if (r < 0)
 		return r;
+	if (r == 0)
+		kabi_sys(SYS_kill, call->args[0], SIGKILL);
+	kabi_zero(&info, sizeof(info));
+	w = kabi_reap(call->args[0], &info);
+	if (w < 0)
+		return w;
+	if (r == 0)
+		return -ETIMEDOUT;
 	kabi_report_field(call->ctx, call->step, "exitCode",
 			  info.si_code == CLD_EXITED ? info.si_status : -1);
 	kabi_report_field(call->ctx, call->step, "killedBy",
