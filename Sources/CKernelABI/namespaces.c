@@ -185,13 +185,30 @@ union fd_pair_control {
 	char bytes[CMSG_SPACE(2 * sizeof(int))];
 };
 
-/* Sends status and, when it is 0, descriptors of the sender's user and PID namespaces. */
-static long send_namespaces(int sock, long status)
+/*
+ * What a holder sends besides its descriptors: status, and its own PID as the caller's PID
+ * namespace numbers it (0 when it cannot be read).
+ */
+struct held {
+	long status;
+	long pid;
+};
+
+/*
+ * Sends status and, when it is 0, descriptors of the sender's user and PID namespaces, with
+ * the sender's PID in the caller's namespace: the entry of its NSpid (through the caller's
+ * /proc, whose namespace numbers the list's first entry) at depth, the caller's own NSpid
+ * length there.
+ */
+static long send_namespaces(int sock, long status, int depth)
 {
 	union fd_pair_control control;
 	struct iovec iov;
 	struct msghdr msg;
 	int fds[2] = { -1, -1 };
+	int32_t nspid[KABI_NSPID_MAX];
+	int n = kabi_read_nspid("/proc/self/status", nspid);
+	struct held held = { status, depth > 0 && n >= depth ? nspid[depth - 1] : 0 };
 
 	kabi_zero(&msg, sizeof(msg));
 	kabi_zero(&control, sizeof(control));
@@ -208,25 +225,30 @@ static long send_namespaces(int sock, long status)
 		control.header.cmsg_len = CMSG_LEN(sizeof(fds));
 		kabi_copy(CMSG_DATA(&control.header), fds, sizeof(fds));
 	}
-	iov.iov_base = &status;
-	iov.iov_len = sizeof(status);
+	held.status = status;
+	iov.iov_base = &held;
+	iov.iov_len = sizeof(held);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	return kabi_sys(SYS_sendmsg, sock, &msg, 0);
 }
 
-/* Receives what send_namespaces sent: the user namespace's descriptor at fds[0], PID at fds[1]. */
-static long receive_namespaces(int sock, int fds[2])
+/*
+ * Receives what send_namespaces sent: the user namespace's descriptor at fds[0], PID at fds[1],
+ * the sender's PID at *pid.
+ */
+static long receive_namespaces(int sock, int fds[2], long *pid)
 {
 	union fd_pair_control control;
 	struct iovec iov;
 	struct msghdr msg;
-	long status = -EPROTO, r;
+	struct held held = { -EPROTO, 0 };
+	long r;
 
 	kabi_zero(&msg, sizeof(msg));
 	kabi_zero(&control, sizeof(control));
-	iov.iov_base = &status;
-	iov.iov_len = sizeof(status);
+	iov.iov_base = &held;
+	iov.iov_len = sizeof(held);
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = &control;
@@ -234,10 +256,11 @@ static long receive_namespaces(int sock, int fds[2])
 	r = kabi_sys(SYS_recvmsg, sock, &msg, MSG_CMSG_CLOEXEC);
 	if (r < 0)
 		return r;
-	if (r != (long)sizeof(status))
+	if (r != (long)sizeof(held))
 		return -EPROTO;
-	if (status < 0)
-		return status;
+	if (held.status < 0)
+		return held.status;
+	*pid = held.pid;
 	if (msg.msg_controllen < CMSG_LEN(2 * sizeof(int)) ||
 	    control.header.cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
@@ -253,13 +276,18 @@ static long receive_namespaces(int sock, int fds[2])
  * can hold namespaces the caller is not in, such as a sibling's. With nest N the holder first
  * makes N more PID namespaces below its own, each held by its init, and the innermost init's
  * namespaces come back: a grandchild of the caller's PID namespace with CLONE_NEWPID, nest 1.
+ * Kept "init": that innermost init's PID in the caller's namespace (the holder's own without
+ * nest), as it reads its NSpid through the caller's /proc; not kept where it cannot be read, so
+ * only a step that uses it fails its setup.
  */
 KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KABI_ARG_NUMBER, 1 },
 	{ "nest", KABI_ARG_NUMBER, 2 })
 {
-	long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid);
+	long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid), init = 0;
 	int sock[2], fds[2];
 	long r = kabi_sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock), child;
+	int32_t nspid[KABI_NSPID_MAX];
+	int depth = kabi_read_nspid("/proc/self/status", nspid);
 	int failed;
 
 	if (r < 0)
@@ -281,17 +309,19 @@ KABI_OP(op_hold, "hold", "clone", { "flags", KABI_ARG_FLAGS, 0 }, { "mapTo", KAB
 			else
 				kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		}
-		send_namespaces(sock[1], r);
+		send_namespaces(sock[1], r, depth);
 		kabi_sys(SYS_close, sock[1]);
 		kabi_wait_for_parent_death();
 	}
 	kabi_sys(SYS_close, sock[1]);
-	r = child < 0 ? child : receive_namespaces(sock[0], fds);
+	r = child < 0 ? child : receive_namespaces(sock[0], fds, &init);
 	kabi_sys(SYS_close, sock[0]);
 	if (r == 0)
 		r = kabi_keep(call, "user", fds[0]);
 	if (r == 0)
 		r = kabi_keep(call, "pid", fds[1]);
+	if (r == 0 && init > 0)
+		r = kabi_keep(call, "init", init);
 	return r < 0 ? r : child;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "clone3_effects.h"
 #include "kabi_clone3.h"
 #include "kabi_files.h"
 #include "kabi_probe.h"
@@ -59,16 +60,19 @@ static void fdinfo_path(char *path, long fd)
 static long fdinfo_pid(struct kabi_call *call, long fd, int64_t *pid)
 {
 	char path[48];
-	int32_t own[KABI_NSPID_MAX], theirs[KABI_NSPID_MAX];
+	int32_t own[KABI_NSPID_MAX], theirs[KABI_NSPID_MAX], line;
 	int n_own = kabi_read_nspid("/proc/self/status", own), n;
 
 	if (n_own <= 0)
 		return kabi_setup_failed(call, "read /proc/self/status", n_own < 0 ? n_own : -ENOENT);
 	fdinfo_path(path, fd);
+	n = kabi_read_numbers(path, "Pid:", &line, 1);
+	if (n != 1)
+		return kabi_setup_failed(call, "read the pidfd's fdinfo", n < 0 ? n : -ENOENT);
+	kabi_report_field(call->ctx, call->step, "fdinfoPid", line);
 	n = kabi_read_numbers(path, "NSpid:", theirs, KABI_NSPID_MAX);
 	if (n <= 0)
 		return kabi_setup_failed(call, "read the pidfd's fdinfo", n < 0 ? n : -ENOENT);
-	kabi_report_field(call->ctx, call->step, "fdinfoPid", theirs[0]);
 	*pid = theirs[0] <= 0 ? theirs[0] : (n >= n_own ? theirs[n_own - 1] : 0);
 	return 0;
 }
@@ -323,16 +327,31 @@ KABI_OP(op_group_remnant, "group-remnant", "clone")
 	return r < 0 ? r : child;
 }
 
-/* reap: waitid(P_PID, pid, WEXITED); fields exitCode (or -1) and killedBy (a signal, or 0). */
+/*
+ * reap: waitid(P_PID, pid, WEXITED) once the child has exited; fields exitCode (or -1) and
+ * killedBy (a signal, or 0). The wait is bounded (KABI_POLL_TRIES naps of 1 ms): a child the
+ * call under test should have ended (a signal pidfd_send_signal() claimed to deliver) and that
+ * still runs is the kernel's answer, not a slow sandbox: it is killed and reaped, and the step
+ * answers -ETIMEDOUT (unbounded, the sandbox's timeout made the case BROKEN).
+ */
 KABI_OP(op_reap, "reap", "waitid", { "pid", KABI_ARG_NUMBER, 0 })
 {
 	siginfo_t info;
-	long r;
+	long r, w;
+	int naps = 0;
 
-	kabi_zero(&info, sizeof(info));
-	r = kabi_reap(call->args[0], &info);
+	while ((r = kabi_has_exited(call->args[0])) == 0 && naps++ < KABI_POLL_TRIES)
+		kabi_nap();
 	if (r < 0)
 		return r;
+	if (r == 0)
+		kabi_sys(SYS_kill, call->args[0], SIGKILL);
+	kabi_zero(&info, sizeof(info));
+	w = kabi_reap(call->args[0], &info);
+	if (w < 0)
+		return w;
+	if (r == 0)
+		return -ETIMEDOUT;
 	kabi_report_field(call->ctx, call->step, "exitCode",
 			  info.si_code == CLD_EXITED ? info.si_status : -1);
 	kabi_report_field(call->ctx, call->step, "killedBy",
@@ -591,7 +610,8 @@ KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
  * child-fdinfo: a child in new PID and mount namespaces (clone(CLONE_NEWPID |
  * CLONE_NEWNS)) mounts a procfs of its own PID namespace on /proc (mounts made private
  * first, so nothing propagates out) and reads the pidfd fd through it; fields
- * childFdinfoPid (its Pid line) and childNspidCount (how many numbers its NSpid line has).
+ * childFdinfoPid (its Pid line), childNspidCount (how many numbers its NSpid line has) and
+ * childNspid (those numbers, a list).
  * Returns 0, or -errno of the child's mount or read, which is the case's setup.
  */
 KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
@@ -616,6 +636,8 @@ KABI_OP(op_child_fdinfo, "child-fdinfo", "mount", { "fd", KABI_ARG_NUMBER, 0 })
 			kabi_sys(SYS_exit_group, n < 0 ? -n : ENOENT);
 		kabi_report_field(call->ctx, call->step, "childFdinfoPid", pid);
 		kabi_report_field(call->ctx, call->step, "childNspidCount", n);
+		for (int i = 0; i < n; i++)
+			kabi_report_field(call->ctx, call->step, "childNspid[]", nspid[i]);
 		kabi_sys(SYS_exit_group, 0);
 	}
 	if (child < 0)
