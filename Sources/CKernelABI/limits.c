@@ -24,14 +24,21 @@ KABI_OP(op_limit_nproc, "limit-nproc", "prlimit64", { "value", KABI_ARG_NUMBER, 
 	return kabi_sys(SYS_prlimit64, 0, RLIMIT_NPROC, &limit, 0);
 }
 
+/* create_user_ns() refuses a child of a namespace whose level is above 32: 33 is the deepest. */
+#define DEEPEST_USER_NS 33
+
 /*
  * nest-userns: unshare(CLONE_NEWUSER) and map the caller's ids to root inside, again and
  * again, until the kernel refuses: returns that errno, with the field "made", how many it made
- * first. A map that fails stops it as a setup failure.
+ * first. A map that fails stops it as a setup failure. level: the caller's user-namespace
+ * level (0 is the initial one; -1 unknown). A known level must end at DEEPEST_USER_NS: ENOSPC
+ * anywhere else (a depth limit off by some, or a count) returns 1 with fields made and level,
+ * so its errno is never matched.
  */
-KABI_OP(op_nest_userns, "nest-userns", "unshare")
+KABI_OP(op_nest_userns, "nest-userns", "unshare", { "level", KABI_ARG_NUMBER, 0, -1 })
 {
 	long made = 0, r;
+	int64_t level = call->args[0];
 
 	for (;;) {
 		long uid = kabi_sys(SYS_getuid), gid = kabi_sys(SYS_getgid);
@@ -45,5 +52,9 @@ KABI_OP(op_nest_userns, "nest-userns", "unshare")
 			return kabi_setup_failed(call, "stop at 64 nested user namespaces", -ELOOP);
 	}
 	kabi_report_field(call->ctx, call->step, "made", made);
+	if (r == -ENOSPC && level >= 0 && level + made != DEEPEST_USER_NS) {
+		kabi_report_field(call->ctx, call->step, "level", level);
+		return 1;
+	}
 	return r;
 }

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -95,8 +96,9 @@ static int thread_main(void *arg)
  * CLONE_CHILD_CLEARTID | flags) with set_tid (none: NULL), on the sandbox's scratch stack.
  * The thread reports CHILD (pid: its gettid(), value: its getpid(), NSpid of thread-self) and
  * exits; the caller waits for that on the cleared TID word and reports CHILD_EXIT 0. With
- * CLONE_PIDFD in flags the pidfd goes to a word of the caller's and is closed. -ENOSYS where the
- * build has no trampoline.
+ * CLONE_PIDFD in flags the pidfd goes to a word of the caller's, the caller reports field
+ * pidfdThread (1: its F_GETFL has PIDFD_THREAD, O_EXCL; 0: not; -EBADF: none was written) and
+ * closes it. -ENOSYS where the build has no trampoline.
  */
 KABI_OP_WITH((.makes_thread = 1,
 	      .needs_trampoline = "starting a thread from a sandbox body needs the x86-64 clone3 "
@@ -138,6 +140,11 @@ KABI_OP_WITH((.makes_thread = 1,
 		while ((seen = tid_word) != 0)
 			kabi_sys(SYS_futex, &tid_word, FUTEX_WAIT, seen, NULL);
 		kabi_report_self(ctx, KABI_REPORT_CHILD_EXIT, step, 0);
+	}
+	if (r > 0 && (a.flags & KABI_CLONE_PIDFD)) {
+		long flags = pidfd < 0 ? -EBADF : kabi_sys(SYS_fcntl, pidfd, F_GETFL);
+
+		kabi_report_field(ctx, step, "pidfdThread", flags < 0 ? flags : (flags & O_EXCL) != 0);
 	}
 	if (pidfd >= 0)
 		kabi_sys(SYS_close, pidfd);

@@ -522,7 +522,7 @@ extension ProgramCall {
       }
     }
     let levels = try sandboxLevels()
-    let environment = try ProgramEnvironment(for: self)
+    let environment = try ProgramEnvironment(for: self, levels: levels)
     defer { environment.close() }
     let context = ProgramContext(
       suiteLevel: TestEnvironment.pidNamespaceLevel ?? 0, levels: levels,

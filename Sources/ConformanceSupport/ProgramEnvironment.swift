@@ -77,6 +77,10 @@ final class ProgramEnvironment {
     // The inode of the host's /proc/sys/kernel/pid_max, held open for the run so it keeps its
     // inode (`own-file`, `write-fd` refuse to write that file).
     "$hostPidMaxInode": { environment, _ in try environment.hold("/proc/sys/kernel/pid_max") },
+    // The user-namespace level the program runs at (the initial user namespace is 0): one for
+    // each sandbox level that makes a user namespace, where the suite runs in the initial one;
+    // -1 elsewhere, as no interface shows the level of another from inside it.
+    "$programUserNamespaceLevel": { environment, _ in environment.userNamespaceLevel },
     // The inode of the suite's own PID namespace.
     "$suitePidNamespaceInode": { environment, _ in try environment.hold("/proc/self/ns/pid") },
     // A descriptor clone3's child blocks on (`hold`) until the test process has checked its
@@ -107,6 +111,7 @@ final class ProgramEnvironment {
   ]
 
   private(set) var values: [String: Int64] = [:]
+  private let userNamespaceLevel: Int64
   private(set) var outside: OutsideCheck?
   /// Descriptors the sandbox must keep open.
   private(set) var keepDescriptors: [Int32] = []
@@ -114,8 +119,11 @@ final class ProgramEnvironment {
   private var owned: [Int32] = []
   private var cgroup: CaseCgroup?
 
-  /// Opens what the words of `call` name; on a failure, closes what it opened before.
-  init(for call: ProgramCall) throws {
+  /// Opens what the words of `call`, run in `levels` sandbox levels, name; on a failure,
+  /// closes what it opened before.
+  init(for call: ProgramCall, levels: Int) throws {
+    let made = levels - (call.sandboxSpec.inCallersUserNamespace ? 1 : 0)
+    userNamespaceLevel = Capabilities.inInitialUserNamespace ? Int64(made) : -1
     do {
       for (index, step) in call.steps.enumerated() {
         for case .text(let word) in step.args.values where values[word] == nil {

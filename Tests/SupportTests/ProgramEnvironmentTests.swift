@@ -125,4 +125,21 @@ import Testing
     #expect(observed.result == .success)
     #expect(Set(observed.fields.values.keys) == ["pid", "nspid"])
   }
+
+  @Test(.needsSandbox)
+  func `nest-userns answers ENOSPC only at the deepest user-namespace level, counted from its own`()
+    throws
+  {
+    func nest(level: Argument) -> ProgramCall {
+      ProgramCall(steps: [.init("nest-userns", args: ["level": level])])
+    }
+    // Its own level (or -1 where the suite's is unknown): the limit comes where it must.
+    let own = try nest(level: .text("$programUserNamespaceLevel")).observe()
+    #expect(own.result == .failure(.ENOSPC))
+    // Level 5, deeper than the op's own in every setting the suite runs in, stands for a kernel
+    // whose limit came early: that ENOSPC is not matched, and the fields say where it came.
+    let early = try nest(level: .number(5)).observe()
+    #expect(early.result == .success)
+    #expect(Set(early.fields.values.keys) == ["made", "level"])
+  }
 }
