@@ -34,8 +34,10 @@ static int same_pids(const int32_t *a, long n, const int32_t *b, long m)
  * takes signal if one is given, without waiting (fields received, code and sender). Fields of
  * the caller: fdinfoPid (the last NSpid entry of the pidfd's fdinfo, the PID in the caller's
  * namespace), samePid (1: that fdinfo's NSpid is the child's own), readableAlive (POLLIN before
- * the child was let go), sent (pidfd_send_signal's result, with signal), readableExited (POLLIN
- * once it has exited), reapedPid (si_pid from waitid(P_PIDFD), or -errno), gone (1:
+ * the child was let go), reapedAlive (si_pid from waitid(P_PIDFD, WNOHANG) while the child still
+ * runs and another child of the caller, made for it, is a zombie: 0 when nothing was reaped),
+ * sent (pidfd_send_signal's result, with signal), readableExited (POLLIN once it has exited),
+ * reapedPid (si_pid from waitid(P_PIDFD), or -errno), gone (1:
  * waitid(P_PID) on the child then finds no child). Returns the child's PID.
  */
 KABI_OP(op_pidfd_child, "pidfd-child", "clone3",
@@ -50,7 +52,7 @@ KABI_OP(op_pidfd_child, "pidfd-child", "clone3",
 	siginfo_t info;
 	char path[48], *end;
 	uint64_t old;
-	long r, count = 0, shown_count, w, sig = call->args[0];
+	long r, count = 0, shown_count, w, other = 0, sig = call->args[0];
 
 	if ((r = kabi_sys(SYS_pipe2, hold, O_CLOEXEC)) < 0 ||
 	    (r = kabi_sys(SYS_pipe2, sent_back, O_CLOEXEC)) < 0)
@@ -107,6 +109,18 @@ KABI_OP(op_pidfd_child, "pidfd-child", "clone3",
 		w = kabi_sys(SYS_poll, &p, 1, 0);
 		kabi_report_field(ctx, call->step, "readableAlive",
 				  w < 0 ? w : (p.revents & POLLIN) != 0);
+		/* With one child, "reaps that child" and "reaps any child" look alike. */
+		if ((other = kabi_fork(0)) == 0)
+			kabi_sys(SYS_exit_group, 0);
+		if (other > 0 && (w = kabi_wait_exited(other)) < 0)
+			other = w;
+		if (other > 0) {
+			kabi_zero(&info, sizeof(info));
+			w = kabi_sys(SYS_waitid, KABI_P_PIDFD, pidfd, &info,
+				     WEXITED | WNOHANG | KABI_WAIT_ALL, 0);
+			kabi_report_field(ctx, call->step, "reapedAlive", w < 0 ? w : info.si_pid);
+			kabi_reap(other, &info);	/* ECHILD when that waitid reaped it */
+		}
 		if (sig > 0)
 			kabi_report_field(ctx, call->step, "sent",
 					  kabi_sys(KABI_SYS_PIDFD_SEND_SIGNAL, pidfd, sig, 0, 0));
@@ -140,6 +154,8 @@ KABI_OP(op_pidfd_child, "pidfd-child", "clone3",
 	kabi_restore_signals(&old);
 	if (r > 0 && count < 0)
 		return kabi_setup_failed(call, "read the child's NSpid", count);
+	if (other < 0)
+		return kabi_setup_failed(call, "fork another child and wait for its exit", other);
 	return r;
 }
 
