@@ -147,8 +147,8 @@ static int cleartid_main(void *arg)
  * Fields: tidWord (the word then), woken (1: a FUTEX_WAIT returned 0 and found the word 0),
  * childTid (the word as the child started). BROKEN when the child never saw the caller asleep.
  */
-KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS), op_cleartid, "cleartid", "clone3",
-	     { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS, .scratch = KABI_SCRATCH_STEP),
+	     op_cleartid, "cleartid", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	volatile int32_t word = -1;
@@ -214,8 +214,8 @@ static int stack_main(void *arg)
  * memory; the child reports field onStack, 1 when a local of its own lies in
  * [stack, stack + stack_size).
  */
-KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS), op_stack, "stack", "clone3",
-	     { "flags", KABI_ARG_FLAGS, 0 })
+KABI_OP_WITH((.needs_trampoline = OWN_STACK_NEEDS, .scratch = KABI_SCRATCH_STEP),
+	     op_stack, "stack", "clone3", { "flags", KABI_ARG_FLAGS, 0 })
 {
 	const struct kabi_body_context *ctx = call->ctx;
 	struct kabi_clone_args a;

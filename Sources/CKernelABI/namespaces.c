@@ -89,7 +89,8 @@ static int chain_entry(void *arg)
 	return nest(c);
 }
 
-KABI_OP(op_pid_namespaces, "pid-namespaces", "clone", { "count", KABI_ARG_NUMBER, 0 })
+KABI_OP_WITH((.scratch = KABI_SCRATCH_HELD), op_pid_namespaces, "pid-namespaces", "clone",
+	     { "count", KABI_ARG_NUMBER, 0 })
 {
 	struct chain c;
 

@@ -92,12 +92,13 @@ static int wait_for_exit(void *arg)
  * waiting-thread: a thread of the caller (clone(CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|
  * CLONE_THREAD|CLONE_SYSVSEM)) that only waits, so its TID stays a live non-leader thread's
  * until the caller's process exits (exit_group ends it). Returns its TID in the caller's PID
- * namespace. It runs on the top of the body's scratch memory, which the "thread" and
- * "pid-namespaces" operations also use: a program takes one of them. -ENOSYS where sandbox
+ * namespace. It runs on the top of the body's scratch memory for the rest of the program, so no
+ * later step may use that memory (KABI_SCRATCH_HELD). -ENOSYS where sandbox
  * code has no clone trampoline (not x86-64).
  */
 KABI_OP_WITH((.needs_trampoline = "a thread that waits in a sandbox body needs the x86-64 "
-				   "clone trampoline"),
+				   "clone trampoline",
+	      .scratch = KABI_SCRATCH_HELD),
 	     op_waiting_thread, "waiting-thread", "clone")
 {
 #if KABI_SANDBOX_SHARES_MEMORY

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ioctl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mount.h>
@@ -431,14 +432,31 @@ KABI_OP(op_send_signal, "send-signal", "pidfd_send_signal", { "fd", KABI_ARG_NUM
 /*
  * waitid-pidfd: waitid(P_PIDFD, fd, &info, WEXITED | WNOHANG when nohang). Kept "pid": the
  * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2) and
- * status (the exit code or the signal).
+ * status (the exit code or the signal). exiting: the process should be ending (a signal a
+ * setup step sent); the blocking call is made once the pidfd polls readable (it exited), for
+ * KABI_POLL_TRIES polls of 1 ms at most. One that still runs is the kernel's answer (the
+ * signal was dropped), not a slow sandbox: the step answers -ETIMEDOUT, which waitid never
+ * does (unbounded, the blocking call waited out the sandbox's timeout and the case was BROKEN).
  */
 KABI_OP(op_waitid_pidfd, "waitid-pidfd", "waitid", { "fd", KABI_ARG_NUMBER, 0 },
-	{ "nohang", KABI_ARG_NUMBER, 1 })
+	{ "nohang", KABI_ARG_NUMBER, 1 }, { "exiting", KABI_ARG_NUMBER, 2 })
 {
+	struct pollfd p;
 	siginfo_t info;
 	long r;
 
+	for (int polls = 0; call->args[2]; polls++) {
+		if (polls == KABI_POLL_TRIES)
+			return -ETIMEDOUT;
+		p.fd = (int)call->args[0];
+		p.events = POLLIN;
+		p.revents = 0;
+		r = kabi_sys(SYS_poll, &p, 1, 1);
+		if (r > 0)
+			break;
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
 	kabi_zero(&info, sizeof(info));
 	r = kabi_sys(SYS_waitid, KABI_P_PIDFD, call->args[0], &info,
 		     WEXITED | (call->args[1] ? WNOHANG : 0), 0);

@@ -133,9 +133,10 @@ static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, in
  * reports each method's total and fastest placement (ns0..ns2, min0..min2), so that the three
  * are compared at the same moment of the same namespace. Returns placed.
  */
-KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
-	{ "targets", KABI_ARG_NUMBER, 1, 50 }, { "noise", KABI_ARG_NUMBER, 2, 2 },
-	{ "gap", KABI_ARG_NUMBER, 3, 3 }, { "counts", KABI_ARG_NUMBER, 4, 0 })
+KABI_OP_WITH((.scratch = KABI_SCRATCH_STEP), op_race, "race", "clone3",
+	     { "method", KABI_ARG_NUMBER, 0 }, { "targets", KABI_ARG_NUMBER, 1, 50 },
+	     { "noise", KABI_ARG_NUMBER, 2, 2 }, { "gap", KABI_ARG_NUMBER, 3, 3 },
+	     { "counts", KABI_ARG_NUMBER, 4, 0 })
 {
 	static const char *const totals[3] = { "ns0", "ns1", "ns2" };
 	static const char *const fastest[3] = { "min0", "min1", "min2" };

@@ -100,7 +100,7 @@ static int thread_main(void *arg)
  * pidfdThread (1: its F_GETFL has PIDFD_THREAD, O_EXCL; 0: not; -EBADF: none was written) and
  * closes it. -ENOSYS where the build has no trampoline.
  */
-KABI_OP_WITH((.makes_thread = 1,
+KABI_OP_WITH((.makes_thread = 1, .scratch = KABI_SCRATCH_STEP,
 	      .needs_trampoline = "starting a thread from a sandbox body needs the x86-64 clone3 "
 				  "trampoline"),
 	     op_thread, "thread", "clone3", { "flags", KABI_ARG_FLAGS, 0 },

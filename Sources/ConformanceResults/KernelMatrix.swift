@@ -206,10 +206,10 @@ public struct KernelMatrix: Sendable {
       lines.append("| case | " + columns.map(\.name).joined(separator: " | ") + " | why |")
       lines.append("|---|" + String(repeating: "---|", count: columns.count) + "---|")
       for row in rows {
-        let cells = columns.map { row.cells[$0.name]?.text ?? "—" }
+        let cells = columns.map { markdownInline(row.cells[$0.name]?.text ?? "—") }
         lines.append(
           "| `\(row.id)` | " + cells.joined(separator: " | ") + " | "
-            + Self.escape(row.explanation) + " |")
+            + markdownInline(row.explanation) + " |")
       }
     }
     lines += ["", "## Totals", ""]
@@ -231,7 +231,7 @@ public struct KernelMatrix: Sendable {
         lines.append(
           "| \(boundary.version) | \(boundary.below ?? "**none**") | "
             + "\(boundary.atOrAbove ?? "**none**") | "
-            + Self.escape(boundary.sources.joined(separator: ", ")) + " |")
+            + markdownInline(boundary.sources.joined(separator: ", ")) + " |")
       }
       let uncovered = boundaries.filter { !$0.isCovered }.map(\.version)
       lines.append("")
@@ -271,10 +271,6 @@ public struct KernelMatrix: Sendable {
 
   /// Whether any cell is FAIL or BROKEN.
   public var hasUnexplainedResults: Bool { rows.contains { !$0.isExplained } }
-
-  private static func escape(_ text: String) -> String {
-    text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
-  }
 }
 
 /// The kernel versions the fixtures name, read through the fixture model with calls ignored.

@@ -161,9 +161,34 @@ func caseHeading(_ result: CaseResult) -> String {
   "`\(result.id)` " + markdownInline(result.title)
 }
 
-/// Text for one line of a Markdown table or list: on one line, with table pipes escaped.
+/// Text for one line of a Markdown table or list, shown as it is: on one line, and with what
+/// GitHub-flavoured Markdown would read as markup escaped. A `|` ends a table cell; a backtick
+/// opens a code span, in which the other escapes would show; `<` before a letter starts HTML,
+/// which GitHub drops (`<none>` vanishes); `*`, and `_` not inside a word, emphasize; a backslash would escape the
+/// character after it; a leading `#` makes a list item a heading.
 func markdownInline(_ text: String) -> String {
-  oneLine(text).replacingOccurrences(of: "|", with: "\\|")
+  let characters = Array(oneLine(text))
+  func inWord(_ index: Int) -> Bool {
+    characters.indices.contains(index)
+      && (characters[index].isLetter || characters[index].isNumber)
+  }
+  // HTML starts with `<` and a letter, `/`, `!` or `?`: `size < 64` is text as it is.
+  func opensTag(_ index: Int) -> Bool {
+    characters.indices.contains(index)
+      && (characters[index].isLetter || "/!?".contains(characters[index]))
+  }
+  var escaped = ""
+  for (index, character) in characters.enumerated() {
+    switch character {
+    case "\\", "|", "`", "*": escaped.append("\\")
+    case "<" where opensTag(index + 1): escaped.append("\\")
+    case "_" where !(inWord(index - 1) && inWord(index + 1)): escaped.append("\\")
+    case "#" where index == 0: escaped.append("\\")
+    default: break
+    }
+    escaped.append(character)
+  }
+  return escaped
 }
 
 extension String {

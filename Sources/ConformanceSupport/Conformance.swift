@@ -207,10 +207,11 @@ public enum Conformance {
   /// cgroup or one above it, is the limit the caller set, not the kernel's answer to the case:
   /// the premise (room for one more process) did not hold. Small means parallel cases, each up
   /// to 70 processes, can reach it; the default limit (tens of thousands, from memory size)
-  /// cannot, and there EAGAIN is judged like any errno.
+  /// cannot, and there EAGAIN is judged like any errno. Where `pids.max` cannot be read, the
+  /// premise is unknown: BROKEN, naming what could not be read, never a kernel FAIL.
   static func requireOwnLimitsNotHit(
     _ observed: Observation, expected: Expectation, nprocLimit: Int = kabi_nproc_limit(),
-    pidsLimit: @autoclosure () -> Int64? = OwnCgroup.pidsLimit()
+    pidsLimit: () throws(OwnCgroup.UnknownLimit) -> Int64? = OwnCgroup.pidsLimit
   ) throws {
     guard observed.outcome == .failure(.EAGAIN), expected.result != .failure(.EAGAIN) else {
       return
@@ -218,7 +219,15 @@ public enum Conformance {
     if nprocLimit >= 0, nprocLimit < 10_000 {
       throw CaseBroken(step: "the call under test (room for one more process)", errno: .EAGAIN)
     }
-    if let limit = pidsLimit(), limit < 10_000 {
+    let limit: Int64?
+    do {
+      limit = try pidsLimit()
+    } catch {
+      throw CaseBroken(
+        step: "the call under test (room for one more process: pids.max unknown, \(error))",
+        errno: .EAGAIN)
+    }
+    if let limit, limit < 10_000 {
       throw CaseBroken(
         step: "the call under test (room for one more process: pids.max \(limit))",
         errno: .EAGAIN)

@@ -30,33 +30,72 @@ public enum OwnCgroup {
     cgroup.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
   }
 
+  /// Why the suite cannot tell whether a `pids.max` limits it: what could not be read.
+  public struct UnknownLimit: Error, CustomStringConvertible {
+    public var description: String
+  }
+
   /// The smallest `pids.max` set on the suite's own cgroup or one above it, in the cgroup2
   /// hierarchy and in a v1 hierarchy holding the pids controller: a limit on processes that
   /// refuses a fork with EAGAIN as RLIMIT_NPROC does (a container's or a CI job's). nil where
-  /// none is set or none can be read.
+  /// none is set: a cgroup without `pids.max` (the root, or the controller not enabled there)
+  /// sets none. `read` gives a file's text, nil where it does not exist (ENOENT). Throws where
+  /// a limit may be set but cannot be read: a `pids.max` that cannot be read or is neither a
+  /// number nor `max`, the suite's own cgroup not found below the mount, a hierarchy with the
+  /// pids controller (or a cgroup2 path below its root) that is not mounted here.
   public static func pidsLimit(
-    cgroup: String, mountinfo: String,
-    read: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }
-  ) -> Int64? {
+    cgroup: String, mountinfo: String, read: (String) throws(Errno) -> String? = readFile
+  ) throws(UnknownLimit) -> Int64? {
     var places: [(mount: String, path: String)] = []
-    if let mount = mountPoint(mountinfo: mountinfo), let own = path(cgroup: cgroup) {
+    if let own = path(cgroup: cgroup), own != "/" {
+      guard let mount = mountPoint(mountinfo: mountinfo) else {
+        throw UnknownLimit(
+          description: "the suite's cgroup2 path is \(own), but no cgroup2 is mounted here")
+      }
       places.append((mount, own))
     }
     let v1 = cgroup.split(separator: "\n").lazy.map { $0.split(separator: ":", maxSplits: 2) }
       .first { $0.count == 3 && $0[1].split(separator: ",").contains("pids") }
-    if let v1,
-      let mount = v1Hierarchies(mountinfo: mountinfo).first(where: {
-        $0.options.contains("pids")
-      })
-    {
+    if let v1 {
+      guard
+        let mount = v1Hierarchies(mountinfo: mountinfo).first(where: {
+          $0.options.contains("pids")
+        })
+      else {
+        throw UnknownLimit(
+          description: "the suite's cgroup holds the pids controller on a cgroup v1 hierarchy "
+            + "(\(v1[2])), but no such hierarchy is mounted here")
+      }
       places.append((mount.path, String(v1[2])))
     }
     var smallest: Int64?
     for (mount, own) in places {
       var directory = own == "/" ? mount : mount + own
+      // Its own cgroup must be there: below a mount of another cgroup namespace's root, or of
+      // a subtree (a container's), every pids.max would be missing, read as no limit.
+      let procs: String?
+      do throws(Errno) {
+        procs = try read(directory + "/cgroup.procs")
+      } catch {
+        throw UnknownLimit(description: "\(directory)/cgroup.procs: \(error)")
+      }
+      guard procs != nil else {
+        throw UnknownLimit(description: "the suite's cgroup \(directory) is not there")
+      }
       while true {
-        let text = read(directory + "/pids.max")?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let limit = text.flatMap({ Int64($0) }) { smallest = min(smallest ?? limit, limit) }
+        let file = directory + "/pids.max"
+        let text: String?
+        do throws(Errno) {
+          text = try read(file)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+          throw UnknownLimit(description: "\(file): \(error)")
+        }
+        if let text, text != "max" {
+          guard let limit = Int64(text) else {
+            throw UnknownLimit(description: "\(file) holds \"\(text)\", not a number or max")
+          }
+          smallest = min(smallest ?? limit, limit)
+        }
         guard directory.count > mount.count, let slash = directory.lastIndex(of: "/") else {
           break
         }
@@ -67,11 +106,35 @@ public enum OwnCgroup {
   }
 
   /// `pidsLimit` where the suite runs.
-  static func pidsLimit() -> Int64? {
-    guard let cgroup = try? CaseCgroup.read("/proc/self/cgroup"),
-      let mountinfo = try? CaseCgroup.read("/proc/self/mountinfo")
-    else { return nil }
-    return pidsLimit(cgroup: cgroup, mountinfo: mountinfo)
+  static func pidsLimit() throws(UnknownLimit) -> Int64? {
+    func text(_ path: String) throws(UnknownLimit) -> String {
+      do throws(Errno) {
+        guard let text = try readFile(path) else { throw Errno.ENOENT }
+        return text
+      } catch {
+        throw UnknownLimit(description: "\(path): \(error)")
+      }
+    }
+    return try pidsLimit(cgroup: text("/proc/self/cgroup"), mountinfo: text("/proc/self/mountinfo"))
+  }
+
+  /// The text of the file at `path`; nil where there is none (ENOENT).
+  public static func readFile(_ path: String) throws(Errno) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      if errno == ENOENT { return nil }
+      throw Errno(rawValue: errno)
+    }
+    defer { Glibc.close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = Glibc.read(fd, &chunk, chunk.count)
+      if count < 0, errno == EINTR { continue }
+      guard count >= 0 else { throw Errno(rawValue: errno) }
+      if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+      bytes += chunk[..<count]
+    }
   }
 
   /// mountinfo escapes space, tab, newline and backslash as `\ooo`.

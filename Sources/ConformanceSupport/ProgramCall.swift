@@ -222,6 +222,9 @@ public struct Operation: Sendable {
   public var makesThreads: Bool
   /// The signal that may end the process it reports as its CHILD instead of a clean exit.
   public var childMayBeKilledBy: Int64?
+  /// What of the sandbox body's scratch memory it runs stacks on: none, during its step, or
+  /// for the rest of the program.
+  public var scratch: kabi_scratch_use
 
   /// The syscalls a step of the operation makes: its own, and those of the arguments it gives.
   func syscalls(of step: ProgramCall.Step) -> [String] {
@@ -248,7 +251,8 @@ public struct Operation: Sendable {
         name: name, syscall: entry.syscall.map { String(cString: $0) }, parameters: parameters,
         unmetNeed: kabi_op_unmet_need(op, &reason, reason.count).map { String(cString: $0) },
         makesThreads: entry.makes_thread != 0,
-        childMayBeKilledBy: entry.child_killed_by == 0 ? nil : Int64(entry.child_killed_by))
+        childMayBeKilledBy: entry.child_killed_by == 0 ? nil : Int64(entry.child_killed_by),
+        scratch: kabi_scratch_use(UInt32(entry.scratch)))
     }
     return operations
   }()
@@ -283,7 +287,18 @@ public final class CompiledProgram {
     }
     var labels: [String: Int] = [:]
     var compiledSteps: [kabi_step] = []
+    // The step whose processes run on the body's scratch memory until the program ends: a
+    // later step that ran stacks there too would overwrite their live frames.
+    var scratchHolder: (index: Int, op: String)?
     for (index, step) in steps.enumerated() {
+      let scratch = Operation.registered[step.op]?.scratch ?? KABI_SCRATCH_NONE
+      if let holder = scratchHolder, scratch != KABI_SCRATCH_NONE {
+        throw ProgramError(
+          "step \(index + 1) (\(step.op)) runs on the sandbox body's scratch memory, which step "
+            + "\(holder.index + 1) (\(holder.op)) holds for the rest of the program: their "
+            + "stacks would overlap")
+      }
+      if scratch == KABI_SCRATCH_HELD { scratchHolder = (index, step.op) }
       compiledSteps.append(try compile(step, of: call, index: index, labels: labels))
       if let label = step.label {
         guard labels[label] == nil else { throw ProgramError("two steps are labelled \(label)") }

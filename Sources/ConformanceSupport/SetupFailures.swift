@@ -31,7 +31,8 @@ public struct CaseBroken: Error, CustomStringConvertible {
     }
     switch errno {
     case .EAGAIN:
-      if let pids = OwnCgroup.pidsLimit(), pids < 10_000 {
+      let pids = Result { () throws(OwnCgroup.UnknownLimit) in try OwnCgroup.pidsLimit() }
+      if case .success(let pids?) = pids, pids < 10_000 {
         return "pids.max is \(pids) on the suite's cgroup or one above it: every sandbox level, "
           + "helper and thread of the suite counts"
       }
@@ -39,6 +40,9 @@ public struct CaseBroken: Error, CustomStringConvertible {
       if limit >= 0 {
         return "RLIMIT_NPROC is \(limit) for uid \(getuid()) (ulimit -u): every "
           + "sandbox level and helper is a process of that user"
+      }
+      if case .failure(let unknown) = pids {
+        return "a pids.max of the suite's cgroup may limit it, but cannot be read: \(unknown)"
       }
       return "the kernel ran out of PIDs or tasks (kernel.threads-max, a pids cgroup limit)"
     case .ENOSPC:

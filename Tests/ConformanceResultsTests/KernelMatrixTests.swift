@@ -146,6 +146,19 @@ private let matrixColumns = [
     #expect(text.contains("4 differ between runs, 1 of them unexplained."))
   }
 
+  @Test func `markup in a reason or an observation stays inside its table cell as text`() {
+    let reason = "flags A|B, `x` and <none>\r\n*y* __z__ \\|"
+    let runs = [
+      column("7.0", "root", "7.0.13", [sample("a.b", .pass, area: "a", observed: "E|B")]),
+      column("7.0", "userns", "7.0.13", [sample("a.b", .skip, area: "a", reason: reason)]),
+    ]
+    let text = KernelMatrix(columns: runs, boundaries: [:]).markdown()
+    #expect(
+      text.contains(
+        "| `a.b` | PASS E\\|B | SKIP | SKIP: flags A\\|B, \\`x\\` and \\<none> \\*y\\* "
+          + "\\_\\_z\\_\\_ \\\\\\| |\n"))
+  }
+
   @Test func `the JSON holds the same rows and totals`() throws {
     let object = try JSONSerialization.jsonObject(with: Data(try matrix.json().utf8))
     let json = try #require(object as? [String: Any])

@@ -41,6 +41,17 @@ import Testing
     #expect(log.markdown().contains("| x\\|y | 1 | 0 | 0 | 0 | 0 |"))
   }
 
+  @Test func `markup in a title or reason is shown as text, on its own line`() {
+    let log = ResultLog(cases: [
+      sample(
+        "a.b", .fail, area: "a", title: "# set_tid <none>", observed: "EPERM",
+        reason: "`x` *y* _z_\r\n- w")
+    ])
+    let text = log.markdown()
+    #expect(text.contains("- `a.b` \\# set_tid \\<none>: expected EINVAL, observed EPERM\n"))
+    #expect(text.contains("  - \\`x\\` \\*y\\* \\_z\\_ - w\n"))
+  }
+
   @Test func `BROKEN cases are listed with their step, errno and likely cause`() {
     let text = partialLog.markdown()
     #expect(

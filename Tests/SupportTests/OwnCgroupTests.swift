@@ -1,5 +1,6 @@
 import ConformanceSupport
 import Foundation
+import KernelABI
 import Testing
 
 /// Finding the suite's own cgroup2 directory: the cgroup2 mount in `mountinfo`, beside v1
@@ -37,18 +38,54 @@ import Testing
     #expect(OwnCgroup.v1Hierarchies(mountinfo: alone).isEmpty)
   }
 
-  @Test func `the smallest pids.max at or above the suite's cgroup is found, v2 and v1 pids`() {
+  @Test func `the smallest pids.max at or above the suite's cgroup is found, v2 and v1 pids`()
+    throws
+  {
     let files = [
       "/sys/fs/cgroup/unified/ci/job/pids.max": "max\n",
       "/sys/fs/cgroup/unified/ci/pids.max": "1024\n",
       "/sys/fs/cgroup/pids/pod/pids.max": "500\n",
     ]
-    func limit(_ cgroup: String) -> Int64? {
-      OwnCgroup.pidsLimit(cgroup: cgroup, mountinfo: Self.hybrid) { files[$0] }
+    func limit(_ cgroup: String) throws -> Int64? {
+      try OwnCgroup.pidsLimit(cgroup: cgroup, mountinfo: Self.hybrid) { path in
+        path.hasSuffix("/cgroup.procs") ? "1\n" : files[path]
+      }
     }
-    #expect(limit("0::/ci/job\n") == 1024)
-    #expect(limit("8:pids:/pod/a\n0::/ci/job\n") == 500)
-    #expect(limit("8:pids:/\n0::/user.slice\n") == nil)
+    #expect(try limit("0::/ci/job\n") == 1024)
+    #expect(try limit("8:pids:/pod/a\n0::/ci/job\n") == 500)
+    #expect(try limit("8:pids:/\n0::/user.slice\n") == nil)
+  }
+
+  @Test func `a pids.max that cannot be read is an unknown limit, never none`() {
+    let cgroups = ["/sys/fs/cgroup/unified/ci/job", "/sys/fs/cgroup/unified/ci"]
+    func limit(_ cgroup: String, mountinfo: String = Self.hybrid, pidsMax: String = "max")
+      -> String?
+    {
+      do {
+        _ = try OwnCgroup.pidsLimit(cgroup: cgroup, mountinfo: mountinfo) {
+          (path: String) throws(Errno) -> String? in
+          if path == "/sys/fs/cgroup/unified/ci/pids.max" { throw Errno.EACCES }
+          if path.hasSuffix("/cgroup.procs") {
+            return cgroups.contains { path.hasPrefix($0 + "/") } ? "1\n" : nil
+          }
+          return path.hasSuffix("/pids.max") ? pidsMax : nil
+        }
+        return nil
+      } catch {
+        return error.description
+      }
+    }
+    #expect(limit("0::/ci/job\n")?.contains("/sys/fs/cgroup/unified/ci/pids.max: EACCES") == true)
+    // Its own cgroup is not below the mount (another cgroup namespace's, or a subtree).
+    #expect(
+      limit("0::/elsewhere\n")?.contains("/sys/fs/cgroup/unified/elsewhere is not there") == true)
+    // The pids controller's v1 hierarchy, or cgroup2, is not mounted here.
+    let noPids = "41 35 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw"
+    #expect(limit("8:pids:/pod\n0::/\n", mountinfo: noPids)?.contains("no such hierarchy") == true)
+    #expect(limit("0::/ci/job\n", mountinfo: "")?.contains("no cgroup2 is mounted") == true)
+    #expect(limit("0::/ci/job\n", pidsMax: "lots")?.contains("\"lots\", not a number") == true)
+    // The root cgroup has no pids.max: nothing to read, no limit.
+    #expect(limit("0::/\n", mountinfo: "") == nil)
   }
 
   @Test func `the 0:: line of /proc/self/cgroup is the cgroup2 path`() {

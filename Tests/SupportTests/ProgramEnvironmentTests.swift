@@ -79,6 +79,32 @@ import Testing
     #expect(call(releasing: "@.blocker").problem?.contains("@.blocker") == true)
   }
 
+  @Test func `no step after pid-namespaces or waiting-thread may run stacks on the scratch memory`()
+  {
+    // pid-namespaces runs the rest of the program on stacks in the body's scratch memory, where
+    // thread and race (and the clone3 stack cases) start theirs: the stacks would overlap.
+    for holder in ["pid-namespaces", "waiting-thread"] {
+      for user in ["thread", "race", "cleartid", "stack", "waiting-thread", "pid-namespaces"] {
+        let call = ProgramCall(steps: [
+          .init(holder, args: holder == "pid-namespaces" ? ["count": .number(2)] : [:]),
+          .init(user),
+        ])
+        #expect(
+          call.problem?.contains("step 2 (\(user)) runs on the sandbox body's scratch memory")
+            == true,
+          "\(holder) then \(user)")
+      }
+      #expect(
+        ProgramCall(steps: [.init(holder, args: [:]), .init("getpid")]).problem?.contains(
+          "scratch") != true)
+    }
+    // Used during its own step only, the memory is free again for the next.
+    #expect(ProgramCall(steps: [.init("thread"), .init("race")]).problem == nil)
+    #expect(
+      ProgramCall(steps: [.init("thread"), .init("pid-namespaces", args: ["count": .number(2)])])
+        .problem == nil)
+  }
+
   @Test func `levels is a number or deepest`() throws {
     let decoded = try JSONDecoder().decode(
       ProgramCall.self, from: Data(#"{"levels": "deepest", "steps": [{"op": "capget"}]}"#.utf8))

@@ -217,16 +217,26 @@ import Testing
     let success = row(expect: "success").expect[0]
     #expect {
       try Conformance.requireOwnLimitsNotHit(
-        .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: 1024)
+        .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: { 1024 })
     } throws: { error in
       "\(error)".contains("pids.max 1024")
     }
     // Without a limit of its own in the way, EAGAIN is the kernel's answer, judged as such.
     try Conformance.requireOwnLimitsNotHit(
-      .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: nil)
+      .failed(.EAGAIN), expected: success, nprocLimit: -1, pidsLimit: { nil })
     try Conformance.requireOwnLimitsNotHit(
       .failed(.EAGAIN), expected: row(expect: "EAGAIN").expect[0], nprocLimit: -1,
-      pidsLimit: 1024)
+      pidsLimit: { 1024 })
+    // A pids.max that cannot be read leaves the premise unknown: BROKEN, naming what.
+    #expect {
+      try Conformance.requireOwnLimitsNotHit(
+        .failed(.EAGAIN), expected: success, nprocLimit: -1,
+        pidsLimit: { () throws(OwnCgroup.UnknownLimit) in
+          throw OwnCgroup.UnknownLimit(description: "/sys/fs/cgroup/ci/pids.max: EACCES")
+        })
+    } throws: { error in
+      error is CaseBroken && "\(error)".contains("pids.max unknown, /sys/fs/cgroup/ci/pids.max")
+    }
   }
 
   private func row(expect result: String) -> ConformanceCase<ProgramCall> {

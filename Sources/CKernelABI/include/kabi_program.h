@@ -126,6 +126,21 @@ struct kabi_op {
 	 * the effect under test; 0: none.
 	 */
 	int32_t child_killed_by;
+	/* What of the body's scratch memory it uses (enum kabi_scratch_use). */
+	int32_t scratch;
+};
+
+/*
+ * The body's scratch memory (struct kabi_body_context) is one region: processes and threads
+ * that share the body's memory run on stacks in it. An operation that uses it during its step
+ * only may follow another; one whose processes go on running on it for the rest of the program
+ * may be followed by none that uses it (the program compiler refuses such a program), as their
+ * stacks would overlap the live ones.
+ */
+enum kabi_scratch_use {
+	KABI_SCRATCH_NONE = 0,
+	KABI_SCRATCH_STEP = 1,	/* during the step only */
+	KABI_SCRATCH_HELD = 2,	/* for the rest of the program */
 };
 
 /*
