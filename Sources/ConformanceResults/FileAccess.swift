@@ -36,9 +36,9 @@ func errnoName(_ code: Int32) -> String {
 }
 
 /// Reads and writes whole files with the system calls, so that failures keep their errno.
-enum FileAccess {
+public enum FileAccess {
   /// The file's bytes.
-  static func read(_ path: String) throws(FileError) -> [UInt8] {
+  public static func read(_ path: String) throws(FileError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileError(path: path, code: errno) }
     defer { close(fd) }

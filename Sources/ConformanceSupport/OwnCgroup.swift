@@ -120,20 +120,11 @@ public enum OwnCgroup {
 
   /// The text of the file at `path`; nil where there is none (ENOENT).
   public static func readFile(_ path: String) throws(Errno) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      if errno == ENOENT { return nil }
-      throw Errno(rawValue: errno)
-    }
-    defer { Glibc.close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-      let count = Glibc.read(fd, &chunk, chunk.count)
-      if count < 0, errno == EINTR { continue }
-      guard count >= 0 else { throw Errno(rawValue: errno) }
-      if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-      bytes += chunk[..<count]
+    do throws(FileError) {
+      return String(decoding: try FileAccess.read(path), as: UTF8.self)
+    } catch {
+      guard error.code == ENOENT else { throw Errno(rawValue: error.code) }
+      return nil
     }
   }
 
