@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -145,6 +146,22 @@ static int exit_code_of(const siginfo_t *info)
 	return info->si_code == CLD_EXITED ? info->si_status : 128 + info->si_status;
 }
 
+/*
+ * Whether the test process died before PR_SET_PDEATHSIG took hold, which then never comes: a
+ * killed run would leave this level 1 running its case for ever (the deeper levels die with
+ * it, the init of their namespaces). A dying process closes its files before it lets its
+ * children go, so by then no one reads the report pipe and its write end polls POLLERR.
+ */
+static int test_process_gone(int report_fd)
+{
+	struct pollfd p;
+
+	p.fd = report_fd;
+	p.events = POLLOUT;
+	p.revents = 0;
+	return kabi_sys(SYS_poll, &p, 1, 0) > 0 && (p.revents & POLLERR);
+}
+
 static int level_entry(void *start)
 {
 	const struct level_start *s = start;
@@ -161,6 +178,8 @@ static int level_entry(void *start)
 	kabi_sys(SYS_prctl, PR_SET_NAME, spec->name, 0, 0, 0);
 	if (s->level == 1) {
 		kabi_sys(SYS_close, s->parent_fd);
+		if (test_process_gone(s->report_fd))
+			kabi_sys(SYS_exit_group, KABI_SANDBOX_SETUP_EXIT);
 		reset_signals();
 		close_other_fds(spec, s->report_fd);
 	}
