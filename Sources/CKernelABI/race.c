@@ -98,6 +98,9 @@ struct race_counts {
 	int64_t placed, wrong, eexist, unheld, failed, first_errno;
 	/* A placed process that could not be reaped may still hold its PID. */
 	int unreaped;
+	/* Nothing writes ns_last_pid in this race (no RACE_NS_LAST_PID placements), so the cursor
+	 * only moves forward and eexist_unheld() holds. */
+	int cursor_forward;
 	/* EAGAIN or ENOMEM: RLIMIT_NPROC, pids.max or memory beside the noise, the environment's
 	 * limit and not the kernel's answer; the race stops and the case is a setup failure. */
 	long limited;
@@ -160,8 +163,7 @@ static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, in
 			c->wrong++;
 	} else if (r == -EEXIST) {
 		c->eexist++;
-		/* Only set_tid alone: the ns_last_pid route moves the cursor back. */
-		if (method == RACE_SET_TID && !c->unreaped && eexist_unheld(n, last, forks, target))
+		if (c->cursor_forward && !c->unreaped && eexist_unheld(n, last, forks, target))
 			c->unheld++;
 	} else if (r == -EAGAIN || r == -ENOMEM) {
 		c->limited = r;
@@ -205,6 +207,8 @@ KABI_OP(op_race, "race", "clone3", { "method", KABI_ARG_NUMBER, 0 },
 	kabi_zero(min, sizeof(min));
 	kabi_zero(&c, sizeof(c));
 	kabi_zero(starts, sizeof(starts));
+	/* The ns_last_pid route, alone or interleaved (scripts/bench), may move the cursor back. */
+	c.cursor_forward = method == RACE_SET_TID;
 	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
 		return kabi_setup_failed(call, "noise count", -EINVAL);
 	n.starts = starts;
