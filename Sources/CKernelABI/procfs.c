@@ -144,7 +144,11 @@ KABI_OP(op_status_ids, "status-ids", "openat", { "path", KABI_ARG_PATH },
 	return levels;
 }
 
-/* proc-count: how many processes the procfs at path lists (its numeric entries), or -errno. */
+/*
+ * proc-count: how many processes the procfs at path lists (its numeric entries), or -errno;
+ * each entry's number is reported, in the listing's order, as list field "pids[]": which
+ * processes, not only how many (a PID printed in another namespace's numbers counts the same).
+ */
 KABI_OP(op_proc_count, "proc-count", "getdents64", { "path", KABI_ARG_PATH })
 {
 	char buf[4096] __attribute__((aligned(8)));
@@ -156,10 +160,15 @@ KABI_OP(op_proc_count, "proc-count", "getdents64", { "path", KABI_ARG_PATH })
 	while ((n = kabi_sys(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
 		for (long at = 0; at < n;) {
 			const struct kabi_dirent64 *entry = (const void *)(buf + at);
+			int64_t pid = 0;
 
-			if (entry->d_name[0] >= '1' && entry->d_name[0] <= '9')
-				count++;
 			at += entry->d_reclen;
+			if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+				continue;
+			for (const char *c = entry->d_name; *c >= '0' && *c <= '9'; c++)
+				pid = pid * 10 + (*c - '0');
+			kabi_report_field(call->ctx, call->step, "pids[]", pid);
+			count++;
 		}
 	kabi_sys(SYS_close, fd);
 	return n < 0 ? n : count;

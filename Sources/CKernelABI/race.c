@@ -49,17 +49,23 @@ static int check_pid(void *target)
 struct noise_start {
 	const struct kabi_body_context *ctx;
 	int slot;
+	/* Its clone3 calls, each counted before it is made: the placer bounds by them how many
+	 * PIDs the noise can have taken between two of its reads. */
+	int64_t forks;
 };
 
 /* Makes and reaps processes until killed: every one takes the namespace's next PID. */
 static int noise(void *arg)
 {
-	const struct noise_start *start = arg;
+	struct noise_start *start = arg;
 	siginfo_t info;
 
 	kabi_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	for (;;) {
-		long child = spawn(start->ctx, start->slot, 0, kabi_exit_at_once, 0);
+		long child;
+
+		__atomic_add_fetch(&start->forks, 1, __ATOMIC_SEQ_CST);
+		child = spawn(start->ctx, start->slot, 0, kabi_exit_at_once, 0);
 
 		if (child > 0)
 			kabi_reap(child, &info);
@@ -89,16 +95,58 @@ static long place(const struct kabi_body_context *ctx, int64_t method, int32_t *
 
 /* One placement by method, reaped: counts it in the totals; its wall time in ns. */
 struct race_counts {
-	int64_t placed, wrong, eexist, failed, first_errno;
+	int64_t placed, wrong, eexist, unheld, failed, first_errno;
+	/* A placed process that could not be reaped may still hold its PID. */
+	int unreaped;
+	/* Nothing writes ns_last_pid in this race (no RACE_NS_LAST_PID placements), so the cursor
+	 * only moves forward and eexist_unheld() holds. */
+	int cursor_forward;
 	/* EAGAIN or ENOMEM: RLIMIT_NPROC, pids.max or memory beside the noise, the environment's
 	 * limit and not the kernel's answer; the race stops and the case is a setup failure. */
 	long limited;
 };
 
-static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, int64_t gap,
-			 struct race_counts *c)
+/* The noise processes: their starts, how many, and the namespace's pid_max (below 1: unread). */
+struct race_noise {
+	struct noise_start *starts;
+	int count;
+	int64_t pid_max;
+};
+
+/* The clone3 calls the noise processes have begun. */
+static int64_t noise_forks(const struct race_noise *n)
 {
-	int64_t started = now_ns(), last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
+	int64_t forks = 0;
+
+	for (int i = 0; i < n->count; i++)
+		forks += __atomic_load_n(&n->starts[i].forks, __ATOMIC_SEQ_CST);
+	return forks;
+}
+
+/*
+ * Whether an EEXIST for set_tid `target` came while no process could hold it: every process
+ * of the namespace but the placed ones (each reaped before the next) took its PID from the
+ * cursor (idr_alloc_cyclic, which ns_last_pid shows minus one; set_tid's idr_alloc leaves it),
+ * so a PID the cursor has not reached is free. ns_last_pid was `last` before the call and is
+ * read again after it; at most `forks` noise PIDs were allocated between, far fewer than a
+ * wrap around pid_max takes, so a cursor still in [last, target) never passed the target.
+ */
+static int eexist_unheld(const struct race_noise *n, int64_t last, int64_t forks,
+			 int32_t target)
+{
+	int64_t after = kabi_read_int("/proc/sys/kernel/ns_last_pid");
+	/* One fork of each noise process may have been counted before `forks` was read. */
+	int64_t allocated = noise_forks(n) - forks + n->count;
+
+	return after >= last && after < target && n->pid_max > 0 &&
+	       allocated < (n->pid_max - 300) / 2;	/* 300: RESERVED_PIDS, where a wrap goes */
+}
+
+static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, int64_t gap,
+			 const struct race_noise *n, struct race_counts *c)
+{
+	int64_t forks = noise_forks(n), started = now_ns();
+	int64_t last = kabi_read_int("/proc/sys/kernel/ns_last_pid");
 	int32_t target = (int32_t)(last + gap);
 	long r = last < 0 ? last : place(ctx, method, &target);
 	siginfo_t info;
@@ -106,6 +154,8 @@ static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, in
 	if (r > 0) {
 		long w = kabi_reap(r, &info);
 
+		if (w != 0)
+			c->unreaped = 1;
 		if (method == RACE_AUTOMATIC ||
 		    (r == target && w == 0 && kabi_wait_status(&info) == 0))
 			c->placed++;
@@ -113,6 +163,8 @@ static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, in
 			c->wrong++;
 	} else if (r == -EEXIST) {
 		c->eexist++;
+		if (c->cursor_forward && !c->unreaped && eexist_unheld(n, last, forks, target))
+			c->unheld++;
 	} else if (r == -EAGAIN || r == -ENOMEM) {
 		c->limited = r;
 	} else if (c->failed++ == 0) {
@@ -126,7 +178,9 @@ static int64_t place_one(const struct kabi_body_context *ctx, int64_t method, in
  * then places `targets` processes one after the other by `method` (0 set_tid, 1 ns_last_pid +
  * clone3, 2 plain clone3), each at `gap` PIDs past the namespace's ns_last_pid, just ahead of
  * the noise. A placed process checks its own getpid(). Reports fields wrong (another PID, by
- * clone3's answer or by the process's) and failed (an error other than EEXIST; firstErrno its
+ * clone3's answer or by the process's), unheld (with set_tid, an EEXIST for a PID that no
+ * process could hold: the cursor had not reached it, eexist_unheld()) and failed (an error
+ * other than EEXIST; firstErrno its
  * -errno; EAGAIN and ENOMEM are the environment's limits, a setup failure), and with counts (for scripts/bench; they differ from run to run) also placed (at the
  * PID chosen), eexist and nanoseconds (the placements' wall time). Method 3 (scripts/bench)
  * makes each of the `targets` placements by all three methods in turn, the order rotating, and
@@ -145,6 +199,7 @@ KABI_OP_WITH((.scratch = KABI_SCRATCH_STEP), op_race, "race", "clone3",
 	struct race_counts c;
 	long noisy[RACE_NOISE_MAX];
 	struct noise_start starts[RACE_NOISE_MAX];
+	struct race_noise n;
 	int count = 0;
 	siginfo_t info;
 
@@ -152,8 +207,14 @@ KABI_OP_WITH((.scratch = KABI_SCRATCH_STEP), op_race, "race", "clone3",
 	kabi_zero(each, sizeof(each));
 	kabi_zero(min, sizeof(min));
 	kabi_zero(&c, sizeof(c));
+	kabi_zero(starts, sizeof(starts));
+	/* The ns_last_pid route, alone or interleaved (scripts/bench), may move the cursor back. */
+	c.cursor_forward = method == RACE_SET_TID;
 	if (call->args[2] < 0 || call->args[2] > RACE_NOISE_MAX)
 		return kabi_setup_failed(call, "noise count", -EINVAL);
+	n.starts = starts;
+	n.count = (int)call->args[2];
+	n.pid_max = kabi_read_int("/proc/sys/kernel/pid_max");
 	if (method < RACE_SET_TID || method > RACE_INTERLEAVED)
 		return kabi_setup_failed(call, "race method", -EINVAL);
 	for (; count < call->args[2]; count++) {
@@ -166,12 +227,12 @@ KABI_OP_WITH((.scratch = KABI_SCRATCH_STEP), op_race, "race", "clone3",
 	started = now_ns();
 	for (int64_t i = 0; i < call->args[1] && count == call->args[2] && !c.limited; i++) {
 		if (method != RACE_INTERLEAVED) {
-			place_one(ctx, method, call->args[3], &c);
+			place_one(ctx, method, call->args[3], &n, &c);
 			continue;
 		}
 		for (int k = 0; k < 3 && !c.limited; k++) {
 			int m = (int)((i + k) % 3);
-			int64_t took = place_one(ctx, m, call->args[3], &c);
+			int64_t took = place_one(ctx, m, call->args[3], &n, &c);
 
 			each[m] += took;
 			if (min[m] == 0 || took < min[m])
@@ -199,6 +260,7 @@ KABI_OP_WITH((.scratch = KABI_SCRATCH_STEP), op_race, "race", "clone3",
 		}
 	}
 	kabi_report_field(ctx, call->step, "wrong", c.wrong);
+	kabi_report_field(ctx, call->step, "unheld", c.unheld);
 	kabi_report_field(ctx, call->step, "failed", c.failed);
 	if (c.failed)
 		kabi_report_field(ctx, call->step, "firstErrno", c.first_errno);
