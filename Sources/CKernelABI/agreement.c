@@ -33,6 +33,8 @@ enum { NS_P1, NS_P2, NS_P3, NS_P2B, NS_COUNT };
 enum { T_CALLER, T_P2_INIT, T_P3_INIT, T_P3_CHILD, T_THREAD, T_P2B_INIT, T_COUNT };
 enum { R_PROCFS, R_FDINFO, R_INFO, R_FROM, R_TGID, R_PIDIN, R_TGIDIN, R_COUNT };
 enum { PATH_MAX_HERE = 96, WAIT_MS = 10000, INFO_VER0 = 64, PIDFD_THREAD_FLAG = O_EXCL };
+/* An ioctl that succeeded with 0 (as_pid()): below every -errno, so never a real answer. */
+enum { ANSWERED_ZERO = -4096 };
 
 static const int ns_level[NS_COUNT] = { 0, 1, 2, 1 };
 /* The namespaces each target has a PID in, outermost first; -1 past its own. */
@@ -174,11 +176,14 @@ static void judge(struct tally *tl, int route, int vantage, int t, int64_t got, 
  * An ioctl's answer as a PID: 0 for ESRCH (the process has no PID there). Every lookup here
  * finds its task, so the known ENOTTY for a PID not found (6.12 to 7.0.10: a1d220d9dafa8,
  * fixed by 725ecd80688b) never applies: an ENOTTY disagrees, and is counted in enotty too.
+ * A success of 0 is no answer either: ns_ioctl() turns a PID of 0 into -ESRCH, and a kernel
+ * that left it 0 would otherwise read as the ESRCH expected for an invisible process, so it
+ * becomes ANSWERED_ZERO, which disagrees with every PID and with 0.
  */
 static int64_t as_pid(struct tally *tl, long r)
 {
 	tl->enotty += r == -ENOTTY;
-	return r == -ESRCH ? 0 : r;
+	return r == -ESRCH ? 0 : r == 0 ? ANSWERED_ZERO : r;
 }
 
 /* Whether list (n entries) is the target's NSpid from level on. */
