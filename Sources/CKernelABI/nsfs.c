@@ -181,12 +181,14 @@ KABI_OP(op_owner, "owner", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 }, { "path", 
 
 /*
  * owner-uid: NS_GET_OWNER_UID on a user namespace; field ownerUid: the uid of its creator as the
- * caller's user namespace maps it.
+ * caller's user namespace maps it. The answer starts as (uid_t)-1, which from_kuid_munged()
+ * never gives (an unmapped owner reads as overflowuid): a kernel that succeeds without writing
+ * it reads as 4294967295, not as the 0 a row expects.
  */
 KABI_OP(op_owner_uid, "owner-uid", "ioctl", { "fd", KABI_ARG_NUMBER, 0, -1 },
 	{ "path", KABI_ARG_PATH })
 {
-	uint32_t uid = 0;
+	uint32_t uid = UINT32_MAX;
 	long r = ns_ioctl(call, KABI_NS_GET_OWNER_UID, &uid);
 
 	if (r == 0)
