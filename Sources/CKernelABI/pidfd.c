@@ -625,6 +625,16 @@ KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
 }
 
 /*
+ * close: close(fd), a descriptor an earlier step kept. pidfd_getfd() rows close the caller's
+ * own copy of the file a child inherited, so that only the child's table holds it at that
+ * number: a copy taken from the caller's table instead answers EBADF.
+ */
+KABI_OP(op_close, "close", "close", { "fd", KABI_ARG_NUMBER, 0 })
+{
+	return kabi_sys(SYS_close, call->args[0]);
+}
+
+/*
  * child-fdinfo: a child in new PID and mount namespaces (clone(CLONE_NEWPID |
  * CLONE_NEWNS)) mounts a procfs of its own PID namespace on /proc (mounts made private
  * first, so nothing propagates out) and reads the pidfd fd through it; fields
