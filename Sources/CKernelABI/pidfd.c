@@ -431,8 +431,9 @@ KABI_OP(op_send_signal, "send-signal", "pidfd_send_signal", { "fd", KABI_ARG_NUM
 
 /*
  * waitid-pidfd: waitid(P_PIDFD, fd, &info, WEXITED | WNOHANG when nohang). Kept "pid": the
- * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2) and
- * status (the exit code or the signal). exiting: the process should be ending (a signal a
+ * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2),
+ * status (the exit code or the signal) and gone (1: a later waitid(P_PID, si_pid, WNOHANG |
+ * WNOWAIT) finds no such child, ECHILD: the process was reaped, not only reported). exiting: the process should be ending (a signal a
  * setup step sent); the blocking call is made once the pidfd polls readable (it exited), for
  * KABI_POLL_TRIES polls of 1 ms at most. One that still runs is the kernel's answer (the
  * signal was dropped), not a slow sandbox: the step answers -ETIMEDOUT, which waitid never
@@ -467,6 +468,8 @@ KABI_OP(op_waitid_pidfd, "waitid-pidfd", "waitid", { "fd", KABI_ARG_NUMBER, 0 },
 	if (info.si_pid != 0) {
 		kabi_report_field(call->ctx, call->step, "code", info.si_code);
 		kabi_report_field(call->ctx, call->step, "status", info.si_status);
+		r = kabi_sys(SYS_waitid, P_PID, info.si_pid, &info, WEXITED | WNOHANG | WNOWAIT, 0);
+		kabi_report_field(call->ctx, call->step, "gone", r == -ECHILD);
 	}
 	return 0;
 }
