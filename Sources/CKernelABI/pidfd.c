@@ -39,6 +39,8 @@ enum {
 	/* pidfd-info's buffer: the largest size it asks with, and guard bytes after it. */
 	KABI_INFO_MAX = 256,
 	KABI_INFO_GUARD = 64,
+	/* PIDFD_INFO_SIZE_VER3, the largest struct pidfd_info published (7.1). */
+	KABI_INFO_PUBLISHED = 88,
 };
 
 /* "/proc/self/fdinfo/FD", NUL-ended, in path (at least 40 bytes). */
@@ -530,7 +532,9 @@ static void report_info_additions(struct kabi_call *call, const unsigned char *b
  * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), ruid and euid, exitCode
  * (with hasExit), the fields past VER0 (report_info_additions()),
  * untouched (how many bytes at the end of the size still hold 0xff: none once the kernel
- * wrote or zero-filled them all) and overrun (1 when a guard byte changed).
+ * wrote or zero-filled them all), overrun (1 when a guard byte changed) and, for a size past
+ * every published one, nonzeroPast88 (how many bytes after the first 88 are not 0: a kernel
+ * that copies more than its struct, or leaves the rest as it was, shows there).
  * fromChildPidns: the call is made by a child in a new PID namespace (in_child_pidns()),
  * and only its answer counts.
  */
@@ -561,6 +565,13 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 		overrun |= bytes[size + i] != 0xff;
 	while (untouched < size && bytes[size - 1 - untouched] == 0xff)
 		untouched++;
+	if (size > KABI_INFO_PUBLISHED) {
+		int64_t nonzero = 0;
+
+		for (int64_t i = KABI_INFO_PUBLISHED; i < size; i++)
+			nonzero += bytes[i] != 0;
+		kabi_report_field(call->ctx, call->step, "nonzeroPast88", nonzero);
+	}
 	mask = words[0];
 	kabi_report_field(call->ctx, call->step, "hasPid", (mask & 1) != 0);
 	kabi_report_field(call->ctx, call->step, "hasCreds", (mask & 2) != 0);
