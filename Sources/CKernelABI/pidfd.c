@@ -157,10 +157,12 @@ KABI_OP(op_fdinfo_pid, "fdinfo-pid", "openat", { "fd", KABI_ARG_NUMBER, 0 })
  * at its default action: SIGUSR1 kills it). groupLeader: it leads a process group of its own
  * (setpgid(0, 0)); dumpable 0 or 1: prctl(PR_SET_DUMPABLE, dumpable) (absent: inherited; sandbox
  * processes need not be dumpable). Returned (its PID) once it has done both: it says so over a
- * pipe.
+ * pipe. exitAfter (ms): it exits with status 0 that long after saying so instead, so that a call
+ * under test that should not wait for it (waitid on a PIDFD_NONBLOCK pidfd) but does returns
+ * with it reaped, a kernel's answer, rather than waiting out the sandbox's timeout (BROKEN).
  */
 KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 },
-	{ "dumpable", KABI_ARG_NUMBER, 1, -1 })
+	{ "dumpable", KABI_ARG_NUMBER, 1, -1 }, { "exitAfter", KABI_ARG_NUMBER, 2 })
 {
 	siginfo_t info;
 	int fds[2];
@@ -180,6 +182,13 @@ KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 },
 			kabi_sys(SYS_exit_group, 1);
 		kabi_sys(SYS_write, fds[1], &byte, 1);
 		kabi_sys(SYS_close, fds[1]);
+		if (call->args[2] > 0) {
+			struct timespec delay = { call->args[2] / 1000, call->args[2] % 1000 * 1000000 };
+
+			while (kabi_sys(SYS_nanosleep, &delay, &delay) == -EINTR)
+				;
+			kabi_sys(SYS_exit_group, 0);
+		}
 		kabi_wait_for_parent_death();
 	}
 	kabi_sys(SYS_close, fds[1]);
