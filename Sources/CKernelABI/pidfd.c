@@ -799,7 +799,8 @@ KABI_PROBE(probe_pidfd_handle, "pidfd-handle", "name_to_handle_at(pidfd, handle_
  * pidfd-handle: name_to_handle_at(fd, path, handle, &mount_id, flags), flags being
  * AT_EMPTY_PATH with an empty path (absent: "") and 0 with a name; room is the handle_bytes
  * offered (absent: 128). Kept "type", "bytes" and "word" (the handle's first 8
- * bytes); fields handleType and handleBytes as the kernel wrote them.
+ * bytes); fields handleType and handleBytes as the kernel wrote them. On EOVERFLOW kept "needed":
+ * the handle_bytes the kernel wrote back, the room the handle needs (for a later "equal").
  */
 KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_NUMBER, 0 },
 	{ "room", KABI_ARG_NUMBER, 1, 128 }, { "path", KABI_ARG_PATH })
@@ -814,6 +815,8 @@ KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_N
 	kabi_zero(&handle, sizeof(handle));
 	handle.handle_bytes = (uint32_t)call->args[1];
 	r = kabi_sys(SYS_name_to_handle_at, call->args[0], call->text, &handle, &mount_id, flags);
+	if (r == -EOVERFLOW)
+		kabi_keep(call, "needed", handle.handle_bytes);
 	if (r < 0)
 		return r;
 	kabi_report_field(call->ctx, call->step, "handleType", handle.handle_type);
