@@ -39,6 +39,8 @@ enum {
 	/* pidfd-info's buffer: the largest size it asks with, and guard bytes after it. */
 	KABI_INFO_MAX = 256,
 	KABI_INFO_GUARD = 64,
+	/* PIDFD_INFO_SIZE_VER3, the largest struct pidfd_info published (7.1). */
+	KABI_INFO_PUBLISHED = 88,
 };
 
 /* "/proc/self/fdinfo/FD", NUL-ended, in path (at least 40 bytes). */
@@ -155,10 +157,12 @@ KABI_OP(op_fdinfo_pid, "fdinfo-pid", "openat", { "fd", KABI_ARG_NUMBER, 0 })
  * at its default action: SIGUSR1 kills it). groupLeader: it leads a process group of its own
  * (setpgid(0, 0)); dumpable 0 or 1: prctl(PR_SET_DUMPABLE, dumpable) (absent: inherited; sandbox
  * processes need not be dumpable). Returned (its PID) once it has done both: it says so over a
- * pipe.
+ * pipe. exitAfter (ms): it exits with status 0 that long after saying so instead, so that a call
+ * under test that should not wait for it (waitid on a PIDFD_NONBLOCK pidfd) but does returns
+ * with it reaped, a kernel's answer, rather than waiting out the sandbox's timeout (BROKEN).
  */
 KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 },
-	{ "dumpable", KABI_ARG_NUMBER, 1, -1 })
+	{ "dumpable", KABI_ARG_NUMBER, 1, -1 }, { "exitAfter", KABI_ARG_NUMBER, 2 })
 {
 	siginfo_t info;
 	int fds[2];
@@ -178,6 +182,13 @@ KABI_OP(op_child, "child", "clone", { "groupLeader", KABI_ARG_NUMBER, 0 },
 			kabi_sys(SYS_exit_group, 1);
 		kabi_sys(SYS_write, fds[1], &byte, 1);
 		kabi_sys(SYS_close, fds[1]);
+		if (call->args[2] > 0) {
+			struct timespec delay = { call->args[2] / 1000, call->args[2] % 1000 * 1000000 };
+
+			while (kabi_sys(SYS_nanosleep, &delay, &delay) == -EINTR)
+				;
+			kabi_sys(SYS_exit_group, 0);
+		}
 		kabi_wait_for_parent_death();
 	}
 	kabi_sys(SYS_close, fds[1]);
@@ -431,8 +442,9 @@ KABI_OP(op_send_signal, "send-signal", "pidfd_send_signal", { "fd", KABI_ARG_NUM
 
 /*
  * waitid-pidfd: waitid(P_PIDFD, fd, &info, WEXITED | WNOHANG when nohang). Kept "pid": the
- * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2) and
- * status (the exit code or the signal). exiting: the process should be ending (a signal a
+ * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2),
+ * status (the exit code or the signal) and gone (1: a later waitid(P_PID, si_pid, WNOHANG |
+ * WNOWAIT) finds no such child, ECHILD: the process was reaped, not only reported). exiting: the process should be ending (a signal a
  * setup step sent); the blocking call is made once the pidfd polls readable (it exited), for
  * KABI_POLL_TRIES polls of 1 ms at most. One that still runs is the kernel's answer (the
  * signal was dropped), not a slow sandbox: the step answers -ETIMEDOUT, which waitid never
@@ -467,6 +479,8 @@ KABI_OP(op_waitid_pidfd, "waitid-pidfd", "waitid", { "fd", KABI_ARG_NUMBER, 0 },
 	if (info.si_pid != 0) {
 		kabi_report_field(call->ctx, call->step, "code", info.si_code);
 		kabi_report_field(call->ctx, call->step, "status", info.si_status);
+		r = kabi_sys(SYS_waitid, P_PID, info.si_pid, &info, WEXITED | WNOHANG | WNOWAIT, 0);
+		kabi_report_field(call->ctx, call->step, "gone", r == -ECHILD);
 	}
 	return 0;
 }
@@ -527,7 +541,9 @@ static void report_info_additions(struct kabi_call *call, const unsigned char *b
  * hasExit (the reply's mask bits PIDFD_INFO_PID, _CREDS, _EXIT), ruid and euid, exitCode
  * (with hasExit), the fields past VER0 (report_info_additions()),
  * untouched (how many bytes at the end of the size still hold 0xff: none once the kernel
- * wrote or zero-filled them all) and overrun (1 when a guard byte changed).
+ * wrote or zero-filled them all), overrun (1 when a guard byte changed) and, for a size past
+ * every published one, nonzeroPast88 (how many bytes after the first 88 are not 0: a kernel
+ * that copies more than its struct, or leaves the rest as it was, shows there).
  * fromChildPidns: the call is made by a child in a new PID namespace (in_child_pidns()),
  * and only its answer counts.
  */
@@ -558,6 +574,13 @@ KABI_OP(op_pidfd_info, "pidfd-info", "ioctl", { "fd", KABI_ARG_NUMBER, 0 },
 		overrun |= bytes[size + i] != 0xff;
 	while (untouched < size && bytes[size - 1 - untouched] == 0xff)
 		untouched++;
+	if (size > KABI_INFO_PUBLISHED) {
+		int64_t nonzero = 0;
+
+		for (int64_t i = KABI_INFO_PUBLISHED; i < size; i++)
+			nonzero += bytes[i] != 0;
+		kabi_report_field(call->ctx, call->step, "nonzeroPast88", nonzero);
+	}
 	mask = words[0];
 	kabi_report_field(call->ctx, call->step, "hasPid", (mask & 1) != 0);
 	kabi_report_field(call->ctx, call->step, "hasCreds", (mask & 2) != 0);
@@ -622,6 +645,16 @@ KABI_OP(op_getfd, "getfd", "pidfd_getfd", { "pidfd", KABI_ARG_NUMBER, 0 },
 	kabi_report_field(call->ctx, call->step, "sameFile", same);
 	kabi_report_field(call->ctx, call->step, "copyCloexec", flags >= 0 && (flags & FD_CLOEXEC));
 	return fd;
+}
+
+/*
+ * close: close(fd), a descriptor an earlier step kept. pidfd_getfd() rows close the caller's
+ * own copy of the file a child inherited, so that only the child's table holds it at that
+ * number: a copy taken from the caller's table instead answers EBADF.
+ */
+KABI_OP(op_close, "close", "close", { "fd", KABI_ARG_NUMBER, 0 })
+{
+	return kabi_sys(SYS_close, call->args[0]);
 }
 
 /*
@@ -766,7 +799,8 @@ KABI_PROBE(probe_pidfd_handle, "pidfd-handle", "name_to_handle_at(pidfd, handle_
  * pidfd-handle: name_to_handle_at(fd, path, handle, &mount_id, flags), flags being
  * AT_EMPTY_PATH with an empty path (absent: "") and 0 with a name; room is the handle_bytes
  * offered (absent: 128). Kept "type", "bytes" and "word" (the handle's first 8
- * bytes); fields handleType and handleBytes as the kernel wrote them.
+ * bytes); fields handleType and handleBytes as the kernel wrote them. On EOVERFLOW kept "needed":
+ * the handle_bytes the kernel wrote back, the room the handle needs (for a later "equal").
  */
 KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_NUMBER, 0 },
 	{ "room", KABI_ARG_NUMBER, 1, 128 }, { "path", KABI_ARG_PATH })
@@ -781,6 +815,8 @@ KABI_OP(op_pidfd_handle, "pidfd-handle", "name_to_handle_at", { "fd", KABI_ARG_N
 	kabi_zero(&handle, sizeof(handle));
 	handle.handle_bytes = (uint32_t)call->args[1];
 	r = kabi_sys(SYS_name_to_handle_at, call->args[0], call->text, &handle, &mount_id, flags);
+	if (r == -EOVERFLOW)
+		kabi_keep(call, "needed", handle.handle_bytes);
 	if (r < 0)
 		return r;
 	kabi_report_field(call->ctx, call->step, "handleType", handle.handle_type);
