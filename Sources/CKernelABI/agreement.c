@@ -282,6 +282,11 @@ static void vantage(const struct world *w, int x, struct tally *tl)
 				pid_tgid[0] = pid_tgid[1] = 0;
 			else if (r < 0)
 				pid_tgid[0] = pid_tgid[1] = (int32_t)r;
+			/* pidfd_info() answers ESRCH for a pid or tgid of 0, so a success with 0
+			 * would otherwise read as the ESRCH expected for an invisible process. */
+			for (int i = 0; r == 0 && i < 2; i++)
+				if (pid_tgid[i] == 0)
+					pid_tgid[i] = ANSWERED_ZERO;
 			judge(tl, R_INFO, x, t, pid_tgid[0], p);
 			judge(tl, R_INFO, x, t, pid_tgid[1], lead);
 		}
