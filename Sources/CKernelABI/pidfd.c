@@ -444,8 +444,9 @@ KABI_OP(op_send_signal, "send-signal", "pidfd_send_signal", { "fd", KABI_ARG_NUM
  * waitid-pidfd: waitid(P_PIDFD, fd, &info, WEXITED | WNOHANG when nohang). Kept "pid": the
  * si_pid it filled in; fields reaped (si_pid != 0), code (CLD_EXITED 1, CLD_KILLED 2),
  * status (the exit code or the signal) and gone (1: a later waitid(P_PID, si_pid, WNOHANG |
- * WNOWAIT) finds no such child, ECHILD: the process was reaped, not only reported). exiting: the process should be ending (a signal a
- * setup step sent); the blocking call is made once the pidfd polls readable (it exited), for
+ * WNOWAIT) finds no such child, ECHILD: the process was reaped, not only reported).
+ * exiting: the process should be ending (a signal a setup step sent); the blocking call is
+ * made once the pidfd polls readable (it exited), for
  * KABI_POLL_TRIES polls of 1 ms at most. One that still runs is the kernel's answer (the
  * signal was dropped), not a slow sandbox: the step answers -ETIMEDOUT, which waitid never
  * does (unbounded, the blocking call waited out the sandbox's timeout and the case was BROKEN).
